@@ -1,0 +1,92 @@
+"""One `Settings` object, read from the environment (prefix ``PLANCYCLE_``) and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The only secret with a built-in value. It is refused outside local/dev/test (see the validator).
+UNSAFE_DEV_SECRET = "local-dev-only-change-me"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PLANCYCLE_", env_file=".env", extra="ignore")
+
+    env: Literal["local", "dev", "test", "production"] = Field(
+        "local", description="local/dev/test accept the built-in signing secret; production does not."
+    )
+    data_dir: Path = Field(Path("data"), description="Local data folder: SQLite file, outbox, archive.")
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL. Default: SQLite file in data_dir. PostgreSQL: postgresql+psycopg://…",
+    )
+    timezone: str = "Asia/Ho_Chi_Minh"
+    locale: Literal["vi", "en"] = "vi"
+    province_name: str = Field("Gia Lai", description="Province shown in documents and messages.")
+    public_base_url: str = Field("http://127.0.0.1:8080", description="Base URL of the portal in links.")
+    signing_secret: SecretStr = Field(SecretStr(UNSAFE_DEV_SECRET), description="HMAC key for unit links.")
+    link_valid_days: int = Field(60, ge=1, le=400)
+
+    # Notifications. Without an SMTP URL, email goes to the outbox folder.
+    smtp_url: SecretStr | None = Field(
+        None, description="Apprise mailto:// or mailtos:// URL (holds the password, so it is secret)."
+    )
+    email_from: str = "ke-hoach@example.org"
+    email_from_name: str = "Sở Khoa học và Công nghệ"
+    outbox_dir: Path | None = None
+    zalo_enabled: bool = False
+    zalo_app_id: str | None = None
+    zalo_secret_key: SecretStr | None = None
+    zalo_oa_api_base: str = "https://openapi.zalo.me"
+    zalo_oauth_base: str = "https://oauth.zaloapp.com"
+    zalo_zns_base: str = "https://business.openapi.zalo.me"
+    team_notify_urls: SecretStr | None = Field(
+        None, description="Apprise URLs (comma separated) for the coordinators' own team channel."
+    )
+    send_concurrency: int = Field(8, ge=1, le=64)
+
+    # Local stack.
+    prefect_api_url: str | None = Field(None, description="Use this Prefect server instead of starting one.")
+    prefect_port: int = 4200
+    portal_host: str = "127.0.0.1"
+    portal_port: int = 8080
+    work_pool: str = "plancycle"
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_secret(self) -> Settings:
+        secret = self.signing_secret.get_secret_value()
+        if self.env == "production" and (secret == UNSAFE_DEV_SECRET or len(secret) < 32):
+            raise ValueError(
+                "PLANCYCLE_SIGNING_SECRET phải được đặt (ít nhất 32 ký tự) khi PLANCYCLE_ENV=production. "
+                "/ PLANCYCLE_SIGNING_SECRET must be set (32+ characters) in production."
+            )
+        return self
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.resolved_data_dir / 'plancycle.db'}"
+
+    @property
+    def resolved_outbox_dir(self) -> Path:
+        return (self.outbox_dir or self.resolved_data_dir / "outbox").expanduser().resolve()
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.resolved_data_dir / "archive"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings. Tests call ``get_settings.cache_clear()`` after changing the environment."""
+    return Settings()
