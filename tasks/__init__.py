@@ -1,0 +1,1 @@
+"""The work of the cycle: plain typed functions, wrapped as Prefect tasks where that helps."""

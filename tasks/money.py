@@ -1,0 +1,118 @@
+"""The one money type: integer đồng. Parsing accepts Vietnamese and plain formats in đồng, triệu or tỷ;
+formatting never changes a value, and rounding for display is explicit."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from models.base import MONEY_UNIT_FACTOR
+
+Dong = int
+
+MONEY_UNIT_LABELS = {"dong": "đồng", "trieu": "triệu đồng", "ty": "tỷ đồng"}
+
+
+class MoneyFormatError(ValueError):
+    """A money cell that cannot be read exactly. ``message_vi`` is shown to the unit's officer."""
+
+    def __init__(self, raw: object, reason_vi: str, reason_en: str) -> None:
+        self.raw = raw
+        self.message_vi = f"Số tiền «{raw}» không hợp lệ: {reason_vi}"
+        super().__init__(f"invalid amount {raw!r}: {reason_en}")
+
+
+_GROUPED_DOT = re.compile(r"^\d{1,3}(\.\d{3})+(,\d+)?$")  # 1.234.567 or 1.234,5
+_GROUPED_COMMA = re.compile(r"^\d{1,3}(,\d{3})+(\.\d+)?$")  # 1,234,567 or 1,234.5
+_PLAIN_DOT = re.compile(r"^\d+(\.\d+)?$")  # 1234.5
+_PLAIN_COMMA = re.compile(r"^\d+,\d+$")  # 0,5
+
+
+def _to_decimal(text: str) -> Decimal:
+    if _GROUPED_DOT.match(text):
+        return Decimal(text.replace(".", "").replace(",", "."))
+    if _PLAIN_COMMA.match(text):
+        # "1,234" is ambiguous: Vietnamese decimal comma or English thousands. Vietnamese wins here.
+        return Decimal(text.replace(",", "."))
+    if _GROUPED_COMMA.match(text):
+        return Decimal(text.replace(",", ""))
+    if _PLAIN_DOT.match(text):
+        return Decimal(text)
+    raise InvalidOperation(text)
+
+
+def parse_money(raw: object, unit: str = "dong") -> Dong | None:
+    """Read an amount written in ``unit`` (dong / trieu / ty) and return exact integer đồng.
+
+    Empty cells give ``None`` ("not stated"). Numbers from Excel arrive as int or float; floats are read
+    through their shortest decimal representation so 0.1 triệu is exactly 100.000 đồng. Negative
+    amounts and amounts finer than one đồng are refused.
+    """
+    if unit not in MONEY_UNIT_FACTOR:
+        raise ValueError(f"unknown money unit {unit!r}")
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if isinstance(raw, bool):
+        raise MoneyFormatError(raw, "không phải là số", "not a number")
+    if isinstance(raw, int):
+        value = Decimal(raw)
+    elif isinstance(raw, float):
+        if raw != raw or raw in (float("inf"), float("-inf")):
+            raise MoneyFormatError(raw, "không phải là số", "not a number")
+        value = Decimal(repr(raw))
+    elif isinstance(raw, Decimal):
+        value = raw
+    else:
+        text = str(raw).strip().replace("\u00a0", "").replace(" ", "")
+        text = re.sub(r"(?i)(đồng|đ|vnd|triệu|tỷ)$", "", text)
+        negative = text.startswith("-")
+        if negative:
+            raise MoneyFormatError(raw, "số tiền không được âm", "amount must not be negative")
+        try:
+            value = _to_decimal(text)
+        except InvalidOperation:
+            raise MoneyFormatError(
+                raw, "hãy ghi số, ví dụ 1.234.567 hoặc 1234,5", "write a number such as 1.234.567 or 1234,5"
+            ) from None
+    if value < 0:
+        raise MoneyFormatError(raw, "số tiền không được âm", "amount must not be negative")
+    dong = value * MONEY_UNIT_FACTOR[unit]
+    if dong != dong.to_integral_value():
+        raise MoneyFormatError(
+            raw, "lẻ dưới 1 đồng sau khi quy đổi", "finer than one đồng after conversion"
+        )
+    return int(dong)
+
+
+def _group(digits: str) -> str:
+    out = []
+    while len(digits) > 3:
+        out.insert(0, digits[-3:])
+        digits = digits[:-3]
+    out.insert(0, digits)
+    return ".".join(out)
+
+
+def format_money(amount: Dong | None, unit: str = "dong", decimals: int | None = None) -> str:
+    """Vietnamese display: ``format_money(1234567)`` → ``1.234.567``; in triệu with decimals → ``1,23``.
+
+    Display rounding is half-up on the shown digits and never feeds back into a total.
+    ``None`` ("not stated") displays as an empty string.
+    """
+    if amount is None:
+        return ""
+    factor = MONEY_UNIT_FACTOR[unit]
+    if decimals is None:
+        decimals = 0 if amount % factor == 0 else (3 if unit != "dong" else 0)
+    value = (Decimal(amount) / factor).quantize(Decimal(1).scaleb(-decimals), rounding="ROUND_HALF_UP")
+    sign = "-" if value < 0 else ""
+    integer, _, fraction = f"{abs(value):f}".partition(".")
+    text = sign + _group(integer)
+    return f"{text},{fraction}" if fraction else text
+
+
+def format_money_with_unit(amount: Dong | None, unit: str = "dong") -> str:
+    """``1.234.567 đồng``, ``12,5 triệu đồng``: for sentences in messages and documents."""
+    if amount is None:
+        return "chưa xác định"
+    return f"{format_money(amount, unit)} {MONEY_UNIT_LABELS[unit]}"

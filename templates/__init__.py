@@ -1,0 +1,37 @@
+"""Every sentence a person reads lives in this folder. ``environment()`` is the one way to render them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from tasks.money import format_money, format_money_with_unit
+
+TEMPLATES_DIR = Path(__file__).resolve().parent
+
+
+def format_date(value: date | datetime | None) -> str:
+    """dd/mm/yyyy, the Vietnamese administrative format."""
+    if value is None:
+        return ""
+    return value.strftime("%d/%m/%Y")
+
+
+@lru_cache
+def environment() -> Environment:
+    """Jinja2 with autoescape for .html (and .html.j2), strict undefined, and the project's filters."""
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+    env.filters["money"] = format_money
+    env.filters["money_unit"] = format_money_with_unit
+    env.filters["vndate"] = format_date
+    return env

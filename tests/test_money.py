@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import pytest
+
+from tasks.money import MoneyFormatError, format_money, format_money_with_unit, parse_money
+
+
+@pytest.mark.parametrize(
+    ("raw", "unit", "expected"),
+    [
+        ("1.234.567", "dong", 1_234_567),
+        ("1234567", "dong", 1_234_567),
+        ("1.234,5", "trieu", 1_234_500_000),
+        ("1234.5", "trieu", 1_234_500_000),
+        ("0,5", "ty", 500_000_000),
+        ("80.724", "trieu", 80_724_000_000),
+        ("261.221", "trieu", 261_221_000_000),
+        ("1,234,567", "dong", 1_234_567),
+        (0.1, "trieu", 100_000),
+        (3854, "trieu", 3_854_000_000),
+        ("  2.798 triệu", "trieu", 2_798_000_000),
+        ("\u00a0", "trieu", None),
+        (None, "trieu", None),
+        ("", "ty", None),
+    ],
+)
+def test_parse_money_exact(raw: object, unit: str, expected: int | None) -> None:
+    assert parse_money(raw, unit) == expected
+
+
+@pytest.mark.parametrize("raw", ["-5", "abc", "1.2.3,4,5", True, float("nan"), "0,0000001"])
+def test_parse_money_refuses(raw: object) -> None:
+    with pytest.raises(MoneyFormatError) as info:
+        parse_money(raw, "dong" if raw != "0,0000001" else "trieu")
+    assert "không hợp lệ" in info.value.message_vi
+
+
+def test_sum_of_many_float_like_inputs_is_exact() -> None:
+    total = sum(parse_money(0.1, "trieu") or 0 for _ in range(1000))
+    assert total == 100_000_000
+
+
+def test_format_money() -> None:
+    assert format_money(1_234_567) == "1.234.567"
+    assert format_money(261_221_000_000, "trieu") == "261.221"
+    assert format_money(1_234_500_000, "trieu") == "1.234,500"
+    assert format_money(1_234_500_000, "trieu", decimals=1) == "1.234,5"
+    assert format_money(None) == ""
+    assert format_money_with_unit(500_000_000, "ty") == "0,500 tỷ đồng"
+    assert format_money_with_unit(None) == "chưa xác định"
