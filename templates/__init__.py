@@ -35,3 +35,16 @@ def environment() -> Environment:
     env.filters["money_unit"] = format_money_with_unit
     env.filters["vndate"] = format_date
     return env
+
+
+@lru_cache
+def _catalog(name: str) -> dict[str, dict[str, str]]:
+    import yaml
+
+    with (TEMPLATES_DIR / "errors" / f"{name}.yaml").open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def error_text(catalog: str, key: str, locale: str = "vi", **values: object) -> str:
+    """A message from ``templates/errors/<catalog>.yaml`` in the locale, with values filled in."""
+    return _catalog(catalog)[key][locale].format(**values)
