@@ -21,7 +21,7 @@ SQLModel.metadata.naming_convention = {
 
 
 def utcnow() -> datetime:
-    """Timezone-aware now in UTC: the only wall clock used for *recording* times (never for business dates)."""
+    """Timezone-aware now in UTC: the one wall clock for *recording* times (never for business dates)."""
     return datetime.now(UTC)
 
 

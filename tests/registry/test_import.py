@@ -1,4 +1,4 @@
-"""Unit registry import: real files, real database, all-or-nothing, name matching that survives real spelling."""
+"""Unit registry import: real files, real database, all or nothing, names matched across real spellings."""
 
 from __future__ import annotations
 

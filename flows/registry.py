@@ -1,0 +1,24 @@
+"""Keep the unit registry current: import units and contacts from the province's Excel or CSV files."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+
+from tasks.registry import RegistryImportResult
+from tasks.registry_tasks import import_registry_files
+
+
+@flow(name="import-units", flow_run_name="nhập danh bạ đơn vị", log_prints=True)
+def import_units(files: list[str]) -> RegistryImportResult:
+    """Nhập danh bạ đơn vị và người liên hệ (Excel .xlsx hoặc CSV; đường dẫn hoặc URL fsspec).
+
+    Cả tệp được kiểm tra trước; có lỗi thì không ghi gì và báo từng lỗi theo dòng, cột.
+    """
+    with tempfile.TemporaryDirectory() as workdir:
+        result = import_registry_files(files, actor=f"flow-run:{flow_run.get_id()}", workdir=Path(workdir))
+    get_run_logger().info("Danh bạ: %s", result.model_dump())
+    return result
