@@ -44,7 +44,9 @@ def record_audit(
     return entry
 
 
-def list_audit(*, session: Session, entity: str | None = None, cycle_id: int | None = None) -> list[AuditEntry]:
+def list_audit(
+    *, session: Session, entity: str | None = None, cycle_id: int | None = None
+) -> list[AuditEntry]:
     query = select(AuditEntry)
     if entity:
         query = query.where(AuditEntry.entity == entity)

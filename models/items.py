@@ -63,7 +63,9 @@ class PlanItem(ItemFieldsBase, table=True):
         default=None,
         sa_column=sa.Column(
             sa.Integer,
-            sa.ForeignKey("submissionitem.id", use_alter=True, name="fk_planitem_source_item_id_submissionitem"),
+            sa.ForeignKey(
+                "submissionitem.id", use_alter=True, name="fk_planitem_source_item_id_submissionitem"
+            ),
             nullable=True,
         ),
     )

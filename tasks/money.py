@@ -78,9 +78,7 @@ def parse_money(raw: object, unit: str = "dong") -> Dong | None:
         raise MoneyFormatError(raw, "số tiền không được âm", "amount must not be negative")
     dong = value * MONEY_UNIT_FACTOR[unit]
     if dong != dong.to_integral_value():
-        raise MoneyFormatError(
-            raw, "lẻ dưới 1 đồng sau khi quy đổi", "finer than one đồng after conversion"
-        )
+        raise MoneyFormatError(raw, "lẻ dưới 1 đồng sau khi quy đổi", "finer than one đồng after conversion")
     return int(dong)
 
 

@@ -13,7 +13,9 @@ from models.registry import unit_name_key
 _seq = count(1)
 
 
-def make_unit(session: Session, *, code: str | None = None, name: str | None = None, **fields: object) -> Unit:
+def make_unit(
+    session: Session, *, code: str | None = None, name: str | None = None, **fields: object
+) -> Unit:
     n = next(_seq)
     name = name or f"Sở Thử nghiệm {n}"
     unit = Unit(code=code or f"U{n:04d}", name=name, name_key=unit_name_key(name), **fields)
@@ -46,7 +48,10 @@ def make_cycle(session: Session, *, year: int = 2027, **fields: object) -> Plann
     session.add(cycle)
     session.flush()
     session.add(FundingSource(cycle_id=cycle.id, code="NSDP", name="Ngân sách địa phương", display_order=1))
-    session.add(FundingSource(cycle_id=cycle.id, code="NSTW", name="Ngân sách Trung ương", group="central",
-                              display_order=2))
+    session.add(
+        FundingSource(
+            cycle_id=cycle.id, code="NSTW", name="Ngân sách Trung ương", group="central", display_order=2
+        )
+    )
     session.flush()
     return cycle
