@@ -1,0 +1,163 @@
+"""Opening a planning cycle: the cycle, its funding sources and fields, and one submission request per
+unit. Idempotent: running it again with the same year changes nothing and reports what exists."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import lru_cache
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, Field
+from sqlmodel import Session, select
+
+from models import ApplicationField, FundingSource, PlanningCycle, Submission, Unit, record_audit
+from models.base import CycleStatus, FundingGroup, MoneyUnit, SubmissionStatus
+from models.cycle import get_cycle_by_year, list_funding_sources
+from models.registry import get_unit_by_code, list_active_units
+from templates import TEMPLATES_DIR
+
+
+class FundingSourceSpec(BaseModel):
+    code: str = Field(max_length=32)
+    name: str = Field(max_length=200)
+    group: FundingGroup = FundingGroup.local
+
+
+class CycleSpec(BaseModel):
+    """What the coordinator fills in to open a cycle (also the Prefect parameter form)."""
+
+    year: int = Field(ge=2000, le=2100, title="Năm kế hoạch")
+    title: str | None = Field(None, title="Tên kế hoạch", description="Để trống: tên mặc định theo năm")
+    guidance_reference: str | None = Field(
+        None, title="Văn bản hướng dẫn", description="vd. CV 2055/BTTTT-THH"
+    )
+    submission_deadline: date = Field(title="Hạn đơn vị gửi đề xuất")
+    units: Literal["all", "by_kind", "list"] = Field("all", title="Đơn vị được đề nghị")
+    unit_kinds: list[str] = Field(default_factory=list, title="Loại đơn vị (khi chọn theo loại)")
+    unit_codes: list[str] = Field(default_factory=list, title="Mã đơn vị (khi chọn danh sách)")
+    funding_sources: list[FundingSourceSpec] | None = Field(None, title="Nguồn vốn (để trống: mặc định)")
+    money_unit: MoneyUnit = Field(MoneyUnit.trieu, title="Đơn vị tiền hiển thị")
+    coordinating_unit_code: str | None = Field(None, title="Mã cơ quan chủ trì tổng hợp")
+
+
+class OpenedCycle(BaseModel):
+    cycle_id: int
+    year: int
+    created: bool
+    submission_ids: list[int]
+    new_submission_ids: list[int]
+
+
+@lru_cache
+def cycle_defaults() -> dict:
+    with (TEMPLATES_DIR / "defaults" / "cycle.yaml").open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def default_title(year: int) -> str:
+    return f"Kế hoạch ứng dụng công nghệ thông tin, chuyển đổi số năm {year}"
+
+
+def select_units(*, session: Session, spec: CycleSpec, on: date) -> list[Unit]:
+    """The units asked to submit: active on the date, by the spec's choice; unknown codes are an error."""
+    if spec.units == "list":
+        units = []
+        missing = []
+        for code in spec.unit_codes:
+            unit = get_unit_by_code(session=session, code=code)
+            (units.append(unit) if unit else missing.append(code))
+        if missing:
+            raise ValueError(f"Không có đơn vị mã: {', '.join(missing)} / unknown unit codes")
+        return units
+    kinds = spec.unit_kinds if spec.units == "by_kind" else None
+    return list_active_units(session=session, on=on, kinds=kinds)
+
+
+def open_cycle_records(*, session: Session, spec: CycleSpec, as_of: date, actor: str) -> OpenedCycle:
+    """Create the cycle (if the year has none), its configuration and a submission request per unit.
+    Units added to the selection later get a request on the next run; nothing existing is changed."""
+    cycle = get_cycle_by_year(session=session, year=spec.year)
+    created = cycle is None
+    if cycle is None:
+        coordinator = (
+            get_unit_by_code(session=session, code=spec.coordinating_unit_code)
+            if spec.coordinating_unit_code
+            else None
+        )
+        previous = get_cycle_by_year(session=session, year=spec.year - 1)
+        cycle = PlanningCycle(
+            year=spec.year,
+            title=spec.title or default_title(spec.year),
+            guidance_reference=spec.guidance_reference,
+            opens_on=as_of,
+            submission_deadline=spec.submission_deadline,
+            status=CycleStatus.collecting,
+            money_unit=spec.money_unit,
+            coordinating_unit_id=coordinator.id if coordinator else None,
+            previous_cycle_id=previous.id if previous else None,
+        )
+        session.add(cycle)
+        session.flush()
+        defaults = cycle_defaults()
+        sources = spec.funding_sources or [FundingSourceSpec(**s) for s in defaults["funding_sources"]]
+        for order, source in enumerate(sources, start=1):
+            session.add(
+                FundingSource(
+                    cycle_id=cycle.id,
+                    code=source.code,
+                    name=source.name,
+                    group=source.group,
+                    display_order=order,
+                )
+            )
+        for order, field in enumerate(defaults["application_fields"], start=1):
+            session.add(
+                ApplicationField(
+                    cycle_id=cycle.id, code=field["code"], name=field["name"], display_order=order
+                )
+            )
+        record_audit(
+            session=session,
+            actor=actor,
+            action="open",
+            entity="cycle",
+            entity_id=cycle.id,
+            cycle_id=cycle.id,
+            details=spec.model_dump(mode="json"),
+        )
+    assert cycle.id is not None
+    existing = {s.unit_id: s for s in session.exec(select(Submission).where(Submission.cycle_id == cycle.id))}
+    new_ids = []
+    for unit in select_units(session=session, spec=spec, on=as_of):
+        if unit.id == cycle.coordinating_unit_id or unit.id in existing:
+            continue
+        submission = Submission(
+            cycle_id=cycle.id,
+            unit_id=unit.id,
+            status=SubmissionStatus.requested,  # type: ignore[arg-type]
+            deadline=cycle.submission_deadline,
+        )
+        session.add(submission)
+        session.flush()
+        existing[unit.id] = submission  # type: ignore[index]
+        new_ids.append(submission.id)
+    if new_ids:
+        record_audit(
+            session=session,
+            actor=actor,
+            action="request_submissions",
+            entity="cycle",
+            entity_id=cycle.id,
+            cycle_id=cycle.id,
+            details={"count": len(new_ids)},
+        )
+    session.flush()
+    assert list_funding_sources(session=session, cycle_id=cycle.id)
+    return OpenedCycle(
+        cycle_id=cycle.id,
+        year=cycle.year,
+        created=created,
+        submission_ids=sorted(s.id for s in existing.values() if s.id is not None),
+        new_submission_ids=new_ids,  # type: ignore[arg-type]
+    )

@@ -1,0 +1,147 @@
+"""Signed links for units: HMAC-SHA256, scoped to one unit and one cycle, expiring, revocable.
+
+A token is ``<payload>.<signature>`` in base64url. The payload names the unit code, the cycle year, the
+purpose, the expiry and a nonce; the nonce has a row in ``accesslink`` so a link can be revoked.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from models import AccessLink, PlanningCycle, Unit
+from models.base import utcnow
+from plancycle.settings import Settings, get_settings
+
+
+class LinkError(Exception):
+    """A link that must be refused. ``reason`` is a key of templates/errors/links.yaml."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class LinkGrant:
+    unit_id: int
+    cycle_id: int
+    purpose: str
+    nonce: str
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _sign(payload: str, settings: Settings) -> str:
+    key = settings.signing_secret.get_secret_value().encode()
+    return _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
+
+
+def issue_link_token(
+    *,
+    session: Session,
+    unit: Unit,
+    cycle: PlanningCycle,
+    purpose: str = "submission",
+    now: datetime | None = None,
+    settings: Settings | None = None,
+) -> str:
+    """A token for the unit's page. Reuses the unit's current link while it stays valid for more than a
+    week, so messages sent again carry the same address."""
+    settings = settings or get_settings()
+    now = now or utcnow()
+    link = session.exec(
+        select(AccessLink)
+        .where(
+            AccessLink.unit_id == unit.id,
+            AccessLink.cycle_id == cycle.id,
+            AccessLink.purpose == purpose,
+            col(AccessLink.revoked_at).is_(None),
+        )
+        .order_by(col(AccessLink.expires_at).desc())
+    ).first()
+    if link is None or _aware(link.expires_at) <= now + timedelta(days=7):
+        link = AccessLink(
+            nonce=secrets.token_urlsafe(16),
+            unit_id=unit.id,  # type: ignore[arg-type]
+            cycle_id=cycle.id,  # type: ignore[arg-type]
+            purpose=purpose,
+            expires_at=now + timedelta(days=settings.link_valid_days),
+        )
+        session.add(link)
+        session.flush()
+    body = {
+        "u": unit.code,
+        "y": cycle.year,
+        "p": purpose,
+        "n": link.nonce,
+        "e": int(link.expires_at.timestamp()),
+    }
+    payload = _b64(json.dumps(body, separators=(",", ":")).encode())
+    return f"{payload}.{_sign(payload, settings)}"
+
+
+def link_url(token: str, settings: Settings | None = None) -> str:
+    settings = settings or get_settings()
+    return f"{settings.public_base_url.rstrip('/')}/u/{token}"
+
+
+def verify_link_token(
+    *, session: Session, token: str, now: datetime | None = None, settings: Settings | None = None
+) -> LinkGrant:
+    """The unit and cycle a token grants, or ``LinkError`` (tampered, expired, revoked, unknown)."""
+    settings = settings or get_settings()
+    now = now or utcnow()
+    payload, _, signature = token.partition(".")
+    if not payload or not signature or not hmac.compare_digest(signature, _sign(payload, settings)):
+        raise LinkError("tampered")
+    try:
+        body = json.loads(_unb64(payload))
+    except (ValueError, UnicodeDecodeError):
+        raise LinkError("tampered") from None
+    if datetime.fromtimestamp(body["e"], UTC) <= now:
+        raise LinkError("expired")
+    link = session.exec(select(AccessLink).where(AccessLink.nonce == body["n"])).first()
+    if link is None:
+        raise LinkError("unknown")
+    if link.revoked_at is not None:
+        raise LinkError("revoked")
+    unit = session.get(Unit, link.unit_id)
+    cycle = session.get(PlanningCycle, link.cycle_id)
+    if unit is None or cycle is None or unit.code != body["u"] or cycle.year != body["y"]:
+        raise LinkError("tampered")
+    return LinkGrant(unit_id=link.unit_id, cycle_id=link.cycle_id, purpose=link.purpose, nonce=link.nonce)
+
+
+def revoke_links(*, session: Session, unit_id: int, cycle_id: int, now: datetime | None = None) -> int:
+    """Revoke every link of a unit for a cycle (e.g. a leaked address); returns how many."""
+    now = now or utcnow()
+    links = session.exec(
+        select(AccessLink).where(
+            AccessLink.unit_id == unit_id,
+            AccessLink.cycle_id == cycle_id,
+            col(AccessLink.revoked_at).is_(None),
+        )
+    ).all()
+    for link in links:
+        link.revoked_at = now
+    session.flush()
+    return len(links)
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite returns naive datetimes for timezone-aware columns; they were stored in UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
