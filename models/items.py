@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.base import ItemOrigin, ItemStatus, created_at_field, json_field, money_field, updated_at_field
 
@@ -100,3 +100,23 @@ class PlanVersion(SQLModel, table=True):
     is_amendment: bool = False
     created_by: str | None = Field(default=None, max_length=160)
     created_at: datetime = created_at_field()
+
+
+def list_submission_items(
+    *, session: Session, version_id: int
+) -> list[tuple[SubmissionItem, dict[int, int | None]]]:
+    """The items of one submission version with their amounts by funding source id, in sheet order."""
+    items = list(
+        session.exec(
+            select(SubmissionItem)
+            .where(SubmissionItem.submission_version_id == version_id)
+            .order_by(col(SubmissionItem.sheet_row), col(SubmissionItem.id))
+        )
+    )
+    amounts: dict[int, dict[int, int | None]] = {item.id: {} for item in items if item.id is not None}
+    if amounts:
+        for amount in session.exec(
+            select(SubmissionItemAmount).where(col(SubmissionItemAmount.item_id).in_(list(amounts)))
+        ):
+            amounts[amount.item_id][amount.funding_source_id] = amount.amount
+    return [(item, amounts.get(item.id or 0, {})) for item in items]

@@ -102,3 +102,26 @@ def list_submissions(*, session: Session, cycle_id: int) -> list[Submission]:
     return list(
         session.exec(select(Submission).where(Submission.cycle_id == cycle_id).order_by(col(Submission.id)))
     )
+
+
+def list_versions(*, session: Session, submission_id: int) -> list[SubmissionVersion]:
+    """Every stored version, newest first."""
+    return list(
+        session.exec(
+            select(SubmissionVersion)
+            .where(SubmissionVersion.submission_id == submission_id)
+            .order_by(col(SubmissionVersion.number).desc())
+        )
+    )
+
+
+def list_attempts(*, session: Session, submission_id: int, limit: int = 50) -> list[IntakeAttempt]:
+    """Every file received for a submission, newest first."""
+    return list(
+        session.exec(
+            select(IntakeAttempt)
+            .where(IntakeAttempt.submission_id == submission_id)
+            .order_by(col(IntakeAttempt.id).desc())
+            .limit(limit)
+        )
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 import time
+from datetime import date, datetime
 from pathlib import Path
 
 import typer
@@ -16,6 +17,10 @@ units_app = typer.Typer(help="Danh bạ đơn vị và người liên hệ.", no
 db_app = typer.Typer(help="Cơ sở dữ liệu.", no_args_is_help=True)
 app.add_typer(units_app, name="units")
 app.add_typer(db_app, name="db")
+submissions_app = typer.Typer(
+    help="Đề xuất của các đơn vị: tiếp nhận, xem xét, gia hạn, tình hình.", no_args_is_help=True
+)
+app.add_typer(submissions_app, name="submissions")
 
 DEMO_DIR = PROJECT_ROOT / "plancycle" / "demo"
 
@@ -51,6 +56,135 @@ def units_import(files: list[Path] = typer.Argument(..., exists=True, dir_okay=F
     )
 
 
+def _today() -> date:
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo(get_settings().timezone)).date()
+
+
+def _load_cycle_unit(session, year: int, unit_code: str):  # type: ignore[no-untyped-def]
+    from models.cycle import get_cycle_by_year
+    from models.registry import get_unit_by_code
+
+    cycle = get_cycle_by_year(session=session, year=year)
+    unit = get_unit_by_code(session=session, code=unit_code)
+    if cycle is None or unit is None:
+        typer.echo(f"Không có kỳ kế hoạch năm {year} hoặc đơn vị mã {unit_code}.", err=True)
+        raise typer.Exit(2)
+    return cycle, unit
+
+
+@submissions_app.command("import")
+def submissions_import(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Tệp .xlsx của đơn vị"),
+    unit: str = typer.Option(..., "--unit", help="Mã đơn vị gửi"),
+    year: int = typer.Option(..., "--year", help="Năm kế hoạch"),
+    as_of: datetime | None = typer.Option(
+        None, "--as-of", formats=["%Y-%m-%d"], help="Ngày nhận (mặc định hôm nay)"
+    ),
+) -> None:
+    """Nhập tệp đề xuất nhận qua đường khác (thư, USB…): cùng kiểm tra và ghi nhận như trên cổng."""
+    from models.db import session_scope, upgrade_database
+    from tasks.intake import ingest_submission
+    from tasks.submission_notices import notify_intake_result
+
+    upgrade_database()
+    received_on = as_of.date() if as_of else _today()
+    with session_scope() as session:
+        cycle, unit_row = _load_cycle_unit(session, year, unit)
+        result = ingest_submission(
+            session=session,
+            cycle=cycle,
+            unit=unit_row,
+            filename=file.name,
+            content=file.read_bytes(),
+            channel="cli",
+            as_of=received_on,
+            actor="cli",
+        )
+        notify_intake_result(
+            session=session,
+            cycle=cycle,
+            unit=unit_row,
+            result=result,
+            received_on=received_on,
+            settings=get_settings(),
+        )
+    if result.accepted:
+        state = (
+            "giống lần gửi trước, không ghi thêm" if result.duplicate else f"lần gửi {result.version_number}"
+        )
+        typer.echo(f"Đã tiếp nhận ({state}): {result.item_count} nhiệm vụ, dự án.")
+        return
+    typer.echo(f"Tệp chưa hợp lệ ({len(result.errors)} lỗi); chỉ lưu bản gốc để đối chiếu:", err=True)
+    for error in result.errors:
+        where = ", ".join(str(p) for p in (error.sheet, error.cell or error.row) if p)
+        typer.echo(f"  - {where}: {error.message_vi}", err=True)
+    raise typer.Exit(1)
+
+
+@submissions_app.command("review")
+def submissions_review(
+    year: int = typer.Argument(...),
+    unit: str = typer.Argument(..., help="Mã đơn vị"),
+    action: str = typer.Option(..., "--action", help="accept | return | extend | exempt"),
+    comment: str | None = typer.Option(None, "--comment", help="Ý kiến chung hoặc lý do"),
+    item: list[str] = typer.Option([], "--item", help="Ý kiến theo nhiệm vụ: 'STT=ý kiến' (lặp lại được)"),
+    new_deadline: datetime | None = typer.Option(None, "--new-deadline", formats=["%Y-%m-%d"]),
+    reviewer: str = typer.Option("coordinator", "--reviewer"),
+) -> None:
+    """Xem xét đề xuất của một đơn vị (cùng quy trình với deployment review-submission)."""
+    from flows.review import review_submission
+    from tasks.review import ItemComment, ReviewError
+
+    if action not in {"accept", "return", "extend", "exempt"}:
+        typer.echo("--action phải là accept, return, extend hoặc exempt.", err=True)
+        raise typer.Exit(2)
+    comments = [
+        ItemComment(row_ref=i.split("=", 1)[0].strip(), comment=i.split("=", 1)[1].strip())
+        for i in item
+        if "=" in i
+    ]
+    try:
+        outcome = review_submission(
+            year=year,
+            unit_code=unit,
+            action=action,
+            comment=comment,  # type: ignore[arg-type]
+            item_comments=comments,
+            reviewer=reviewer,
+            new_deadline=new_deadline.date() if new_deadline else None,
+        )
+    except ReviewError as error:
+        typer.echo(error.message_vi, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Đã ghi: {outcome}")
+
+
+@submissions_app.command("status")
+def submissions_status(
+    year: int = typer.Argument(...),
+    xlsx: Path | None = typer.Option(None, "--xlsx", help="Ghi bảng tình hình ra tệp Excel"),
+) -> None:
+    """Tình hình gửi đề xuất của các đơn vị."""
+    from models.cycle import get_cycle_by_year
+    from models.db import session_scope
+    from tasks.status import answered_share, status_rows, status_table, status_workbook
+
+    with session_scope() as session:
+        cycle = get_cycle_by_year(session=session, year=year)
+        if cycle is None:
+            typer.echo(f"Không có kỳ kế hoạch năm {year}.", err=True)
+            raise typer.Exit(2)
+        rows = status_rows(session=session, cycle=cycle, as_of=_today())
+        for entry in status_table(session=session, cycle=cycle, rows=rows):
+            typer.echo(" | ".join(entry.values()))
+        typer.echo(f"Đã trả lời: {answered_share(rows):.0f}%")
+        if xlsx:
+            xlsx.write_bytes(status_workbook(session=session, cycle=cycle, rows=rows))
+            typer.echo(f"Đã ghi {xlsx}")
+
+
 def seed_demo_if_empty() -> bool:
     """Seed the demo province (Gia Lai's units from the 2020 plan; contacts at example.org) on first run."""
     from sqlmodel import select
@@ -72,6 +206,9 @@ def seed_demo_if_empty() -> bool:
 def up(
     exit_after_ready: bool = typer.Option(False, help="Start, verify, then stop (for CI and smoke tests)."),
     seed: bool = typer.Option(True, help="Seed the demo province when the database is empty."),
+    start_portal: bool = typer.Option(
+        True, "--portal/--no-portal", help="Start the units' submission portal."
+    ),
 ) -> None:
     """Chạy toàn bộ hệ thống tại máy: CSDL, Prefect server, các deployment, worker. Ctrl-C để dừng."""
     from models.db import upgrade_database
@@ -94,12 +231,15 @@ def up(
             typer.echo(f"Prefect API: {api}")
             stack.deploy()
             stack.start_worker()
+            portal = stack.start_portal() if start_portal else None
             names = list_deployment_names(api)
         except StackError as error:
             typer.echo(f"Lỗi khởi động: {error}", err=True)
             raise typer.Exit(1) from None
         typer.echo(f"Deployments ({len(names)}): {', '.join(names)}")
         typer.echo(f"Giao diện Prefect: {api.removesuffix('/api')}")
+        if portal:
+            typer.echo(f"Cổng tiếp nhận của đơn vị: {portal}")
         typer.echo("SẴN SÀNG / READY. Nhấn Ctrl-C để dừng.", color=False)
         sys.stdout.flush()
         if exit_after_ready:

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     email_from: str = "ke-hoach@example.org"
     email_from_name: str = "Sở Khoa học và Công nghệ"
     outbox_dir: Path | None = None
+    inbox_url: str | None = Field(
+        None, description="Folder (any fsspec URL) polled for submitted workbooks. Default: data_dir/inbox."
+    )
     zalo_enabled: bool = False
     zalo_app_id: str | None = None
     zalo_secret_key: SecretStr | None = None
@@ -80,6 +83,10 @@ class Settings(BaseSettings):
     @property
     def resolved_outbox_dir(self) -> Path:
         return (self.outbox_dir or self.resolved_data_dir / "outbox").expanduser().resolve()
+
+    @property
+    def resolved_inbox_url(self) -> str:
+        return self.inbox_url or str(self.resolved_data_dir / "inbox")
 
     @property
     def archive_dir(self) -> Path:

@@ -99,6 +99,29 @@ class Stack:
             self.settings.resolved_data_dir / "logs" / "prefect-worker.log",
         )
 
+    def start_portal(self) -> str:
+        """The submission portal (uvicorn) on the configured host and port; returns its address."""
+        host, port = self.settings.portal_host, self.settings.portal_port
+        portal = self._spawn(
+            "portal",
+            [sys.executable, "-m", "uvicorn", "portal.app:app", "--host", host, "--port", str(port)],
+            self.settings.resolved_data_dir / "logs" / "portal.log",
+        )
+        address = f"http://{host}:{port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if portal.poll() is not None:
+                raise StackError(
+                    f"portal exited; see {self.settings.resolved_data_dir / 'logs' / 'portal.log'}"
+                )
+            try:
+                if httpx.get(f"{address}/healthz", timeout=1).status_code == 200:
+                    return address
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise StackError("portal did not start within 30 s")
+
     def stop(self) -> None:
         """Stop children in reverse order: SIGINT, then SIGTERM, then SIGKILL."""
         for _name, process in reversed(self.processes):

@@ -20,6 +20,19 @@ def format_date(value: date | datetime | None) -> str:
     return value.strftime("%d/%m/%Y")
 
 
+def format_local_datetime(value: datetime | None) -> str:
+    """dd/mm/yyyy HH:MM in the province's time zone; naive values are UTC (as SQLite returns them)."""
+    if value is None:
+        return ""
+    from datetime import UTC
+    from zoneinfo import ZoneInfo
+
+    from plancycle.settings import get_settings
+
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(ZoneInfo(get_settings().timezone)).strftime("%d/%m/%Y %H:%M")
+
+
 @lru_cache
 def environment() -> Environment:
     """Jinja2 with autoescape for .html (and .html.j2), strict undefined, and the project's filters."""
@@ -34,6 +47,7 @@ def environment() -> Environment:
     env.filters["money"] = format_money
     env.filters["money_unit"] = format_money_with_unit
     env.filters["vndate"] = format_date
+    env.filters["vntime"] = format_local_datetime
     return env
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from prefect.deployments import run_deployment
 from sqlmodel import Session, create_engine, select
@@ -18,6 +20,12 @@ from models import Unit
 from plancycle.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.prefect
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def _wait_for(process: subprocess.Popen[str], marker: str, log: list[str], timeout: float) -> None:
@@ -42,6 +50,7 @@ def test_up_deploys_runs_a_deployment_and_stops_on_ctrl_c(prefect_api: str, tmp_
             "PLANCYCLE_DATA_DIR": str(data_dir),
             "PLANCYCLE_PREFECT_API_URL": prefect_api,
             "PREFECT_WORKER_QUERY_SECONDS": "1",
+            "PLANCYCLE_PORTAL_PORT": str(_free_port()),
         }
     )
     env.pop("PLANCYCLE_DATABASE_URL", None)  # the stack's own SQLite file in its data folder
@@ -59,6 +68,8 @@ def test_up_deploys_runs_a_deployment_and_stops_on_ctrl_c(prefect_api: str, tmp_
         output = "".join(log)
         assert "Đã tạo dữ liệu mẫu" in output
         assert "import-units" in output
+        portal = next(line for line in log if "Cổng tiếp nhận" in line).split(": ", 1)[1].strip()
+        assert httpx.get(f"{portal}/healthz", timeout=5).json() == {"status": "ok"}
 
         new_units = tmp_path / "them-don-vi.csv"
         new_units.write_text("ma_dinh_danh,ten,loai\nSDL,Sở Du lịch,so_ban_nganh\n", encoding="utf-8")

@@ -1,0 +1,244 @@
+"""Benchmark: 2,000 recipients × (email + Zalo) end to end (render, log, send, record) to loopback servers,
+then the same batch the naive way (one Prefect task per message). Not a test; run it by hand:
+
+    .venv/bin/python bench/bench_notifications.py [--recipients 2000] [--naive-recipients 2000]
+
+The SMTP and fake Zalo servers run in a separate process, so the figures are the sender's alone.
+Targets (2-core machine): ≥ 100 messages/s, ≥ 10× the naive way, peak RSS ≤ 500 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import resource
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def _serve(conn: Any) -> None:
+    """Child process: run both servers, answer 'stats' requests, stop on 'stop'."""
+    from tests.notifications.servers import FakeZalo, SmtpServer
+
+    smtp = SmtpServer().start()
+    zalo = FakeZalo(access_token="A0").start()
+    conn.send(
+        {
+            "smtp": smtp.url,
+            "zalo": zalo.base,
+            "app_id": zalo.app_id,
+            "secret": zalo.secret_key,
+            "refresh": zalo.refresh_token,
+        }
+    )
+    while True:
+        command = conn.recv()
+        if command == "stats":
+            conn.send(
+                {
+                    "emails": len(smtp.received),
+                    "zalo": len(zalo.messages),
+                    "smtp_connections": smtp.handler.connections,
+                }
+            )
+        else:
+            smtp.stop()
+            zalo.stop()
+            conn.send("stopped")
+            return
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--recipients", type=int, default=2000)
+    parser.add_argument("--naive-recipients", type=int, default=None, help="default: same as --recipients")
+    args = parser.parse_args()
+    naive_n = args.naive_recipients or args.recipients
+
+    parent, child = mp.get_context("spawn").Pipe()
+    server = mp.get_context("spawn").Process(target=_serve, args=(child,), daemon=True)
+    server.start()
+    endpoints = parent.recv()
+
+    from pydantic import SecretStr
+    from sqlmodel import Session
+
+    from models import Contact, PlanningCycle, Unit
+    from models.base import utcnow
+    from models.db import get_engine, upgrade_database
+    from models.registry import unit_name_key
+    from plancycle.settings import Settings
+    from tasks.notify import DeliveryPolicy, Message, save_zalo_credentials, send_batch
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-notify-"))
+    db_url = f"sqlite:///{workdir / 'bench.db'}"
+    upgrade_database(db_url)
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        database_url=db_url,
+        data_dir=workdir,
+        smtp_url=SecretStr(endpoints["smtp"]),
+        email_from="ke-hoach@skhcn.gialai.gov.vn",
+        zalo_enabled=True,
+        zalo_app_id=endpoints["app_id"],
+        zalo_secret_key=SecretStr(endpoints["secret"]),
+        zalo_oa_api_base=endpoints["zalo"],
+        zalo_oauth_base=endpoints["zalo"],
+        zalo_zns_base=endpoints["zalo"],
+    )
+    with Session(get_engine(db_url)) as session:
+        cycle = PlanningCycle(
+            year=2027,
+            title="Kế hoạch ứng dụng CNTT, chuyển đổi số năm 2027",
+            submission_deadline=date(2026, 9, 30),
+        )
+        session.add(cycle)
+        units = [
+            Unit(code=f"U{i:04d}", name=f"Sở Thử nghiệm {i}", name_key=unit_name_key(f"Sở Thử nghiệm {i}"))
+            for i in range(100)
+        ]
+        session.add_all(units)
+        session.flush()
+        total = max(args.recipients, naive_n)
+        contacts = [
+            Contact(
+                unit_id=units[i % 100].id,
+                full_name=f"Nguyễn Văn Thử {i}",
+                email=f"officer{i}@example.org",
+                zalo_user_id=f"zu-{i}",
+                preferred_channels="email,zalo",
+                locale="vi" if i % 5 else "en",
+            )
+            for i in range(total)
+        ]
+        session.add_all(contacts)
+        save_zalo_credentials(
+            session=session,
+            app_id=endpoints["app_id"],
+            refresh_token=endpoints["refresh"],
+            access_token="A0",
+            access_expires_at=utcnow() + timedelta(hours=20),
+        )
+        session.commit()
+        contact_ids = [c.id for c in contacts]
+        cycle_id = cycle.id
+
+    def batch(prefix: str, n: int) -> list[Message]:
+        return [
+            Message(
+                template="due_soon",
+                key=f"{prefix}:2027",
+                contact_id=cid,
+                cycle_id=cycle_id,
+                context={
+                    "deadline": date(2026, 9, 30),
+                    "days_left": 3,
+                    "link": f"https://kehoach.gialai.gov.vn/u/{cid}?t=abcdef",
+                },
+            )
+            for cid in contact_ids[:n]
+        ]
+
+    policy = DeliveryPolicy(backoff_initial=0.2, backoff_max=2.0)
+    rss_before = _peak_rss_mb()
+
+    # ------------------------------------------------------------ the real way: one routine, one batch
+    fast_messages = batch("bench-fast", args.recipients)
+    started = time.perf_counter()
+    result = send_batch(fast_messages, settings=settings, policy=policy)
+    fast_seconds = time.perf_counter() - started
+    fast_count = sum(1 for d in result.deliveries if d.status == "sent")
+    fast_rate = fast_count / fast_seconds
+    fast_rss = _peak_rss_mb()
+    parent.send("stats")
+    after_fast = parent.recv()
+    rerun_started = time.perf_counter()
+    rerun = send_batch(fast_messages, settings=settings, policy=policy)
+    rerun_seconds = time.perf_counter() - rerun_started
+
+    # ------------------------------------------------------------ the naive way: a Prefect task per message
+    from prefect import flow, task
+    from prefect.cache_policies import NO_CACHE
+    from prefect.task_runners import ThreadPoolTaskRunner
+    from prefect.testing.utilities import prefect_test_harness
+
+    @task(cache_policy=NO_CACHE)
+    def send_one(message: Any) -> int:
+        return send_batch([message], settings=settings, policy=policy).sent_now
+
+    @flow(task_runner=ThreadPoolTaskRunner(max_workers=settings.send_concurrency))
+    def naive(messages: list[Any]) -> int:
+        return sum(f.result() for f in [send_one.submit(m) for m in messages])
+
+    naive_messages = batch("bench-naive", naive_n)
+    with prefect_test_harness(server_startup_timeout=120):
+        naive_started = time.perf_counter()
+        naive_count = naive(naive_messages)
+        naive_seconds = time.perf_counter() - naive_started
+    naive_rate = naive_count / naive_seconds
+    parent.send("stats")
+    after_naive = parent.recv()
+    parent.send("stop")
+    parent.recv()
+
+    rows = [
+        (
+            "messages/s (render, log, send, record)",
+            "≥ 100",
+            f"{fast_rate:,.0f}",
+            f"{naive_rate:,.1f}",
+            f"{fast_rate / naive_rate:,.1f}×",
+        ),
+        ("speed-up over one Prefect task per message", "≥ 10×", f"{fast_rate / naive_rate:,.1f}×", "1×", ""),
+        (
+            "peak RSS of the sender process (MB)",
+            "≤ 500",
+            f"{fast_rss:,.0f}",
+            f"{_peak_rss_mb():,.0f}",
+            f"(at start {rss_before:,.0f})",
+        ),
+        (
+            "deliveries (email + Zalo)",
+            f"{2 * args.recipients}",
+            f"{fast_count} in {fast_seconds:.1f} s",
+            f"{naive_count} in {naive_seconds:.1f} s",
+            "",
+        ),
+        (
+            "received by the servers",
+            "",
+            f"{after_fast['emails']} emails, {after_fast['zalo']} Zalo",
+            f"+{after_naive['emails'] - after_fast['emails']} / +{after_naive['zalo'] - after_fast['zalo']}",
+            "",
+        ),
+        ("SMTP connections opened (fast run)", "", f"{after_fast['smtp_connections']}", "", ""),
+        ("re-run of the same batch", "0 sent", f"{rerun.sent_now} sent in {rerun_seconds:.2f} s", "", ""),
+    ]
+    widths = [
+        max(len(str(r[i])) for r in [("figure", "target", "measured", "baseline", "ratio"), *rows])
+        for i in range(5)
+    ]
+    header = ("figure", "target", "measured", "baseline (naive)", "ratio")
+    widths = [max(w, len(h)) for w, h in zip(widths, header, strict=True)]
+    print(" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    print("-+-".join("-" * w for w in widths))
+    for row in rows:
+        print(" | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""Collect what units send: workbooks dropped in the inbox folder, then an up-to-date picture of who
+has answered (table and progress in the Prefect UI)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from prefect import flow, get_run_logger
+from pydantic import Field
+
+from plancycle.settings import get_settings
+from tasks.collect import ingest_inbox, publish_status, resolve_cycle_year
+
+
+@flow(name="collect-submissions", flow_run_name="tiếp nhận đề xuất ngày {as_of}", log_prints=True)
+def collect_submissions(
+    year: int | None = Field(None, title="Năm kế hoạch (để trống: kỳ đang nhận đề xuất)"),
+    inbox_url: str | None = Field(None, title="Thư mục nhận tệp (đường dẫn hoặc URL fsspec)"),
+    as_of: date | None = Field(None, title="Ngày thực hiện (để trống: hôm nay)"),
+) -> dict[str, int]:
+    """Nhận các tệp đề xuất trong thư mục, kiểm tra, ghi nhận, báo đơn vị; cập nhật bảng tình hình."""
+    settings = get_settings()
+    as_of = as_of or datetime.now(ZoneInfo(settings.timezone)).date()
+    year = resolve_cycle_year(year)
+    if year is None:
+        get_run_logger().info("Không có kỳ kế hoạch nào đang nhận đề xuất: không có việc gì.")
+        return {"files": 0}
+    outcomes = ingest_inbox(year, inbox_url or settings.resolved_inbox_url, as_of)
+    rows = publish_status(year, as_of)
+    summary = {
+        "files": len(outcomes),
+        "accepted": sum(o.accepted and not o.duplicate for o in outcomes),
+        "invalid": sum(not o.accepted and o.rejected_reason is None for o in outcomes),
+        "unattributed": sum(o.rejected_reason is not None for o in outcomes),
+        "units": len(rows),
+        "late": sum(1 for r in rows if r.days_late),
+    }
+    get_run_logger().info("Tiếp nhận: %s", summary)
+    return summary

@@ -1,0 +1,72 @@
+"""Open the year's cycle: record it, ask every unit for its proposals, send each its workbook and link."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact
+from prefect.runtime import flow_run
+from pydantic import Field
+
+from plancycle.settings import get_settings
+from tasks.calls import open_cycle_task, prepare_call_messages
+from tasks.cycles import CycleSpec, FundingSourceSpec
+from tasks.notify.prefect_tasks import deliver
+from templates import environment
+
+
+@flow(name="open-cycle", flow_run_name="mở kỳ kế hoạch năm {year}", log_prints=True)
+def open_cycle(
+    year: int = Field(title="Năm kế hoạch", ge=2000, le=2100),
+    submission_deadline: date = Field(title="Hạn đơn vị gửi đề xuất"),
+    title: str | None = Field(None, title="Tên kế hoạch (để trống: mặc định)"),
+    guidance_reference: str | None = Field(
+        None, title="Văn bản hướng dẫn", description="vd. CV 2055/BTTTT-THH"
+    ),
+    units: Literal["all", "by_kind", "list"] = Field("all", title="Đơn vị được đề nghị"),
+    unit_kinds: list[str] | None = Field(None, title="Loại đơn vị (khi chọn by_kind)"),
+    unit_codes: list[str] | None = Field(None, title="Mã đơn vị (khi chọn list)"),
+    money_unit: Literal["dong", "trieu", "ty"] = Field("trieu", title="Đơn vị tiền hiển thị"),
+    funding_sources: list[FundingSourceSpec] | None = Field(None, title="Nguồn vốn (để trống: mặc định)"),
+    coordinating_unit_code: str | None = Field(None, title="Mã cơ quan chủ trì tổng hợp"),
+    as_of: date | None = Field(None, title="Ngày thực hiện (để trống: hôm nay)"),
+) -> dict[str, int]:
+    """Mở kỳ kế hoạch: ghi nhận kỳ, lập yêu cầu cho từng đơn vị, gửi mẫu biểu và đường dẫn riêng.
+
+    Chạy lại không tạo thêm gì và không gửi trùng.
+    """
+    as_of = as_of or datetime.now(ZoneInfo(get_settings().timezone)).date()
+    spec = CycleSpec(
+        year=year,
+        title=title,
+        guidance_reference=guidance_reference,
+        submission_deadline=submission_deadline,
+        units=units,
+        unit_kinds=unit_kinds or [],
+        unit_codes=unit_codes or [],
+        money_unit=money_unit,
+        funding_sources=funding_sources,
+        coordinating_unit_code=coordinating_unit_code,
+    )
+    opened = open_cycle_task(spec, as_of, actor=f"flow-run:{flow_run.get_id()}")
+    messages = prepare_call_messages(opened.cycle_id)
+    result = deliver(messages, as_of=as_of)
+    summary = {
+        "cycle_id": opened.cycle_id,
+        "units_requested": len(opened.submission_ids),
+        "new_requests": len(opened.new_submission_ids),
+        "messages": len(result.deliveries),
+        "sent_now": result.sent_now,
+        "failed": len(result.failed),
+    }
+    create_markdown_artifact(
+        environment()
+        .get_template("reports/open_cycle.md.j2")
+        .render(year=year, summary=summary, as_of=as_of),
+        key=f"open-cycle-{year}",
+        description=f"Mở kỳ kế hoạch năm {year}",
+    )
+    return summary

@@ -1,0 +1,177 @@
+"""The unit's page: cycle, deadline, status and history; the prefilled workbook; upload with an immediate,
+precise answer. Every page is reached through the unit's signed link and shows that unit's data only."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import FastAPI, Request, UploadFile
+from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session
+
+from models import PlanningCycle, Submission, Unit
+from models.cycle import list_funding_sources
+from models.db import get_engine
+from models.items import list_submission_items
+from models.submissions import get_submission, list_attempts, list_versions
+from plancycle.settings import Settings, get_settings
+from tasks.links import LinkError, LinkGrant, verify_link_token
+from tasks.submission_notices import notify_intake_result
+from templates import environment, error_text
+
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+
+
+def _today(settings: Settings) -> date:
+    return datetime.now(ZoneInfo(settings.timezone)).date()
+
+
+def _page(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    html = environment().get_template(f"portal/{name}.html.j2").render(**context)
+    return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
+
+
+def _refused(reason: str) -> HTMLResponse:
+    return _page("error", status_code=403, message=error_text("links", reason))
+
+
+class _Scope:
+    """The unit, cycle and submission a valid link grants, loaded in one session."""
+
+    def __init__(self, session: Session, grant: LinkGrant) -> None:
+        self.unit = session.get(Unit, grant.unit_id)
+        self.cycle = session.get(PlanningCycle, grant.cycle_id)
+        self.submission: Submission | None = get_submission(
+            session=session, cycle_id=grant.cycle_id, unit_id=grant.unit_id
+        )
+
+
+def _view(session: Session, scope: _Scope, token: str, settings: Settings) -> dict[str, Any]:
+    cycle, submission = scope.cycle, scope.submission
+    assert cycle is not None and cycle.id is not None
+    sources = list_funding_sources(session=session, cycle_id=cycle.id)
+    versions = (
+        list_versions(session=session, submission_id=submission.id) if submission and submission.id else []
+    )
+    attempts = (
+        list_attempts(session=session, submission_id=submission.id) if submission and submission.id else []
+    )
+    latest = versions[0] if versions else None
+    items = list_submission_items(session=session, version_id=latest.id) if latest and latest.id else []
+    deadline = (submission.deadline if submission else None) or cycle.submission_deadline
+    today = _today(settings)
+    return {
+        "token": token,
+        "unit": scope.unit,
+        "cycle": cycle,
+        "submission": submission,
+        "deadline": deadline,
+        "days_left": (deadline - today).days if deadline else None,
+        "sources": sources,
+        "versions": versions,
+        "attempts": attempts,
+        "latest": latest,
+        "items": items,
+        "money_unit": cycle.money_unit,
+    }
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    app = FastAPI(title="plancycle portal", docs_url=None, redoc_url=None, openapi_url=None)
+
+    def current_settings() -> Settings:
+        return settings or get_settings()
+
+    def open_session() -> Session:
+        return Session(get_engine(current_settings().resolved_database_url), expire_on_commit=False)
+
+    def grant_for(session: Session, token: str) -> LinkGrant:
+        return verify_link_token(session=session, token=token, settings=current_settings())
+
+    @app.get("/", response_class=HTMLResponse)
+    def home() -> HTMLResponse:
+        return _page("home")
+
+    @app.get("/healthz")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/u/{token}", response_class=HTMLResponse)
+    def unit_page(token: str) -> HTMLResponse:
+        with open_session() as session:
+            try:
+                scope = _Scope(session, grant_for(session, token))
+            except LinkError as error:
+                return _refused(error.reason)
+            return _page("unit", **_view(session, scope, token, current_settings()))
+
+    @app.get("/u/{token}/workbook")
+    def download_workbook(token: str) -> Response:
+        from tasks.workbook import generate_unit_workbook
+
+        with open_session() as session:
+            try:
+                scope = _Scope(session, grant_for(session, token))
+            except LinkError as error:
+                return _refused(error.reason)
+            assert scope.cycle is not None and scope.unit is not None
+            filename, content = generate_unit_workbook(session=session, cycle=scope.cycle, unit=scope.unit)
+        return Response(
+            content,
+            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={"Content-Disposition": _attachment(filename), "Cache-Control": "no-store"},
+        )
+
+    @app.post("/u/{token}/upload", response_class=HTMLResponse)
+    async def upload(token: str, request: Request, file: UploadFile) -> HTMLResponse:
+        from tasks.intake import ingest_submission
+
+        declared = int(request.headers.get("content-length") or 0)
+        content = b""
+        if declared <= MAX_UPLOAD_BYTES + 64 * 1024:
+            content = await file.read(MAX_UPLOAD_BYTES + 1)
+        with open_session() as session:
+            try:
+                scope = _Scope(session, grant_for(session, token))
+            except LinkError as error:
+                return _refused(error.reason)
+            if declared > MAX_UPLOAD_BYTES + 64 * 1024 or len(content) > MAX_UPLOAD_BYTES:
+                view = _view(session, scope, token, current_settings())
+                return _page("unit", status_code=413, upload_error=error_text("portal", "too_large"), **view)
+            assert scope.cycle is not None and scope.unit is not None
+            result = ingest_submission(
+                session=session,
+                cycle=scope.cycle,
+                unit=scope.unit,
+                filename=file.filename or "",
+                content=content,
+                channel="portal",
+                as_of=_today(current_settings()),
+                actor=f"portal:{scope.unit.code}",
+            )
+            notify_intake_result(
+                session=session,
+                cycle=scope.cycle,
+                unit=scope.unit,
+                result=result,
+                received_on=_today(current_settings()),
+                settings=current_settings(),
+            )
+            session.expire_all()
+            scope = _Scope(session, grant_for(session, token))
+            view = _view(session, scope, token, current_settings())
+        return _page("unit", status_code=200 if result.accepted else 422, result=result, **view)
+
+    return app
+
+
+def _attachment(filename: str) -> str:
+    from urllib.parse import quote
+
+    ascii_name = filename.encode("ascii", "ignore").decode() or "workbook.xlsx"
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+
+
+app = create_app()

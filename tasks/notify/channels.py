@@ -1,0 +1,215 @@
+"""The channels a job can go out on. Each ``send`` makes one attempt for one recipient and says whether a
+failure is worth retrying. Real delivery goes through Apprise (``TemplatedEmail``, ``zalo://``,
+``zns://``); the outbox writes files instead, for the local stack."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import quote, urlencode
+
+import apprise
+from apprise import AppriseAttachment
+from apprise.plugins.email import NotifyEmail
+
+import apprise_zalo
+from models.base import Channel
+from plancycle.settings import Settings
+from tasks.notify.email import WIRE, SmtpPool, compose_email, message_id_for, send_email
+
+
+@dataclass(frozen=True)
+class Job:
+    """One (message × recipient × channel): what one NotificationLog row stands for."""
+
+    key: str
+    channel: str
+    recipient: str
+    recipient_name: str | None
+    template: str
+    subject: str
+    html: str
+    text: str
+    zalo: str
+    attachments: tuple[str, ...] = ()
+    zalo_mode: str = "cs"
+    zns_template_id: str | None = None
+    zns_data: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    ok: bool
+    transient: bool = False
+    provider_message_id: str | None = None
+    error: str = ""
+
+
+class Sender(Protocol):
+    def send(self, job: Job) -> Attempt: ...
+
+    def close(self) -> None: ...
+
+
+def _safe_name(key: str) -> str:
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", key)[:80]
+    return f"{readable}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+class SmtpEmailSender:
+    """Email over SMTP through Apprise, one pooled connection per worker."""
+
+    def __init__(self, settings: Settings) -> None:
+        assert settings.smtp_url is not None
+        parsed = NotifyEmail.parse_url(settings.smtp_url.get_secret_value())
+        if not parsed:
+            raise ValueError("PLANCYCLE_SMTP_URL is not an Apprise mailto:// or mailtos:// URL")
+        parsed.pop("targets", None)
+        parsed["from_addr"] = f"{settings.email_from_name} <{settings.email_from}>"
+        self.url_kwargs = parsed
+        self.from_email = settings.email_from
+        self.pool = SmtpPool()
+
+    def send(self, job: Job) -> Attempt:
+        message_id = message_id_for(job.key, self.from_email)
+        ok, failure = send_email(
+            url_kwargs=self.url_kwargs,
+            to_email=job.recipient,
+            to_name=job.recipient_name,
+            subject=job.subject,
+            html=job.html,
+            text=job.text,
+            message_id=message_id,
+            attachments=list(job.attachments),
+            pool=self.pool,
+        )
+        if ok:
+            return Attempt(True, provider_message_id=message_id)
+        assert failure is not None
+        return Attempt(False, transient=failure.transient, error=failure.detail)
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+class OutboxEmailSender:
+    """Writes ``<outbox>/email/<key>.eml``: exactly the bytes SMTP would carry. Idempotent by name."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.folder = settings.resolved_outbox_dir / "email"
+        self.from_email = settings.email_from
+        self.from_name = settings.email_from_name
+
+    def send(self, job: Job) -> Attempt:
+        message_id = message_id_for(job.key, self.from_email)
+        try:
+            message = compose_email(
+                subject=job.subject,
+                html=job.html,
+                text=job.text,
+                from_name=self.from_name,
+                from_email=self.from_email,
+                to_email=job.recipient,
+                to_name=job.recipient_name,
+                message_id=message_id,
+                attachments=AppriseAttachment(list(job.attachments)) if job.attachments else None,
+            )
+            _write_atomically(self.folder / f"{_safe_name(job.key)}.eml", message.as_bytes(policy=WIRE))
+        except (OSError, ValueError) as exc:
+            return Attempt(False, transient=isinstance(exc, PermissionError), error=f"outbox: {exc}")
+        return Attempt(True, provider_message_id=message_id)
+
+    def close(self) -> None:
+        pass
+
+
+class ZaloSender:
+    """Zalo OA and ZNS through the ``zalo://`` / ``zns://`` Apprise plugins (``apprise_zalo``)."""
+
+    def __init__(self, settings: Settings) -> None:
+        apprise_zalo.register()
+        assert settings.zalo_app_id
+        self.app_id = settings.zalo_app_id
+        self.oa_base = settings.zalo_oa_api_base
+        self.zns_base = settings.zalo_zns_base
+
+    def url(self, job: Job) -> str:
+        app = quote(self.app_id, safe="")
+        target = quote(job.recipient, safe="")
+        if job.channel == Channel.zns:
+            params = {
+                "template": job.zns_template_id or "",
+                "base": self.zns_base,
+                "tracking": hashlib.sha256(job.key.encode()).hexdigest()[:32],
+            }
+            return f"zns://{app}/{target}/?{urlencode(params)}"
+        return f"zalo://{app}/{target}/?{urlencode({'mode': job.zalo_mode, 'base': self.oa_base})}"
+
+    def send(self, job: Job) -> Attempt:
+        plugin = apprise.Apprise.instantiate(self.url(job))
+        if plugin is None:
+            return Attempt(False, transient=False, error="invalid Zalo URL for this recipient")
+        body = json.dumps(job.zns_data, ensure_ascii=False) if job.channel == Channel.zns else job.zalo
+        plugin.notify(body=body)
+        outcomes = getattr(plugin, "outcomes", [])
+        if not outcomes:
+            return Attempt(False, transient=True, error="no answer from the Zalo plugin")
+        outcome = outcomes[0]
+        if outcome.ok:
+            return Attempt(True, provider_message_id=outcome.message_id)
+        return Attempt(False, transient=bool(outcome.transient), error=outcome.detail)
+
+    def close(self) -> None:
+        pass
+
+
+class OutboxZaloSender:
+    """Writes ``<outbox>/zalo/<key>.json`` with what would have been posted to Zalo."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.folder = settings.resolved_outbox_dir / "zalo"
+
+    def send(self, job: Job) -> Attempt:
+        record: dict[str, Any] = {
+            "channel": job.channel,
+            "recipient": job.recipient,
+            "template": job.template,
+            "idempotency_key": job.key,
+        }
+        if job.channel == Channel.zns:
+            record.update(template_id=job.zns_template_id, template_data=job.zns_data)
+        else:
+            record.update(mode=job.zalo_mode, text=job.zalo)
+        name = _safe_name(job.key)
+        try:
+            _write_atomically(
+                self.folder / f"{name}.json", json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8")
+            )
+        except OSError as exc:
+            return Attempt(False, transient=True, error=f"outbox: {exc}")
+        return Attempt(True, provider_message_id=f"outbox:{name}")
+
+    def close(self) -> None:
+        pass
+
+
+def email_sender(settings: Settings) -> Sender:
+    """SMTP once ``PLANCYCLE_SMTP_URL`` is set; the outbox folder until then."""
+    return SmtpEmailSender(settings) if settings.smtp_url else OutboxEmailSender(settings)
+
+
+def zalo_sender(settings: Settings) -> Sender:
+    """The Zalo API once an app id is configured; the outbox folder until then (local stack)."""
+    return ZaloSender(settings) if settings.zalo_app_id else OutboxZaloSender(settings)

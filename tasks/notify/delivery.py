@@ -1,0 +1,664 @@
+"""The one routine that sends messages: render, record intent, send, record outcome.
+
+Guarantee: **at least once** per (message × recipient × channel). Each job's NotificationLog row is
+committed as ``pending`` before the first attempt; a re-run skips rows that are ``sent``,
+``failed_permanent`` or ``skipped`` and sends every other one again. A crash after the provider accepted a
+message but before its outcome was committed therefore causes one duplicate on the next run, never a loss.
+Duplicates stay recognisable: an email keeps its Message-ID, a ZNS message its tracking id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import queue
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from pydantic import BaseModel, Field, field_validator
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+import apprise_zalo
+from models.base import Channel, DeliveryStatus, utcnow
+from models.cycle import PlanningCycle
+from models.db import get_engine
+from models.notifications import NotificationLog
+from models.registry import Contact, Unit
+from plancycle.settings import Settings, get_settings
+from tasks.notify.channels import Attempt, Job, Sender, email_sender, zalo_sender
+from tasks.notify.redact import redact, secret_values
+from tasks.notify.render import Rendered, TemplateName, render_message
+from tasks.notify.zalo_tokens import DatabaseZaloTokens
+
+logger = logging.getLogger(__name__)
+
+FINAL_STATUSES = {DeliveryStatus.sent, DeliveryStatus.failed_permanent, DeliveryStatus.skipped}
+_CHUNK = 500
+
+
+class Message(BaseModel):
+    """One message to one contact. Its channels come from the contact's ``preferred_channels``."""
+
+    template: TemplateName = Field(description="folder under templates/messages/")
+    key: str = Field(
+        min_length=1,
+        description="Idempotency key base, unique per logical message, e.g. 'call:2027:U0001'. "
+        "The log key is '<key>:<contact_id>:<channel>'.",
+    )
+    contact_id: int
+    unit_id: int | None = Field(None, description="Default: the contact's unit.")
+    cycle_id: int | None = None
+    context: dict[str, Any] = Field(default_factory=dict, description="Template values; see docs.")
+    attachments: list[Path] = Field(default_factory=list, description="Files attached to the email.")
+    zalo_mode: Literal["cs", "transaction"] = "cs"
+
+    @field_validator("context", mode="after")
+    @classmethod
+    def _dates_back_from_json(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # A Message that travelled as JSON (Prefect parameters, a child process) has ISO strings where the
+        # templates expect dates; turn them back so `|vndate` gives dd/mm/yyyy.
+        return _revive_dates(value)
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
+
+
+def _revive_dates(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _revive_dates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_revive_dates(v) for v in value]
+    if isinstance(value, str):
+        if _ISO_DATE.match(value):
+            return date.fromisoformat(value)
+        if _ISO_DATETIME.match(value):
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value
+
+
+class DeliveryPolicy(BaseModel):
+    """How hard to try. Tests use tiny back-off; production the defaults."""
+
+    max_attempts: int = Field(4, ge=1, le=20, description="attempts per job within one batch")
+    backoff_initial: float = Field(1.0, ge=0, description="seconds before the 2nd attempt; doubles after")
+    backoff_max: float = Field(30.0, ge=0)
+    concurrency: int | None = Field(None, ge=1, le=64, description="default: settings.send_concurrency")
+    zns_templates: dict[str, str] = Field(
+        default_factory=dict, description="message template name → approved ZNS template id"
+    )
+
+
+class Delivery(BaseModel):
+    """The outcome of one (message × recipient × channel)."""
+
+    idempotency_key: str
+    template: str
+    channel: str
+    contact_id: int | None
+    recipient: str
+    status: DeliveryStatus
+    attempts: int = 0
+    attempted_now: bool = Field(False, description="False when a previous run had already settled it")
+    provider_message_id: str | None = None
+    error: str | None = None
+    fallback_of: str | None = Field(None, description="idempotency key of the Zalo job this replaces")
+
+
+class BatchResult(BaseModel):
+    deliveries: list[Delivery] = Field(default_factory=list)
+    seconds: float = 0.0
+
+    def count(self, status: DeliveryStatus) -> int:
+        return sum(1 for d in self.deliveries if d.status == status)
+
+    @property
+    def sent_now(self) -> int:
+        return sum(1 for d in self.deliveries if d.attempted_now and d.status == DeliveryStatus.sent)
+
+    @property
+    def failed(self) -> list[Delivery]:
+        return [
+            d
+            for d in self.deliveries
+            if d.status in (DeliveryStatus.failed_transient, DeliveryStatus.failed_permanent)
+        ]
+
+    def summary(self) -> dict[str, int]:
+        counts = {status.value: self.count(status) for status in DeliveryStatus}
+        counts["sent_now"] = self.sent_now
+        counts["already_settled"] = sum(1 for d in self.deliveries if not d.attempted_now)
+        return counts
+
+    def table(self) -> list[dict[str, Any]]:
+        """Rows for the Prefect table artifact: no secrets, phone numbers partly masked."""
+        return [
+            {
+                "template": d.template,
+                "channel": d.channel,
+                "contact_id": d.contact_id,
+                "recipient": _mask(d.recipient, d.channel),
+                "status": d.status.value,
+                "attempts": d.attempts,
+                "provider_message_id": d.provider_message_id or "",
+                "error": d.error or "",
+                "fallback_of": d.fallback_of or "",
+            }
+            for d in self.deliveries
+        ]
+
+
+def _mask(recipient: str, channel: str) -> str:
+    if channel == Channel.zns and len(recipient) > 6:
+        return recipient[:4] + "*" * (len(recipient) - 7) + recipient[-3:]
+    return recipient
+
+
+# ---------------------------------------------------------------- planning
+
+
+@dataclass
+class _Planned:
+    job: Job
+    message: Message
+    contact_id: int | None
+    unit_id: int | None
+    cycle_id: int | None
+    status: DeliveryStatus = DeliveryStatus.pending
+    row_id: int | None = None
+    attempts: int = 0
+    attempted_now: bool = False
+    provider_message_id: str | None = None
+    error: str | None = None
+    fallback_of: _Planned | None = None
+    contact_email: str | None = None
+    email_planned: bool = False
+    rendered: Rendered | None = None
+
+
+def log_key(base: str, contact_id: int | None, channel: str) -> str:
+    """``<base>:<contact>:<channel>``, hashed when it would not fit the 255-character column."""
+    key = f"{base}:{contact_id}:{channel}"
+    if len(key) <= 255:
+        return key
+    return f"{base[:180]}#{hashlib.sha256(base.encode()).hexdigest()[:32]}:{contact_id}:{channel}"
+
+
+def _today(settings: Settings) -> date:
+    return datetime.now(ZoneInfo(settings.timezone)).date()
+
+
+def _channels_for(
+    contact: Contact, message: Message, settings: Settings, policy: DeliveryPolicy
+) -> list[str]:
+    out: list[str] = []
+    for channel in contact.channels:
+        if channel == Channel.email and contact.email:
+            out.append(Channel.email)
+        elif channel == Channel.zalo and settings.zalo_enabled and contact.zalo_user_id:
+            out.append(Channel.zalo)
+        elif (
+            channel == Channel.zns
+            and settings.zalo_enabled
+            and contact.phone
+            and message.template in policy.zns_templates
+        ):
+            out.append(Channel.zns)
+    return list(dict.fromkeys(out))
+
+
+def _zns_data(context: dict[str, Any]) -> dict[str, str]:
+    """ZNS template parameters: the message's scalar context values, formatted like the templates do."""
+    from templates import format_date
+
+    data: dict[str, str] = {}
+    for name, value in context.items():
+        if isinstance(value, bool) or value is None:
+            continue
+        if isinstance(value, date):
+            data[name] = format_date(value)
+        elif isinstance(value, str | int):
+            data[name] = str(value)
+    return data
+
+
+def _plan(
+    session: Session, messages: Sequence[Message], settings: Settings, policy: DeliveryPolicy, as_of: date
+) -> list[_Planned]:
+    contact_ids = {m.contact_id for m in messages}
+    contacts = {c.id: c for c in _load(session, Contact, contact_ids)}
+    unit_ids = {m.unit_id for m in messages if m.unit_id} | {c.unit_id for c in contacts.values()}
+    units = {u.id: u for u in _load(session, Unit, unit_ids)}
+    cycles = {c.id: c for c in _load(session, PlanningCycle, {m.cycle_id for m in messages if m.cycle_id})}
+
+    planned: list[_Planned] = []
+    seen: set[str] = set()
+    for message in messages:
+        contact = contacts.get(message.contact_id)
+        if contact is None or not contact.active:
+            key = log_key(message.key, message.contact_id if contact else None, "none")
+            if key not in seen:
+                seen.add(key)
+                job = Job(
+                    key=key,
+                    channel="none",
+                    recipient="",
+                    recipient_name=None,
+                    template=message.template,
+                    subject="",
+                    html="",
+                    text="",
+                    zalo="",
+                )
+                p = _Planned(
+                    job,
+                    message,
+                    contact.id if contact else None,
+                    message.unit_id,
+                    message.cycle_id,
+                    status=DeliveryStatus.skipped,
+                    error="contact not found or inactive",
+                )
+                planned.append(p)
+            continue
+        unit_id = message.unit_id or contact.unit_id
+        unit, cycle = units.get(unit_id), cycles.get(message.cycle_id) if message.cycle_id else None
+        channels = _channels_for(contact, message, settings, policy)
+        context = {
+            "recipient": {"full_name": contact.full_name, "position": contact.position, "role": contact.role},
+            "unit": {"code": unit.code, "name": unit.name} if unit else None,
+            "cycle": (
+                {"year": cycle.year, "title": cycle.title, "submission_deadline": cycle.submission_deadline}
+                if cycle
+                else None
+            ),
+            "province_name": settings.province_name,
+            "sender_name": settings.email_from_name,
+            "as_of": as_of,
+            **message.context,
+        }
+        needs_zalo = any(c in (Channel.zalo, Channel.zns) for c in channels)
+        rendered = render_message(message.template, contact.locale, context, zalo=needs_zalo)
+        if not channels:
+            channels = ["none"]
+        for channel in channels:
+            key = log_key(message.key, contact.id, channel)
+            if key in seen:
+                continue
+            seen.add(key)
+            recipient = {
+                Channel.email: contact.email,
+                Channel.zalo: contact.zalo_user_id,
+                Channel.zns: contact.phone,
+            }.get(channel, "")
+            job = Job(
+                key=key,
+                channel=channel,
+                recipient=recipient or "",
+                recipient_name=contact.full_name,
+                template=message.template,
+                subject=rendered.subject,
+                html=rendered.html,
+                text=rendered.text,
+                zalo=rendered.zalo,
+                attachments=tuple(str(p) for p in message.attachments),
+                zalo_mode=message.zalo_mode,
+                zns_template_id=policy.zns_templates.get(message.template),
+                zns_data=_zns_data(context) if channel == Channel.zns else {},
+            )
+            p = _Planned(
+                job,
+                message,
+                contact.id,
+                unit_id,
+                message.cycle_id,
+                contact_email=contact.email,
+                email_planned=Channel.email in channels,
+                rendered=rendered,
+            )
+            if channel == "none":
+                p.status, p.error = DeliveryStatus.skipped, "no usable channel for this contact"
+            planned.append(p)
+    return planned
+
+
+def _load(session: Session, model: Any, ids: Iterable[int | None]) -> list[Any]:
+    ids = [i for i in ids if i is not None]
+    out: list[Any] = []
+    for start in range(0, len(ids), _CHUNK):
+        out.extend(session.exec(select(model).where(col(model.id).in_(ids[start : start + _CHUNK]))))
+    return out
+
+
+# ---------------------------------------------------------------- the log
+
+
+def _record_intents(engine: Engine, planned: list[_Planned]) -> None:
+    """Insert a row per job (pending, or skipped) unless its key exists; then read every row back."""
+    if not planned:
+        return
+    now = utcnow()
+    insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+    with Session(engine) as session, session.begin():
+        for start in range(0, len(planned), _CHUNK):
+            chunk = planned[start : start + _CHUNK]
+            rows = [
+                {
+                    "idempotency_key": p.job.key,
+                    "template": p.job.template,
+                    "channel": p.job.channel,
+                    "contact_id": p.contact_id,
+                    "unit_id": p.unit_id,
+                    "cycle_id": p.cycle_id,
+                    "recipient": p.job.recipient[:254],
+                    "subject": p.job.subject[:500] or None,
+                    "status": p.status.value,
+                    "attempts": 0,
+                    "error": p.error,
+                    "fallback_of_id": p.fallback_of.row_id if p.fallback_of else None,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for p in chunk
+            ]
+            stmt = insert(NotificationLog).on_conflict_do_nothing(index_elements=["idempotency_key"])
+            session.execute(stmt, rows)
+    with Session(engine) as session:
+        by_key = {p.job.key: p for p in planned}
+        keys = list(by_key)
+        for start in range(0, len(keys), _CHUNK):
+            query = sa.select(
+                NotificationLog.id,
+                NotificationLog.idempotency_key,
+                NotificationLog.status,
+                NotificationLog.attempts,
+                NotificationLog.provider_message_id,
+                NotificationLog.error,
+            ).where(col(NotificationLog.idempotency_key).in_(keys[start : start + _CHUNK]))
+            for row_id, key, status, attempts, provider_id, error in session.execute(query):
+                p = by_key[key]
+                p.row_id, p.status, p.attempts = row_id, DeliveryStatus(status), attempts
+                p.provider_message_id, p.error = provider_id, error
+
+
+class _OutcomeWriter:
+    """Group commit: one thread writes whatever outcomes are queued in one transaction, then the next."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.queue: queue.Queue[_Planned | None] = queue.Queue()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="notification-log-writer", daemon=True)
+        self.thread.start()
+
+    def put(self, planned: _Planned) -> None:
+        self.queue.put(planned)
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        done = False
+        while not done:
+            batch = [self.queue.get()]
+            while len(batch) < _CHUNK:
+                try:
+                    batch.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            done = None in batch
+            items = [p for p in batch if p is not None]
+            if items and self.error is None:
+                try:
+                    self._write(items)
+                except BaseException as exc:  # surfaced by close(); the rows stay pending and are resent
+                    self.error = exc
+
+    def _write(self, items: list[_Planned]) -> None:
+        now = utcnow()
+        rows = [
+            {
+                "row_id": p.row_id,
+                "status": p.status.value,
+                "attempts": p.attempts,
+                "provider_message_id": p.provider_message_id,
+                "error": p.error,
+                "sent_at": now if p.status == DeliveryStatus.sent else None,
+                "updated_at": now,
+            }
+            for p in items
+        ]
+        # Core executemany: the ORM bulk update's matched-row check is unreliable with psycopg's executemany.
+        table = NotificationLog.__table__
+        stmt = (
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("row_id"))
+            .values({name: sa.bindparam(name) for name in rows[0] if name != "row_id"})
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt, rows)
+
+
+# ---------------------------------------------------------------- sending
+
+
+def _backoff(policy: DeliveryPolicy, attempt: int) -> float:
+    """Exponential with full jitter, capped: attempt 1 → up to backoff_initial, then doubling."""
+    ceiling = min(policy.backoff_max, policy.backoff_initial * (2 ** (attempt - 1)))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def _deliver_one(
+    p: _Planned,
+    sender: Sender,
+    policy: DeliveryPolicy,
+    writer: _OutcomeWriter,
+    secrets: list[str],
+    sleep: Callable[[float], None],
+) -> None:
+    p.attempted_now = True
+    for attempt in range(1, policy.max_attempts + 1):
+        try:
+            result = sender.send(p.job)
+        except Exception as exc:  # a bug in a channel must not lose the outcome of the others
+            result = Attempt(False, transient=True, error=f"{type(exc).__name__}: {exc}")
+        p.attempts += 1
+        if result.ok:
+            p.status, p.provider_message_id, p.error = DeliveryStatus.sent, result.provider_message_id, None
+            break
+        p.error = redact(result.error, secrets)[:2000]
+        if not result.transient:
+            p.status = DeliveryStatus.failed_permanent
+            break
+        p.status = DeliveryStatus.failed_transient
+        if attempt < policy.max_attempts:
+            sleep(_backoff(policy, attempt))
+    writer.put(p)
+
+
+@dataclass
+class _Senders:
+    settings: Settings
+    _email: Sender | None = None
+    _zalo: Sender | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def for_channel(self, channel: str) -> Sender:
+        with self.lock:
+            if channel == Channel.email:
+                if self._email is None:
+                    self._email = email_sender(self.settings)
+                return self._email
+            if self._zalo is None:
+                self._zalo = zalo_sender(self.settings)
+            return self._zalo
+
+    def close(self) -> None:
+        for sender in (self._email, self._zalo):
+            if sender is not None:
+                sender.close()
+
+
+_token_providers: dict[tuple[str, str], DatabaseZaloTokens] = {}
+_token_lock = threading.Lock()
+
+
+def _register_zalo_tokens(engine: Engine, settings: Settings) -> None:
+    if not (settings.zalo_enabled and settings.zalo_app_id and settings.zalo_secret_key):
+        return
+    key = (str(engine.url), settings.zalo_app_id)
+    with _token_lock:
+        provider = _token_providers.get(key)
+        if (
+            provider is None
+            or provider.oauth_url != settings.zalo_oauth_base.rstrip("/") + "/v4/oa/access_token"
+        ):
+            provider = DatabaseZaloTokens(
+                engine=engine,
+                app_id=settings.zalo_app_id,
+                secret_key=settings.zalo_secret_key,
+                oauth_base=settings.zalo_oauth_base,
+            )
+            _token_providers[key] = provider
+    apprise_zalo.register_token_provider(settings.zalo_app_id, provider)
+
+
+def _fallbacks(planned: list[_Planned]) -> list[_Planned]:
+    """Email replacements for Zalo jobs that failed permanently, when the contact has an email that this
+    message does not already use. Their key is the ordinary email key, so a re-run never sends two."""
+    out = []
+    for p in planned:
+        if (
+            p.job.channel in (Channel.zalo, Channel.zns)
+            and p.status == DeliveryStatus.failed_permanent
+            and p.contact_email
+            and not p.email_planned
+            and p.rendered is not None
+        ):
+            job = Job(
+                key=log_key(p.message.key, p.contact_id, Channel.email),
+                channel=Channel.email,
+                recipient=p.contact_email,
+                recipient_name=p.job.recipient_name,
+                template=p.job.template,
+                subject=p.rendered.subject,
+                html=p.rendered.html,
+                text=p.rendered.text,
+                zalo="",
+                attachments=p.job.attachments,
+            )
+            out.append(
+                _Planned(
+                    job,
+                    p.message,
+                    p.contact_id,
+                    p.unit_id,
+                    p.cycle_id,
+                    fallback_of=p,
+                    contact_email=p.contact_email,
+                    email_planned=True,
+                    rendered=p.rendered,
+                )
+            )
+    unique: dict[str, _Planned] = {}
+    for f in out:
+        unique.setdefault(f.job.key, f)
+    return list(unique.values())
+
+
+def send_batch(
+    messages: Sequence[Message],
+    *,
+    db_url: str | None = None,
+    settings: Settings | None = None,
+    policy: DeliveryPolicy | None = None,
+    as_of: date | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> BatchResult:
+    """Send ``messages`` on every channel their contacts prefer and return one :class:`Delivery` per
+    (message × recipient × channel), in input order, fallbacks last.
+
+    Safe to run again with the same messages: what was delivered is not sent again (see the module
+    docstring for the exact guarantee). Raises :class:`tasks.notify.render.RenderError` before anything is
+    recorded or sent if a template cannot be rendered.
+    """
+    started = time.perf_counter()
+    settings = settings or get_settings()
+    policy = policy or DeliveryPolicy()
+    engine = get_engine(db_url or settings.resolved_database_url)
+    as_of = as_of or _today(settings)
+    secrets = secret_values(settings.smtp_url, settings.zalo_secret_key, settings.team_notify_urls)
+    _register_zalo_tokens(engine, settings)
+
+    with Session(engine) as session:
+        planned = _plan(session, messages, settings, policy, as_of)
+
+    everything: list[_Planned] = []
+    senders = _Senders(settings)
+    workers = policy.concurrency or settings.send_concurrency
+    try:
+        round_ = planned
+        while round_:
+            _record_intents(engine, round_)
+            everything.extend(round_)
+            todo = [p for p in round_ if p.status not in FINAL_STATUSES]
+            writer = _OutcomeWriter(engine)
+            try:
+                with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="notify") as pool:
+                    futures = [
+                        pool.submit(
+                            _deliver_one,
+                            p,
+                            senders.for_channel(p.job.channel),
+                            policy,
+                            writer,
+                            secrets,
+                            sleep,
+                        )
+                        for p in todo
+                    ]
+                    for future in futures:
+                        future.result()
+            finally:
+                writer.close()
+            round_ = _fallbacks(round_)
+    finally:
+        senders.close()
+
+    result = BatchResult(
+        deliveries=[
+            Delivery(
+                idempotency_key=p.job.key,
+                template=p.job.template,
+                channel=p.job.channel,
+                contact_id=p.contact_id,
+                recipient=p.job.recipient,
+                status=p.status,
+                attempts=p.attempts,
+                attempted_now=p.attempted_now,
+                provider_message_id=p.provider_message_id,
+                error=p.error,
+                fallback_of=p.fallback_of.job.key if p.fallback_of else None,
+            )
+            for p in everything
+        ],
+        seconds=time.perf_counter() - started,
+    )
+    logger.info("notification batch: %s", result.summary())
+    return result

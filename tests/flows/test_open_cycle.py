@@ -1,0 +1,50 @@
+"""The open-cycle flow on a real Prefect API: cycle, requests, workbooks, messages in the outbox; a second
+run creates nothing and sends nothing."""
+
+from __future__ import annotations
+
+from datetime import date
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, func, select
+
+from flows.open_cycle import open_cycle
+from models import NotificationLog, Submission
+from plancycle.settings import get_settings
+from tasks.registry import import_registry
+
+DEMO = Path(__file__).resolve().parents[2] / "plancycle" / "demo"
+pytestmark = pytest.mark.prefect
+
+
+def test_open_cycle_sends_each_unit_its_workbook_once(prefect_api: str, session: Session) -> None:
+    import_registry(session=session, paths=[DEMO / "units.csv", DEMO / "contacts.csv"])
+    session.commit()
+    params = {
+        "year": 2027,
+        "submission_deadline": date(2026, 9, 30),
+        "coordinating_unit_code": "SKHCN",
+        "guidance_reference": "CV 2055/BTTTT-THH",
+        "as_of": date(2026, 8, 3),
+    }
+    first = open_cycle(**params)
+    assert first["units_requested"] == 20 and first["new_requests"] == 20
+    assert first["sent_now"] == first["messages"] == 20 and first["failed"] == 0
+
+    outbox = get_settings().resolved_outbox_dir
+    emails = sorted(outbox.rglob("*.eml"))
+    assert len(emails) == 20
+    mail = message_from_bytes(emails[0].read_bytes(), policy=policy.default)
+    assert "2027" in str(mail["Subject"])
+    attachments = [part for part in mail.iter_attachments()]
+    assert len(attachments) == 1 and attachments[0].get_content()[:2] == b"PK"
+    text = mail.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert "30/09/2026" in text and "/u/" in text
+
+    second = open_cycle(**params)
+    assert second["new_requests"] == 0 and second["sent_now"] == 0
+    assert len(sorted(outbox.rglob("*.eml"))) == 20
+    assert session.exec(select(func.count()).select_from(Submission)).one() == 20
+    assert session.exec(select(func.count()).select_from(NotificationLog)).one() == 20

@@ -1,0 +1,149 @@
+"""Email through Apprise to a real aiosmtpd server on loopback."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from email import message_from_bytes
+from email.header import decode_header, make_header
+from email.policy import compat32
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+from sqlmodel import Session, select
+
+from models import NotificationLog
+from models.base import DeliveryStatus
+from tasks.notify import DeliveryPolicy, send_batch
+from tests.factories import make_contact
+from tests.notifications.conftest import FAST, due_soon
+from tests.notifications.servers import SmtpServer
+
+
+def test_mime_structure_subject_parts_and_attachments(
+    world: dict[str, Any], smtp: SmtpServer, make_settings: Any, session: Session, tmp_path: Path
+) -> None:
+    workbook = tmp_path / "Biểu mẫu đề xuất 2027.xlsx"
+    workbook.write_bytes(b"PK\x03\x04 fake xlsx \x00\xff" * 50)
+    pdf = tmp_path / "ke-hoach.pdf"
+    pdf.write_bytes(b"%PDF-1.7\n\xe2\xe3\xcf\xd3 body")
+    message = due_soon(world, "email").model_copy(update={"attachments": [workbook, pdf]})
+
+    result = send_batch([message], settings=make_settings(smtp=smtp), policy=FAST)
+
+    assert [d.status for d in result.deliveries] == [DeliveryStatus.sent]
+    assert len(smtp.received) == 1
+    received = smtp.received[0]
+    assert received.rcpt_tos == ["nhung@stnmt.gialai.gov.vn"]
+    raw_subject = message_from_bytes(received.data, policy=compat32)["Subject"]  # as on the wire
+    assert raw_subject.isascii() and "=?utf-8?" in raw_subject  # RFC 2047 encoded words
+    expected = "Nhắc hạn: còn 3 ngày để gửi đề xuất Kế hoạch ứng dụng CNTT, chuyển đổi số năm 2027"
+    assert str(make_header(decode_header(raw_subject))) == expected
+    msg = received.message
+    assert msg["Subject"] == expected
+    assert msg["From"].addresses[0].display_name == "Sở Khoa học và Công nghệ"
+    assert msg["From"].addresses[0].addr_spec == "ke-hoach@skhcn.gialai.gov.vn"
+    assert msg["To"].addresses[0].display_name == "Trần Thị Hồng Nhung"
+    assert msg.get_content_type() == "multipart/mixed"
+    alternative, *attachments = msg.iter_parts()
+    assert alternative.get_content_type() == "multipart/alternative"
+    plain, html = alternative.iter_parts()
+    assert plain.get_content_type() == "text/plain" and html.get_content_type() == "text/html"
+    assert "Kính gửi: Trần Thị Hồng Nhung" in plain.get_content()
+    assert "<table" not in plain.get_content()
+    assert "<!DOCTYPE html>" in html.get_content() and "Còn 3 ngày đến hạn" in html.get_content()
+    assert [a.get_filename() for a in attachments] == ["Biểu mẫu đề xuất 2027.xlsx", "ke-hoach.pdf"]
+    assert attachments[0].get_content() == workbook.read_bytes()
+    assert attachments[1].get_content_type() == "application/pdf"
+    assert attachments[1].get_content() == pdf.read_bytes()
+
+    row = session.exec(select(NotificationLog)).one()
+    assert row.status == DeliveryStatus.sent and row.attempts == 1 and row.sent_at is not None
+    assert row.provider_message_id == msg["Message-ID"] == result.deliveries[0].provider_message_id
+    assert row.recipient == "nhung@stnmt.gialai.gov.vn" and row.subject == msg["Subject"]
+
+
+def test_english_contact_gets_english(world: dict[str, Any], smtp: SmtpServer, make_settings: Any) -> None:
+    send_batch([due_soon(world, "en")], settings=make_settings(smtp=smtp), policy=FAST)
+    assert smtp.received[0].message["Subject"].startswith("Reminder: 3 days left")
+
+
+def test_smtp_down_then_up_is_delivered_once(
+    world: dict[str, Any], make_settings: Any, session: Session
+) -> None:
+    server = SmtpServer()  # not started yet: connection refused
+    timer = threading.Timer(0.4, server.start)
+    timer.start()
+    try:
+        policy = DeliveryPolicy(max_attempts=8, backoff_initial=0.1, backoff_max=0.3)
+        result = send_batch([due_soon(world, "email")], settings=make_settings(smtp=server), policy=policy)
+    finally:
+        timer.join()
+        server.stop()
+    (delivery,) = result.deliveries
+    assert delivery.status == DeliveryStatus.sent and delivery.attempts > 1
+    assert len(server.received) == 1
+    assert session.exec(select(NotificationLog)).one().attempts == delivery.attempts
+
+
+def test_transient_exhausted_is_retried_by_the_next_run(world: dict[str, Any], make_settings: Any) -> None:
+    server = SmtpServer()
+    settings = make_settings(smtp=server)
+    policy = DeliveryPolicy(max_attempts=2, backoff_initial=0.01, backoff_max=0.01)
+    first = send_batch([due_soon(world, "email")], settings=settings, policy=policy)
+    assert first.deliveries[0].status == DeliveryStatus.failed_transient
+    assert "ConnectionRefused" in (first.deliveries[0].error or "")
+    server.start()
+    try:
+        second = send_batch([due_soon(world, "email")], settings=settings, policy=policy)
+    finally:
+        server.stop()
+    assert second.deliveries[0].status == DeliveryStatus.sent and second.deliveries[0].attempts == 3
+    assert len(server.received) == 1
+
+
+def test_refused_recipient_is_permanent_and_not_retried(
+    world: dict[str, Any], smtp: SmtpServer, make_settings: Any
+) -> None:
+    smtp.handler.reject.add("nhung@stnmt.gialai.gov.vn")
+    result = send_batch([due_soon(world, "email")], settings=make_settings(smtp=smtp), policy=FAST)
+    (delivery,) = result.deliveries
+    assert delivery.status == DeliveryStatus.failed_permanent and delivery.attempts == 1
+    assert "550" in (delivery.error or "")
+
+
+def test_invalid_address_is_permanent(
+    world: dict[str, Any], smtp: SmtpServer, make_settings: Any, session: Session
+) -> None:
+    contact = make_contact(session, world["unit"], email="not-an-address")
+    session.commit()
+    message = due_soon(world, "email").model_copy(update={"contact_id": contact.id})
+    (delivery,) = send_batch([message], settings=make_settings(smtp=smtp), policy=FAST).deliveries
+    assert delivery.status == DeliveryStatus.failed_permanent and not smtp.received
+
+
+def test_one_smtp_session_serves_many_messages(
+    world: dict[str, Any], smtp: SmtpServer, make_settings: Any, session: Session
+) -> None:
+    contacts = [make_contact(session, world["unit"], email=f"u{i}@example.org") for i in range(30)]
+    session.commit()
+    messages = [due_soon(world, "email").model_copy(update={"contact_id": c.id}) for c in contacts]
+    result = send_batch(messages, settings=make_settings(smtp=smtp), policy=FAST)
+    assert result.count(DeliveryStatus.sent) == 30 and len(smtp.received) == 30
+    assert smtp.handler.connections <= FAST.concurrency
+
+
+def test_smtp_password_never_leaks(
+    world: dict[str, Any], smtp: SmtpServer, make_settings: Any, session: Session, caplog: Any
+) -> None:
+    # aiosmtpd offers no AUTH here, so the login fails: the error path must not carry the password.
+    url = f"mailto://officer:Pa55-very-secret@127.0.0.1:{smtp.port}?mode=insecure"
+    settings = make_settings(smtp=smtp, smtp_url=SecretStr(url))
+    policy = DeliveryPolicy(max_attempts=2, backoff_initial=0.01, backoff_max=0.01)
+    with caplog.at_level(logging.DEBUG):
+        result = send_batch([due_soon(world, "email")], settings=settings, policy=policy)
+    assert result.deliveries[0].status == DeliveryStatus.failed_transient
+    stored = session.exec(select(NotificationLog)).one()
+    for text in (stored.error or "", result.model_dump_json(), str(result.table()), caplog.text):
+        assert "Pa55-very-secret" not in text

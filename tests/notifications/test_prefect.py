@@ -1,0 +1,58 @@
+"""The Prefect task: one task per batch, a table artifact, and the team channel on failures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from prefect import flow
+from prefect.artifacts import Artifact
+
+from models.base import DeliveryStatus
+from plancycle.settings import get_settings
+from tasks.notify import deliver, notify_team_on_flow_failure
+from tests.notifications.conftest import due_soon
+from tests.notifications.servers import FakeZalo, SmtpServer
+
+pytestmark = pytest.mark.prefect
+
+
+@pytest.fixture
+def configured(monkeypatch: pytest.MonkeyPatch, smtp: SmtpServer, zalo: FakeZalo, db_url: str) -> None:
+    monkeypatch.setenv("PLANCYCLE_SMTP_URL", smtp.url)
+    monkeypatch.setenv("PLANCYCLE_TEAM_NOTIFY_URLS", f"json://127.0.0.1:{zalo.port}/team")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_deliver_publishes_a_table_artifact_and_tells_the_team(
+    prefect_api: str, configured: None, world: dict[str, Any], smtp: SmtpServer, zalo: FakeZalo
+) -> None:
+    smtp.handler.reject.add("anh@stnmt.gialai.gov.vn")
+
+    @flow(flow_run_name="nhắc hạn thử nghiệm")
+    def remind(messages: list) -> Any:
+        return deliver(messages)
+
+    result = remind([due_soon(world, "email"), due_soon(world, "en")])
+
+    assert [d.status for d in result.deliveries] == [DeliveryStatus.sent, DeliveryStatus.failed_permanent]
+    artifact = Artifact.get("notification-deliveries")
+    assert artifact is not None and artifact.type == "table"
+    assert "nhung@stnmt.gialai.gov.vn" in str(artifact.data) and "failed_permanent" in str(artifact.data)
+    assert "1 lỗi vĩnh viễn" in (artifact.description or "")
+    (team,) = zalo.team
+    assert "1 thông báo gửi không thành công" in team["title"]
+    assert "nhắc hạn thử nghiệm" in team["message"] and "550" in team["message"]
+
+
+def test_a_failed_flow_tells_the_team(prefect_api: str, configured: None, zalo: FakeZalo) -> None:
+    @flow(flow_run_name="tổng hợp thử nghiệm", on_failure=[notify_team_on_flow_failure])
+    def consolidate() -> None:
+        raise RuntimeError("bảng tổng hợp lệch 1 tỷ đồng")
+
+    state = consolidate(return_state=True)
+    assert state.is_failed()
+    (team,) = zalo.team
+    assert "tổng hợp thử nghiệm" in team["title"] and "lệch 1 tỷ đồng" in team["message"]
