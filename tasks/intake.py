@@ -287,9 +287,10 @@ def ingest_submission(
             for code, amount in item.amounts.items()
             if amount is not None
         ]
-        # Multi-row VALUES in chunks: executemany would send one statement per amount on PostgreSQL.
-        for start in range(0, len(amount_rows), 1000):
-            session.execute(insert(SubmissionItemAmount).values(amount_rows[start : start + 1000]))
+        if amount_rows:
+            # RETURNING makes SQLAlchemy batch the rows ("insertmanyvalues"); a plain executemany sends one
+            # statement per amount on PostgreSQL.
+            session.execute(insert(SubmissionItemAmount).returning(col(SubmissionItemAmount.id)), amount_rows)
         submission.status = SubmissionStatus.submitted
         submission.updated_at = received_at
         session.add(submission)

@@ -48,3 +48,24 @@ def test_open_cycle_sends_each_unit_its_workbook_once(prefect_api: str, session:
     assert len(sorted(outbox.rglob("*.eml"))) == 20
     assert session.exec(select(func.count()).select_from(Submission)).one() == 20
     assert session.exec(select(func.count()).select_from(NotificationLog)).one() == 20
+
+
+def test_send_reminders_flow_once_per_step(prefect_api: str, session: Session) -> None:
+    from flows.send_reminders import send_reminders
+
+    import_registry(session=session, paths=[DEMO / "units.csv", DEMO / "contacts.csv"])
+    session.commit()
+    open_cycle(
+        year=2029,
+        submission_deadline=date(2028, 9, 29),
+        coordinating_unit_code="SKHCN",
+        units="list",
+        unit_codes=["SYT", "STC"],
+        as_of=date(2028, 8, 1),
+    )
+    first = send_reminders(year=2029, as_of=date(2028, 9, 20))  # 7 working days before 29/9/2028
+    assert first["reminders"] == 2 and first["messages_sent"] == 2 and first["digest_sent"] == 1
+    again = send_reminders(year=2029, as_of=date(2028, 9, 20))
+    assert again == {"reminders": 0, "messages_sent": 0, "digest_sent": 0}
+    keys = session.exec(select(NotificationLog.idempotency_key)).all()
+    assert sum(":before-7:" in k for k in keys) == 2 and sum(k.startswith("digest:2029:") for k in keys) == 1

@@ -1,0 +1,87 @@
+"""Daily urging: remind units before and after their deadline, escalate, and brief the coordinator."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from prefect import flow, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from pydantic import Field
+
+from models.cycle import get_cycle_by_year
+from models.db import session_scope
+from plancycle.settings import get_settings
+from tasks.calendar import WorkingCalendar
+from tasks.collect import publish_markdown, resolve_cycle_year
+from tasks.notify.delivery import Message
+from tasks.notify.prefect_tasks import deliver
+from tasks.urging import ReminderRow, digest_messages, plan_submission_reminders
+
+
+@task(name="xác định việc nhắc hạn", cache_policy=NO_CACHE)
+def plan_reminders(year: int, moment: date | datetime) -> tuple[list[Message], list[ReminderRow]]:
+    """Which reminder each open request is due now; stale steps are recorded as skipped."""
+    with session_scope() as session:
+        cycle = get_cycle_by_year(session=session, year=year)
+        assert cycle is not None
+        plan = plan_submission_reminders(session=session, cycle=cycle, as_of=moment, settings=get_settings())
+    return plan.messages, plan.rows
+
+
+@task(name="lập bản tin cho cơ quan tổng hợp", cache_policy=NO_CACHE)
+def plan_digest(year: int, day: date, failed_deliveries: int) -> tuple[list[Message], dict]:
+    with session_scope() as session:
+        cycle = get_cycle_by_year(session=session, year=year)
+        assert cycle is not None
+        if not WorkingCalendar.from_session(session).is_working_day(day):
+            return [], {}
+        return digest_messages(
+            session=session,
+            cycle=cycle,
+            day=day,
+            failed_deliveries=failed_deliveries,
+            settings=get_settings(),
+        )
+
+
+@flow(name="send-reminders", flow_run_name="nhắc hạn ngày {as_of}", log_prints=True)
+def send_reminders(
+    year: int | None = Field(None, title="Năm kế hoạch (để trống: kỳ đang nhận đề xuất)"),
+    as_of: date | None = Field(None, title="Ngày nhắc (để trống: hôm nay, theo giờ hiện tại)"),
+) -> dict[str, int]:
+    """Nhắc hạn các đơn vị chưa gửi, báo cáo thủ trưởng khi quá hạn lâu, gửi bản tin cho cơ quan tổng hợp.
+
+    Tính theo hạn của từng đơn vị; bỏ lỡ ngày nào thì chỉ gửi lời nhắc phù hợp nhất, không gửi trùng.
+    """
+    settings = get_settings()
+    now = datetime.now(ZoneInfo(settings.timezone)).replace(tzinfo=None)
+    moment: date | datetime = as_of or now  # a given date checks days off only; "now" also quiet hours
+    day = as_of or now.date()
+    year = resolve_cycle_year(year)
+    if year is None:
+        return {"reminders": 0}
+    messages, rows = plan_reminders(year, moment)
+    result = deliver(messages, as_of=day) if messages else None
+    digest, figures = plan_digest(year, day, len(result.failed) if result else 0)
+    digest_result = deliver(digest, as_of=day) if digest else None
+    if rows:
+        create_table_artifact(
+            table=[r.model_dump(mode="json") for r in rows],
+            key=f"reminders-{year}",
+            description=f"Nhắc hạn ngày {day:%d/%m/%Y}",
+        )
+    if figures:
+        publish_markdown(
+            "reports/digest.md.j2",
+            key=f"digest-{year}",
+            description=f"Bản tin ngày {day:%d/%m/%Y}",
+            figures=figures,
+            rows=rows,
+        )
+    return {
+        "reminders": len(rows),
+        "messages_sent": result.sent_now if result else 0,
+        "digest_sent": digest_result.sent_now if digest_result else 0,
+    }
