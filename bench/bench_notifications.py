@@ -66,6 +66,11 @@ def main() -> None:
     )
     parser.add_argument("--recipients", type=int, default=2000)
     parser.add_argument("--naive-recipients", type=int, default=None, help="default: same as --recipients")
+    parser.add_argument(
+        "--naive-sequential",
+        action="store_true",
+        help="call the per-message task in a plain loop instead of submitting it to the thread pool",
+    )
     args = parser.parse_args()
     naive_n = args.naive_recipients or args.recipients
 
@@ -182,6 +187,8 @@ def main() -> None:
 
     @flow(task_runner=ThreadPoolTaskRunner(max_workers=settings.send_concurrency))
     def naive(messages: list[Any]) -> int:
+        if args.naive_sequential:
+            return sum(send_one(m) for m in messages)
         return sum(f.result() for f in [send_one.submit(m) for m in messages])
 
     naive_messages = batch("bench-naive", naive_n)

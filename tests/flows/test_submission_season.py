@@ -51,10 +51,12 @@ def test_inbox_collect_and_return(prefect_api: str, session: Session, tmp_path: 
 
     # the officer of Sở Y tế opens the email, fills the attached workbook
     outbox = get_settings().resolved_outbox_dir
+    mails = [message_from_bytes(p.read_bytes(), policy=policy.default) for p in outbox.rglob("*.eml")]
     mail = next(
-        message_from_bytes(p.read_bytes(), policy=policy.default)
-        for p in outbox.rglob("*.eml")
-        if "syt" in p.read_bytes().decode("utf-8", "ignore").lower()
+        m
+        for m in mails
+        if str(m["To"]).endswith("syt.chuyenvien@example.org>")
+        or str(m["To"]) == "syt.chuyenvien@example.org"
     )
     attachment = next(mail.iter_attachments()).get_content()
     cycle = get_cycle_by_year(session=session, year=2028)

@@ -7,7 +7,10 @@ Layout of the filled workbook (see conftest): items rows 8 and 9 are the prefill
 
 from __future__ import annotations
 
+import io
+import re
 import unicodedata
+import zipfile
 from collections.abc import Callable
 from typing import Any
 
@@ -409,3 +412,23 @@ def test_text_is_normalised_to_nfc_and_carry_over_matches_by_name(world: World) 
     item = result.submission.items[1]
     assert item.name == unicodedata.normalize("NFC", decomposed) and item.name != decomposed
     assert item.carry_over_from_id == world.not_started.id
+
+
+def test_formula_with_a_cached_value_is_read_as_its_value(world: World) -> None:
+    """Excel stores a formula's last result; that value is taken (a formula without one is an error)."""
+    content = filled_workbook(world, mutate=lambda wb, ctx: set_item(10, "total", "=K10+L10")(wb, ctx, world))
+    source = zipfile.ZipFile(io.BytesIO(content))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename.startswith("xl/worksheets/"):
+                # What Excel writes after calculating: the formula and its cached result.
+                data = re.sub(rb"<f>K10\+L10</f>(<v\s*/>|<v></v>)?", b"<f>K10+L10</f><v>2469</v>", data)
+            target.writestr(info, data)
+
+    result = validate_workbook(buffer.getvalue(), context=world.context())
+
+    assert result.errors == []
+    assert result.submission is not None
+    assert result.submission.items[2].stated_total == 2_469_000_000
