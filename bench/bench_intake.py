@@ -14,6 +14,7 @@ import argparse
 import io
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -217,6 +218,7 @@ def main() -> int:
     for figure, target, measured in rows:
         print(f"{figure:<{width}}  {target:>10}  {measured:>22}")
     engine.dispose()
+    shutil.rmtree(folder, ignore_errors=True)  # the archive of 500 copies and the SQLite file
     return 0 if ingest_seconds <= TARGET_TOTAL_SECONDS * n / 500 else 1
 
 

@@ -11,9 +11,15 @@ from pydantic import Field
 
 from plancycle.settings import get_settings
 from tasks.collect import ingest_inbox, publish_status, resolve_cycle_year
+from tasks.notify.team import OPERATOR_HOOKS
 
 
-@flow(name="collect-submissions", flow_run_name="tiếp nhận đề xuất ngày {as_of}", log_prints=True)
+@flow(
+    name="collect-submissions",
+    flow_run_name="tiếp nhận đề xuất ngày {as_of}",
+    log_prints=True,
+    **OPERATOR_HOOKS,
+)
 def collect_submissions(
     year: int | None = Field(None, title="Năm kế hoạch (để trống: kỳ đang nhận đề xuất)"),
     inbox_url: str | None = Field(None, title="Thư mục nhận tệp (đường dẫn hoặc URL fsspec)"),

@@ -15,10 +15,11 @@ from plancycle.settings import get_settings
 from tasks.calls import open_cycle_task, prepare_call_messages
 from tasks.cycles import CycleSpec, FundingSourceSpec
 from tasks.notify.prefect_tasks import deliver
+from tasks.notify.team import OPERATOR_HOOKS
 from templates import environment
 
 
-@flow(name="open-cycle", flow_run_name="mở kỳ kế hoạch năm {year}", log_prints=True)
+@flow(name="open-cycle", flow_run_name="mở kỳ kế hoạch năm {year}", log_prints=True, **OPERATOR_HOOKS)
 def open_cycle(
     year: int = Field(title="Năm kế hoạch", ge=2000, le=2100),
     submission_deadline: date = Field(title="Hạn đơn vị gửi đề xuất"),

@@ -8,11 +8,12 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
+from tasks.notify.team import OPERATOR_HOOKS
 from tasks.registry import RegistryImportResult
 from tasks.registry_tasks import import_registry_files
 
 
-@flow(name="import-units", flow_run_name="nhập danh bạ đơn vị", log_prints=True)
+@flow(name="import-units", flow_run_name="nhập danh bạ đơn vị", log_prints=True, **OPERATOR_HOOKS)
 def import_units(files: list[str]) -> RegistryImportResult:
     """Nhập danh bạ đơn vị và người liên hệ (Excel .xlsx hoặc CSV; đường dẫn hoặc URL fsspec).
 

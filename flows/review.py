@@ -13,6 +13,7 @@ from models.db import session_scope
 from plancycle.settings import get_settings
 from tasks.collect import publish_markdown
 from tasks.notify.prefect_tasks import deliver
+from tasks.notify.team import OPERATOR_HOOKS
 from tasks.review import (
     ItemComment,
     ReviewOutcome,
@@ -78,7 +79,12 @@ def record_review(
     return outcome, changes
 
 
-@flow(name="review-submission", flow_run_name="xem xét đề xuất {unit_code} năm {year}", log_prints=True)
+@flow(
+    name="review-submission",
+    flow_run_name="xem xét đề xuất {unit_code} năm {year}",
+    log_prints=True,
+    **OPERATOR_HOOKS,
+)
 def review_submission(
     year: int = Field(title="Năm kế hoạch"),
     unit_code: str = Field(title="Mã đơn vị"),

@@ -17,6 +17,7 @@ from tasks.calendar import WorkingCalendar
 from tasks.collect import publish_markdown, resolve_cycle_year
 from tasks.notify.delivery import Message
 from tasks.notify.prefect_tasks import deliver
+from tasks.notify.team import OPERATOR_HOOKS
 from tasks.urging import ReminderRow, digest_messages, plan_submission_reminders
 
 
@@ -46,7 +47,7 @@ def plan_digest(year: int, day: date, failed_deliveries: int) -> tuple[list[Mess
         )
 
 
-@flow(name="send-reminders", flow_run_name="nhắc hạn ngày {as_of}", log_prints=True)
+@flow(name="send-reminders", flow_run_name="nhắc hạn ngày {as_of}", log_prints=True, **OPERATOR_HOOKS)
 def send_reminders(
     year: int | None = Field(None, title="Năm kế hoạch (để trống: kỳ đang nhận đề xuất)"),
     as_of: date | None = Field(None, title="Ngày nhắc (để trống: hôm nay, theo giờ hiện tại)"),

@@ -582,7 +582,7 @@ def _parse_items(
                 amounts_ok = False
                 continue
             try:
-                amounts[column.source_code] = parse_money(_money_raw(raw), context.money_unit)
+                amounts[column.source_code], other_unit = read_amount(raw, context.money_unit)
             except MoneyFormatError as exc:
                 amounts_ok = False
                 issues.append(
@@ -595,13 +595,36 @@ def _parse_items(
                         detail_en=str(exc),
                     )
                 )
+                continue
+            if other_unit is not None:
+                amounts_ok = False
+                issues.append(
+                    make_issue(
+                        "amount_unit_mismatch",
+                        sheet=sheet,
+                        row=row,
+                        column=column,
+                        value=_text(raw),
+                        found=MONEY_UNIT_LABELS[other_unit],
+                        expected=unit_label,
+                    )
+                )
         stated_total = None
         raw_total = cell("total")
         if not isinstance(raw_total, _Unreadable):
             try:
-                stated_total = parse_money(_money_raw(raw_total), context.money_unit)
+                stated_total, other_unit = read_amount(raw_total, context.money_unit)
             except MoneyFormatError as exc:
                 err("amount_invalid", "total", detail_vi=exc.message_vi, detail_en=str(exc))
+            else:
+                if other_unit is not None:
+                    err(
+                        "amount_unit_mismatch",
+                        "total",
+                        value=_text(raw_total),
+                        found=MONEY_UNIT_LABELS[other_unit],
+                        expected=unit_label,
+                    )
         if stated_total is not None and amounts_ok:
             computed = sum(a for a in amounts.values() if a is not None)
             if computed != stated_total:
@@ -673,9 +696,25 @@ def _parse_items(
     return items
 
 
-def _money_raw(raw: Any) -> Any:
-    """Text amounts are NFC-normalised first (a decomposed "đồng" suffix must still be recognised)."""
-    return unicodedata.normalize("NFC", raw) if isinstance(raw, str) else raw
+# A unit word after a number ("12 tỷ", "500 triệu đồng", "1.000đ"); not the end of any other word.
+_UNIT_SUFFIX = re.compile(r"(?i)(?<=[\d\s.,])\s*(triệu\s*đồng|tỷ\s*đồng|triệu|tỷ|đồng|vnđ|vnd|đ)\s*$")
+_SUFFIX_UNITS = {"triệu": "trieu", "tỷ": "ty", "đồng": "dong", "vnđ": "dong", "vnd": "dong", "đ": "dong"}
+
+
+def read_amount(raw: Any, money_unit: str) -> tuple[int | None, str | None]:
+    """Exact đồng from a cell written in ``money_unit``, or the key and parameters of what is wrong.
+
+    A unit word after the number must be the column's unit: "12 tỷ" in a column in triệu would
+    otherwise be read as 12 triệu, a thousand times too little."""
+    if isinstance(raw, str):
+        raw = unicodedata.normalize("NFC", raw)
+        suffix = _UNIT_SUFFIX.search(raw)
+        if suffix is not None:
+            word = re.sub(r"\s+", " ", suffix.group(1).casefold()).split(" ")[0]
+            if _SUFFIX_UNITS[word] != money_unit:
+                return None, _SUFFIX_UNITS[word]
+            raw = raw[: suffix.start()]
+    return parse_money(raw, money_unit), None
 
 
 # ---------------------------------------------------------------- the status sheet

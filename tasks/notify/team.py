@@ -95,3 +95,10 @@ def notify_team_on_flow_failure(flow: Any, flow_run: Any, state: Any) -> None:
         },
     )
     notify_team(subject, body, settings=settings)
+
+
+# Every flow of the cycle takes these, so a failed or crashed run reaches the coordinators' team channel.
+OPERATOR_HOOKS: dict[str, list[Any]] = {
+    "on_failure": [notify_team_on_flow_failure],
+    "on_crashed": [notify_team_on_flow_failure],
+}

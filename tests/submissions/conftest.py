@@ -157,7 +157,7 @@ NEW_ROWS: list[dict[str, Any]] = [
         "start_year": 2027,
         "end_year": 2027,
         "amount:NSDP": "1.234.567",  # grouped Vietnamese thousands, in triệu
-        "amount:NSTW": "0,5",
+        "amount:NSTW": "0,5 triệu đồng",  # the column's own unit word is accepted
     },
 ]
 
