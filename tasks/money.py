@@ -4,6 +4,7 @@ formatting never changes a value, and rounding for display is explicit."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import Decimal, InvalidOperation
 
 from models.base import MONEY_UNIT_FACTOR
@@ -22,6 +23,7 @@ class MoneyFormatError(ValueError):
         super().__init__(f"invalid amount {raw!r}: {reason_en}")
 
 
+_UNIT_WORDS = {"đồng": "dong", "đ": "dong", "vnd": "dong", "triệu": "trieu", "tỷ": "ty"}
 _GROUPED_DOT = re.compile(r"^\d{1,3}(\.\d{3})+(,\d+)?$")  # 1.234.567 or 1.234,5
 _GROUPED_COMMA = re.compile(r"^\d{1,3}(,\d{3})+(\.\d+)?$")  # 1,234,567 or 1,234.5
 _PLAIN_DOT = re.compile(r"^\d+(\.\d+)?$")  # 1234.5
@@ -63,8 +65,12 @@ def parse_money(raw: object, unit: str = "dong") -> Dong | None:
     elif isinstance(raw, Decimal):
         value = raw
     else:
-        text = str(raw).strip().replace("\u00a0", "").replace(" ", "")
-        text = re.sub(r"(?i)(đồng|đ|vnd|triệu|tỷ)$", "", text)
+        text = unicodedata.normalize("NFC", str(raw)).strip().replace("\u00a0", "").replace(" ", "")
+        # A unit written in the cell ("12 tỷ", "500 triệu", "1.000.000 đ") wins over the column's unit.
+        written = re.search(r"(?i)(đồng|đ|vnd|triệu|tỷ)$", text)
+        if written:
+            unit = _UNIT_WORDS[written.group(1).lower()]
+            text = text[: written.start()]
         negative = text.startswith("-")
         if negative:
             raise MoneyFormatError(raw, "số tiền không được âm", "amount must not be negative")

@@ -169,12 +169,12 @@ CASES: list[tuple[str, Mutation, str, str, int | None, str | None, str]] = [
     ),
     (
         "amount text",
-        set_item(10, "amount:NSDP", "một tỷ"),
+        set_item(10, "amount:NSDP", "khoảng 5"),
         "amount_invalid",
         ITEMS,
         10,
         "amount:NSDP",
-        "một tỷ",
+        "khoảng 5",
     ),
     ("amount negative", set_item(11, "amount:NSTW", -5), "amount_invalid", ITEMS, 11, "amount:NSTW", "âm"),
     (
