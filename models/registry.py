@@ -163,3 +163,10 @@ def current_successor(*, session: Session, unit: Unit) -> Unit:
         seen.add(nxt.id)
         unit = nxt
     return unit
+
+
+def list_unit_recipients(*, session: Session, unit_id: int) -> list[Contact]:
+    """Who receives a unit's messages: its active officers, or its head when it has no officer."""
+    return list_unit_contacts(session=session, unit_id=unit_id, roles=[ContactRole.officer]) or (
+        list_unit_contacts(session=session, unit_id=unit_id, roles=[ContactRole.head])
+    )

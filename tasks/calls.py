@@ -10,13 +10,13 @@ from prefect.cache_policies import NO_CACHE
 from sqlmodel import Session, col, select
 
 from models import PlanningCycle, Submission, Unit
-from models.base import ContactRole, SubmissionStatus
+from models.base import SubmissionStatus
 from models.db import session_scope
-from models.registry import list_unit_contacts
+from models.registry import list_unit_recipients
 from plancycle.settings import Settings, get_settings
 from tasks.cycles import CycleSpec, OpenedCycle, open_cycle_records
-from tasks.links import issue_link_token, link_url
 from tasks.notify.delivery import Message
+from tasks.unit_messages import unit_context
 from tasks.workbook import generate_unit_workbook
 
 
@@ -51,21 +51,13 @@ def call_messages(*, session: Session, cycle: PlanningCycle, settings: Settings)
     for submission in submissions:
         unit = session.get(Unit, submission.unit_id)
         assert unit is not None and unit.id is not None
-        contacts = list_unit_contacts(session=session, unit_id=unit.id, roles=[ContactRole.officer]) or (
-            list_unit_contacts(session=session, unit_id=unit.id, roles=[ContactRole.head])
-        )
+        contacts = list_unit_recipients(session=session, unit_id=unit.id)
         if not contacts:
             continue
         workbook = ensure_unit_workbook(session=session, cycle=cycle, unit=unit, settings=settings)
-        link = link_url(
-            issue_link_token(session=session, unit=unit, cycle=cycle, settings=settings), settings
-        )
-        context = {
-            "cycle": {"title": cycle.title, "year": cycle.year},
-            "unit": {"name": unit.name, "code": unit.code},
+        context = unit_context(session=session, unit=unit, cycle=cycle, settings=settings) | {
             "deadline": submission.deadline or cycle.submission_deadline,
             "guidance_reference": cycle.guidance_reference,
-            "link": link,
         }
         messages.extend(
             Message(

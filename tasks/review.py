@@ -14,14 +14,14 @@ from sqlmodel import Session
 
 from models import DeadlineExtension, PlanningCycle, ReviewComment, Submission, SubmissionVersion, Unit
 from models.audit import record_audit
-from models.base import ContactRole, SubmissionStatus, nfc, utcnow
+from models.base import SubmissionStatus, nfc, utcnow
 from models.cycle import get_cycle_by_year, list_funding_sources
 from models.items import list_submission_items
-from models.registry import get_unit_by_code, list_unit_contacts, unit_name_key
+from models.registry import get_unit_by_code, list_unit_recipients, unit_name_key
 from models.submissions import get_submission, list_versions
 from plancycle.settings import Settings
-from tasks.links import issue_link_token, link_url
 from tasks.notify.delivery import Message
+from tasks.unit_messages import unit_context
 from templates import error_text
 
 
@@ -76,15 +76,8 @@ def _unit_messages(
     context: dict,
     settings: Settings,
 ) -> list[Message]:
-    contacts = list_unit_contacts(session=session, unit_id=unit.id, roles=[ContactRole.officer]) or (  # type: ignore[arg-type]
-        list_unit_contacts(session=session, unit_id=unit.id, roles=[ContactRole.head])  # type: ignore[arg-type]
-    )
-    link = link_url(issue_link_token(session=session, unit=unit, cycle=cycle, settings=settings), settings)
-    base = {
-        "cycle": {"title": cycle.title, "year": cycle.year},
-        "unit": {"name": unit.name, "code": unit.code},
-        "link": link,
-    }
+    contacts = list_unit_recipients(session=session, unit_id=unit.id)  # type: ignore[arg-type]
+    base = unit_context(session=session, unit=unit, cycle=cycle, settings=settings)
     return [
         Message(
             template=template,

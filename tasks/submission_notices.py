@@ -7,14 +7,13 @@ from datetime import date
 from sqlmodel import Session
 
 from models import PlanningCycle, Unit
-from models.base import ContactRole
 from models.cycle import list_funding_sources
-from models.registry import list_unit_contacts
+from models.registry import list_unit_recipients
 from models.submissions import get_submission
 from plancycle.settings import Settings
 from tasks.intake import IntakeResult
-from tasks.links import issue_link_token, link_url
 from tasks.notify.delivery import BatchResult, Message, send_batch
+from tasks.unit_messages import unit_context
 
 
 def intake_messages(
@@ -28,15 +27,9 @@ def intake_messages(
 ) -> list[Message]:
     """One message per active officer of the unit; keyed by the intake attempt, so never sent twice."""
     assert unit.id is not None and cycle.id is not None
-    contacts = list_unit_contacts(session=session, unit_id=unit.id, roles=[ContactRole.officer]) or (
-        list_unit_contacts(session=session, unit_id=unit.id, roles=[ContactRole.head])
-    )
+    contacts = list_unit_recipients(session=session, unit_id=unit.id)
     submission = get_submission(session=session, cycle_id=cycle.id, unit_id=unit.id)
-    link = link_url(issue_link_token(session=session, unit=unit, cycle=cycle, settings=settings), settings)
-    context: dict[str, object] = {
-        "cycle": {"title": cycle.title, "year": cycle.year},
-        "unit": {"name": unit.name, "code": unit.code},
-        "link": link,
+    context: dict[str, object] = unit_context(session=session, unit=unit, cycle=cycle, settings=settings) | {
         "deadline": (submission.deadline if submission else None) or cycle.submission_deadline,
     }
     if result.accepted:

@@ -19,10 +19,10 @@ from models.base import ContactRole, DeliveryStatus, RequestKind, SubmissionStat
 from models.registry import list_unit_contacts
 from plancycle.settings import Settings
 from tasks.calendar import WorkingCalendar
-from tasks.links import issue_link_token, link_url
 from tasks.notify.delivery import Message
 from tasks.reminders import ReminderSchedule, due_reminders, reminder_state
 from tasks.status import status_rows
+from tasks.unit_messages import unit_context
 
 SETTLED = {DeliveryStatus.sent, DeliveryStatus.failed_permanent, DeliveryStatus.skipped}
 OPEN_STATUSES = (SubmissionStatus.requested, SubmissionStatus.returned)
@@ -127,9 +127,7 @@ def plan_submission_reminders(
         if not decisions:
             continue
         officers = list_unit_contacts(session=session, unit_id=unit.id, roles=[ContactRole.officer])  # type: ignore[arg-type]
-        link = link_url(
-            issue_link_token(session=session, unit=unit, cycle=cycle, settings=settings), settings
-        )
+        shared = unit_context(session=session, unit=unit, cycle=cycle, settings=settings)
         for decision in decisions:
             _record_skipped(session, submission, unit, decision.skipped)
             if decision.recipients == "officer":
@@ -141,14 +139,11 @@ def plan_submission_reminders(
                     list_unit_contacts(session=session, unit_id=unit.id, roles=[ContactRole.head])
                     + coordinators
                 )  # type: ignore[arg-type]
-            context = {
-                "cycle": {"title": cycle.title, "year": cycle.year},
-                "unit": {"name": unit.name, "code": unit.code},
+            context = shared | {
                 "deadline": decision.effective_deadline,
                 "days_left": decision.working_days_left,
                 "days_overdue": decision.working_days_overdue,
                 "officer_name": officers[0].full_name if officers else None,
-                "link": link,
             }
             messages.extend(
                 Message(
