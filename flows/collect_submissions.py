@@ -3,8 +3,7 @@ has answered (table and progress in the Prefect UI)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from prefect import flow, get_run_logger
 from pydantic import Field
@@ -27,7 +26,7 @@ def collect_submissions(
 ) -> dict[str, int]:
     """Nhận các tệp đề xuất trong thư mục, kiểm tra, ghi nhận, báo đơn vị; cập nhật bảng tình hình."""
     settings = get_settings()
-    as_of = as_of or datetime.now(ZoneInfo(settings.timezone)).date()
+    as_of = as_of or settings.today()
     year = resolve_cycle_year(year)
     if year is None:
         get_run_logger().info("Không có kỳ kế hoạch nào đang nhận đề xuất: không có việc gì.")

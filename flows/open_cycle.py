@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
@@ -39,7 +38,7 @@ def open_cycle(
 
     Chạy lại không tạo thêm gì và không gửi trùng.
     """
-    as_of = as_of or datetime.now(ZoneInfo(get_settings().timezone)).date()
+    as_of = as_of or get_settings().today()
     spec = CycleSpec(
         year=year,
         title=title,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from prefect import flow, task
 from prefect.artifacts import create_table_artifact
@@ -57,7 +56,7 @@ def send_reminders(
     Tính theo hạn của từng đơn vị; bỏ lỡ ngày nào thì chỉ gửi lời nhắc phù hợp nhất, không gửi trùng.
     """
     settings = get_settings()
-    now = datetime.now(ZoneInfo(settings.timezone)).replace(tzinfo=None)
+    now = settings.local_now()
     moment: date | datetime = as_of or now  # a given date checks days off only; "now" also quiet hours
     day = as_of or now.date()
     year = resolve_cycle_year(year)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 import time
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 import typer
@@ -56,12 +56,6 @@ def units_import(files: list[Path] = typer.Argument(..., exists=True, dir_okay=F
     )
 
 
-def _today() -> date:
-    from zoneinfo import ZoneInfo
-
-    return datetime.now(ZoneInfo(get_settings().timezone)).date()
-
-
 def _load_cycle_unit(session, year: int, unit_code: str):  # type: ignore[no-untyped-def]
     from models.cycle import get_cycle_by_year
     from models.registry import get_unit_by_code
@@ -89,7 +83,7 @@ def submissions_import(
     from tasks.submission_notices import notify_intake_result
 
     upgrade_database()
-    received_on = as_of.date() if as_of else _today()
+    received_on = as_of.date() if as_of else get_settings().today()
     with session_scope() as session:
         cycle, unit_row = _load_cycle_unit(session, year, unit)
         result = ingest_submission(
@@ -176,7 +170,7 @@ def submissions_status(
         if cycle is None:
             typer.echo(f"Không có kỳ kế hoạch năm {year}.", err=True)
             raise typer.Exit(2)
-        rows = status_rows(session=session, cycle=cycle, as_of=_today())
+        rows = status_rows(session=session, cycle=cycle, as_of=get_settings().today())
         for entry in status_table(session=session, cycle=cycle, rows=rows):
             typer.echo(" | ".join(entry.values()))
         typer.echo(f"Đã trả lời: {answered_share(rows):.0f}%")

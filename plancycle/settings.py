@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -69,6 +71,14 @@ class Settings(BaseSettings):
                 "/ PLANCYCLE_SIGNING_SECRET must be set (32+ characters) in production."
             )
         return self
+
+    def local_now(self) -> datetime:
+        """The wall clock in the province's time zone, naive (for quiet hours). Flows prefer ``as_of``."""
+        return datetime.now(ZoneInfo(self.timezone)).replace(tzinfo=None)
+
+    def today(self) -> date:
+        """Today in the province's time zone: the default ``as_of`` of every flow and command."""
+        return self.local_now().date()
 
     @property
     def resolved_data_dir(self) -> Path:

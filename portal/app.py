@@ -3,9 +3,7 @@ precise answer. Every page is reached through the unit's signed link and shows t
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
@@ -22,10 +20,6 @@ from tasks.submission_notices import notify_intake_result
 from templates import environment, error_text
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
-
-
-def _today(settings: Settings) -> date:
-    return datetime.now(ZoneInfo(settings.timezone)).date()
 
 
 def _page(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -61,7 +55,7 @@ def _view(session: Session, scope: _Scope, token: str, settings: Settings) -> di
     latest = versions[0] if versions else None
     items = list_submission_items(session=session, version_id=latest.id) if latest and latest.id else []
     deadline = (submission.deadline if submission else None) or cycle.submission_deadline
-    today = _today(settings)
+    today = settings.today()
     return {
         "token": token,
         "unit": scope.unit,
@@ -141,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 view = _view(session, scope, token, current_settings())
                 return _page("unit", status_code=413, upload_error=error_text("portal", "too_large"), **view)
             assert scope.cycle is not None and scope.unit is not None
+            received_on = current_settings().today()
             result = ingest_submission(
                 session=session,
                 cycle=scope.cycle,
@@ -148,7 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 filename=file.filename or "",
                 content=content,
                 channel="portal",
-                as_of=_today(current_settings()),
+                as_of=received_on,
                 actor=f"portal:{scope.unit.code}",
             )
             notify_intake_result(
@@ -156,7 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 cycle=scope.cycle,
                 unit=scope.unit,
                 result=result,
-                received_on=_today(current_settings()),
+                received_on=received_on,
                 settings=current_settings(),
             )
             session.expire_all()

@@ -20,10 +20,6 @@ from tasks.unit_messages import unit_context
 from tasks.workbook import generate_unit_workbook
 
 
-def workbook_path(*, settings: Settings, cycle: PlanningCycle, unit: Unit, filename: str) -> Path:
-    return settings.resolved_data_dir / "workbooks" / str(cycle.year) / unit.code / filename
-
-
 def ensure_unit_workbook(*, session: Session, cycle: PlanningCycle, unit: Unit, settings: Settings) -> Path:
     """The unit's workbook file, generated once: a re-run attaches the same file it sent before."""
     folder = settings.resolved_data_dir / "workbooks" / str(cycle.year) / unit.code
@@ -31,8 +27,8 @@ def ensure_unit_workbook(*, session: Session, cycle: PlanningCycle, unit: Unit, 
     if existing:
         return existing[0]
     filename, content = generate_unit_workbook(session=session, cycle=cycle, unit=unit)
-    path = workbook_path(settings=settings, cycle=cycle, unit=unit, filename=filename)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = folder / filename
+    folder.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".part")
     partial.write_bytes(content)
     partial.replace(path)  # never a half-written attachment

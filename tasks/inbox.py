@@ -7,7 +7,6 @@ moves to ``rejected/`` with a note beside it saying why. The intake itself is th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 
 import fsspec
@@ -20,26 +19,8 @@ from models.registry import get_unit_by_code
 from plancycle.settings import Settings
 from tasks.intake import IntakeResult, ingest_submission, sanitise_filename
 from tasks.submission_notices import notify_intake_result
-from tasks.validation import _load, _read_metadata, check_file
+from tasks.validation import identify_workbook
 from templates import error_text
-
-
-@dataclass(frozen=True)
-class WorkbookIdentity:
-    year: int
-    unit_code: str
-
-
-def identify_workbook(content: bytes) -> WorkbookIdentity | None:
-    """Year and unit code from a workbook's hidden metadata, after the container checks (size, zip bomb,
-    not an xlsx). ``None`` when it cannot be read; the signature itself is checked by the intake."""
-    if check_file(content):
-        return None
-    try:
-        fields = _read_metadata(_load(content, data_only=True)) or {}
-        return WorkbookIdentity(year=int(fields["cycle_year"]), unit_code=str(fields["unit_code"]))
-    except Exception:  # an unreadable workbook is simply not identified; the caller says so
-        return None
 
 
 class InboxOutcome(BaseModel):

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from models import NotificationLog, PlanningCycle, ReminderPolicy, Submission, Unit
 from models.base import ContactRole, DeliveryStatus, RequestKind, SubmissionStatus
-from models.registry import list_unit_contacts
+from models.registry import list_unit_contacts, list_unit_recipients
 from plancycle.settings import Settings
 from tasks.calendar import WorkingCalendar
 from tasks.notify.delivery import Message
@@ -131,9 +131,7 @@ def plan_submission_reminders(
         for decision in decisions:
             _record_skipped(session, submission, unit, decision.skipped)
             if decision.recipients == "officer":
-                contacts = officers or list_unit_contacts(
-                    session=session, unit_id=unit.id, roles=[ContactRole.head]
-                )  # type: ignore[arg-type]
+                contacts = list_unit_recipients(session=session, unit_id=unit.id)  # type: ignore[arg-type]
             else:
                 contacts = (
                     list_unit_contacts(session=session, unit_id=unit.id, roles=[ContactRole.head])

@@ -17,6 +17,7 @@ import re
 import unicodedata
 import warnings
 import zipfile
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -322,6 +323,24 @@ def _read_metadata(wb: Workbook) -> dict[str, str] | None:
         if isinstance(name, str) and value is not None:
             fields[name] = str(value)
     return fields
+
+
+@dataclass(frozen=True)
+class WorkbookIdentity:
+    year: int
+    unit_code: str
+
+
+def identify_workbook(content: bytes) -> WorkbookIdentity | None:
+    """Year and unit code from a workbook's hidden metadata, after the container checks (size, zip bomb,
+    not an xlsx). ``None`` when it cannot be read; the signature itself is checked by the intake."""
+    if check_file(content):
+        return None
+    try:
+        fields = _read_metadata(_load(content, data_only=True)) or {}
+        return WorkbookIdentity(year=int(fields["cycle_year"]), unit_code=str(fields["unit_code"]))
+    except Exception:  # an unreadable workbook is simply not identified; the caller says so
+        return None
 
 
 def check_metadata(wb: Workbook, context: WorkbookContext, secret: bytes) -> list[ValidationIssue]:

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field, field_validator
@@ -195,10 +194,6 @@ def log_key(base: str, contact_id: int | None, channel: str) -> str:
     if len(key) <= 255:
         return key
     return f"{base[:180]}#{hashlib.sha256(base.encode()).hexdigest()[:32]}:{contact_id}:{channel}"
-
-
-def _today(settings: Settings) -> date:
-    return datetime.now(ZoneInfo(settings.timezone)).date()
 
 
 def _channels_for(
@@ -602,7 +597,7 @@ def send_batch(
     settings = settings or get_settings()
     policy = policy or DeliveryPolicy()
     engine = get_engine(db_url or settings.resolved_database_url)
-    as_of = as_of or _today(settings)
+    as_of = as_of or settings.today()
     secrets = secret_values(settings.smtp_url, settings.zalo_secret_key, settings.team_notify_urls)
     _register_zalo_tokens(engine, settings)
 

@@ -13,7 +13,7 @@ from sqlmodel import func, select
 from models import AuditEntry, DeadlineExtension, ReviewComment, Submission
 from models.base import SubmissionStatus
 from plancycle.settings import get_settings
-from tasks.inbox import collect_inbox, identify_workbook
+from tasks.inbox import collect_inbox
 from tasks.intake import ingest_submission
 from tasks.review import (
     ItemComment,
@@ -25,6 +25,7 @@ from tasks.review import (
     return_submission,
 )
 from tasks.status import answered_share, status_rows, status_workbook
+from tasks.validation import identify_workbook
 from tasks.workbook import ITEMS_DATA_START_ROW
 from tests.factories import make_contact
 from tests.submissions.conftest import World, filled_workbook, item_letter, items_sheet
