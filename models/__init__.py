@@ -10,7 +10,14 @@ from models.cycle import (
     PlanningCycle,
     ReminderPolicy,
 )
-from models.items import PlanItem, PlanItemAmount, PlanVersion, SubmissionItem, SubmissionItemAmount
+from models.items import (
+    ItemStatusReport,
+    PlanItem,
+    PlanItemAmount,
+    PlanVersion,
+    SubmissionItem,
+    SubmissionItemAmount,
+)
 from models.notifications import NotificationLog, ZaloCredential
 from models.progress import (
     Indicator,
@@ -47,6 +54,7 @@ __all__ = [
     "IndicatorValue",
     "IntakeAttempt",
     "NotificationLog",
+    "ItemStatusReport",
     "PlanItem",
     "PlanItemAmount",
     "PlanVersion",

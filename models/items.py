@@ -120,3 +120,19 @@ def list_submission_items(
         ):
             amounts[amount.item_id][amount.funding_source_id] = amount.amount
     return [(item, amounts.get(item.id or 0, {})) for item in items]
+
+
+class ItemStatusReport(SQLModel, table=True):
+    """The status of one item of last year's plan as a unit reported it in one submission version (the
+    sheet «Tình hình năm trước»). Feeds Annex 01 of the consolidated plan. Immutable once stored."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("submission_version_id", "plan_item_id", name="uq_itemstatusreport_version_item"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    submission_version_id: int = Field(foreign_key="submissionversion.id", index=True)
+    plan_item_id: int = Field(foreign_key="planitem.id", index=True)
+    status: str = Field(max_length=32)
+    percent_complete: int | None = None
+    note: str | None = Field(default=None, max_length=2000)
+    sheet_row: int | None = None

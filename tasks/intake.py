@@ -30,7 +30,7 @@ from sqlmodel import Session, col, func, select
 from models.audit import record_audit
 from models.base import IntakeChannel, ItemStatus, SubmissionStatus, utcnow
 from models.cycle import PlanningCycle
-from models.items import SubmissionItem, SubmissionItemAmount
+from models.items import ItemStatusReport, SubmissionItem, SubmissionItemAmount
 from models.registry import Unit
 from models.submissions import IntakeAttempt, Submission, SubmissionVersion
 from tasks.validation import ValidationIssue, ValidationResult, validate_workbook
@@ -291,6 +291,21 @@ def ingest_submission(
             # RETURNING makes SQLAlchemy batch the rows ("insertmanyvalues"); a plain executemany sends one
             # statement per amount on PostgreSQL.
             session.execute(insert(SubmissionItemAmount).returning(col(SubmissionItemAmount.id)), amount_rows)
+        if parsed.statuses:
+            session.execute(
+                insert(ItemStatusReport),
+                [
+                    {
+                        "submission_version_id": version.id,
+                        "plan_item_id": status.plan_item_id,
+                        "status": status.status,
+                        "percent_complete": status.percent_complete,
+                        "note": status.note,
+                        "sheet_row": status.sheet_row,
+                    }
+                    for status in parsed.statuses
+                ],
+            )
         submission.status = SubmissionStatus.submitted
         submission.updated_at = received_at
         session.add(submission)
@@ -312,8 +327,7 @@ def ingest_submission(
                 "items": len(item_ids),
                 "totals": totals,
                 "previous_status": previous_status,
-                # No table holds last year's status per submission version yet; kept here until one does.
-                "last_year_status": [s.model_dump() for s in parsed.statuses],
+                "last_year_statuses": len(parsed.statuses),
             },
         )
         session.commit()

@@ -7,6 +7,7 @@ from sqlmodel import col, select
 from models import (
     AuditEntry,
     IntakeAttempt,
+    ItemStatusReport,
     Submission,
     SubmissionItem,
     SubmissionItemAmount,
@@ -88,4 +89,11 @@ def test_ingest_stores_version_items_amounts_and_audit(world: World) -> None:
         assert handle.read() == content
     audit = session.exec(select(AuditEntry)).one()
     assert audit.action == "submission.version_stored" and audit.details["version"] == 1
-    assert len(audit.details["last_year_status"]) == 3
+    assert audit.details["last_year_statuses"] == 3
+    reports = session.exec(select(ItemStatusReport).order_by(col(ItemStatusReport.sheet_row))).all()
+    assert [r.submission_version_id for r in reports] == [version.id] * 3
+    assert {r.plan_item_id for r in reports} == {
+        world.in_progress.id,
+        world.completed.id,
+        world.not_started.id,
+    }
