@@ -260,5 +260,42 @@ def _redact(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+@app.command("check-plan")
+def check_plan(
+    file: Path = typer.Argument(..., help="Phụ lục kế hoạch: tệp .xlsx hoặc .csv"),
+    sheet: str | None = typer.Option(None, "--sheet", help="Chỉ kiểm tra trang này (mặc định: mọi trang)"),
+    amount_columns: str | None = typer.Option(
+        None, "--amount-columns", help='Các cột kinh phí, ví dụ "NSĐP,NSTW" (mặc định: tự nhận ra)'
+    ),
+    unit: str | None = typer.Option(None, "--unit", help="dong | trieu | ty, khi tệp không ghi đơn vị tính"),
+    as_json: bool = typer.Option(False, "--json", help="In báo cáo dạng JSON"),
+    lang: str = typer.Option("vi", "--lang", help="vi | en"),
+) -> None:
+    """Kiểm tra các dòng tổng của phụ lục kế hoạch (xem docs/check-plan.md). Mã thoát: 0 khớp, 1 có chỗ
+    không khớp, 2 không đọc được tệp hoặc không thấy bảng."""
+    import json
+
+    from tasks.plan_check import PlanCheckError, check_plan_file
+    from templates import error_text
+
+    if lang not in ("vi", "en"):
+        typer.echo(error_text("plan_check", "bad_lang", "vi", lang=lang), err=True)
+        raise typer.Exit(2)
+    try:
+        report = check_plan_file(file, sheet=sheet, amount_columns=amount_columns, unit=unit)
+    except PlanCheckError as error:
+        if as_json:
+            failure = {"ok": False, "exit_code": 2, "error": error.message(lang)}
+            typer.echo(json.dumps(failure, ensure_ascii=False))
+        typer.echo(error.message(lang), err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(lang), ensure_ascii=False, indent=2))
+    else:
+        for line in report.lines(lang):
+            typer.echo(line)
+    raise typer.Exit(report.exit_code)
+
+
 if __name__ == "__main__":
     app()

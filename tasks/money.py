@@ -120,3 +120,92 @@ def format_money_with_unit(amount: Dong | None, unit: str = "dong") -> str:
     if amount is None:
         return "chưa xác định"
     return f"{format_money(amount, unit)} {MONEY_UNIT_LABELS[unit]}"
+
+
+# ---------------------------------------------------------------- amounts in words
+
+_DIGIT_WORDS = ("không", "một", "hai", "ba", "bốn", "năm", "sáu", "bảy", "tám", "chín")
+_SCALE_WORDS = ("", "nghìn", "triệu")  # within one block of nine digits; "tỷ" joins the blocks
+_CURRENCY_WORDS = {"dong": "đồng"}
+_TY = 1_000_000_000
+
+
+def _three_digits(value: int, *, full: bool) -> list[str]:
+    """The words of 0 < ``value`` < 1000. ``full`` (an inner group) reads "không trăm" and "lẻ"."""
+    hundreds, tens, units = value // 100, value // 10 % 10, value % 10
+    words: list[str] = []
+    if hundreds or full:
+        words += [_DIGIT_WORDS[hundreds], "trăm"]
+    if tens == 0:
+        if units:
+            if words:
+                words.append("lẻ")  # 105: một trăm lẻ năm ("linh" in the South; "lẻ" in the Gia Lai plan)
+            words.append(_DIGIT_WORDS[units])
+        return words
+    if tens == 1:
+        words.append("mười")
+        if units:
+            words.append("lăm" if units == 5 else _DIGIT_WORDS[units])  # mười lăm, mười một, mười bốn
+        return words
+    words += [_DIGIT_WORDS[tens], "mươi"]
+    if units:
+        # after "mươi": mốt (21), tư (24; the written form, "bốn" is also heard), lăm (25)
+        words.append({1: "mốt", 4: "tư", 5: "lăm"}.get(units, _DIGIT_WORDS[units]))
+    return words
+
+
+def _below_ty(value: int, *, full: bool) -> list[str]:
+    """The words of 0 < ``value`` < 1 tỷ; every group after the first spoken one is read in full."""
+    words: list[str] = []
+    groups = [value // 1_000_000, value // 1000 % 1000, value % 1000]
+    for group, scale in zip(groups, reversed(_SCALE_WORDS), strict=True):
+        if group == 0:
+            continue
+        words += _three_digits(group, full=full or bool(words))
+        if scale:
+            words.append(scale)
+    return words
+
+
+def number_in_words(value: int) -> str:
+    """A whole number in Vietnamese words, lower case: 105 → "một trăm lẻ năm",
+    1_005_000 → "một triệu không trăm lẻ năm nghìn", 261_221_000_000 → "hai trăm sáu mươi mốt tỷ, hai
+    trăm hai mươi mốt triệu", 1_500_000_000_000 → "một nghìn năm trăm tỷ"."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"a whole number is needed, not {value!r}")
+    if value < 0:
+        raise ValueError(f"a negative amount has no words here: {value}")
+    if value == 0:
+        return _DIGIT_WORDS[0]
+    return _spell(value, full=False)
+
+
+def _spell(value: int, *, full: bool) -> str:
+    # Blocks of nine digits joined by "tỷ": 1.500 tỷ is "một nghìn năm trăm tỷ" (nghìn tỷ, triệu tỷ…).
+    ty_part, rest = divmod(value, _TY)
+    words = " ".join(_below_ty(rest, full=full or bool(ty_part))) if rest else ""
+    if not ty_part:
+        return words
+    head = f"{_spell(ty_part, full=full)} tỷ"
+    return f"{head}, {words}" if words else head  # the comma after "tỷ", as the Gia Lai plan writes it
+
+
+def money_in_words(amount_dong: int, unit: str = "dong") -> str:
+    """An exact amount in words, as administrative documents write it after "Bằng chữ:".
+
+    ``money_in_words(261_221_000_000)`` → "Hai trăm sáu mươi mốt tỷ, hai trăm hai mươi mốt triệu đồng
+    chẵn" (the Gia Lai 2020 plan, word for word). Every đồng is spoken: the words never round, whatever
+    unit the figure beside them is displayed in. Conventions: "lẻ" for a zero tens digit (105 "một trăm
+    lẻ năm"), "mốt" / "tư" / "lăm" after "mươi" (21, 24, 25), "mười lăm" (15) but "mười bốn" (14),
+    "không trăm" in inner groups, "nghìn" (not "ngàn"), a comma after the "tỷ" part, "chẵn" when the
+    amount is a whole number of thousands (nothing below the last scale word spoken), "Không đồng" for
+    zero. The first letter is capitalised.
+
+    ``unit`` names the currency word that closes the phrase; "dong" ("đồng") is the only one.
+    """
+    if unit not in _CURRENCY_WORDS:
+        raise ValueError(f"unknown currency {unit!r}; amounts in words are spoken in đồng ('dong')")
+    words = f"{number_in_words(amount_dong)} {_CURRENCY_WORDS[unit]}"
+    if amount_dong and amount_dong % 1000 == 0:
+        words += " chẵn"
+    return unicodedata.normalize("NFC", words[0].upper() + words[1:])
