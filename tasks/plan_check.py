@@ -767,9 +767,21 @@ def _scale(number_format: str) -> int:
 
 # ---------------------------------------------------------------- row classification
 
-_ROMAN = re.compile(r"^(XC|XL|L?X{0,3})(IX|IV|V?I{0,3})$")
+_ROMAN = re.compile(r"^M{0,3}(CM|CD|D?C{0,3})(XC|XL|L?X{0,3})(IX|IV|V?I{0,3})$")
+_ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100, "D": 500, "M": 1000}
+
+
+def _roman_value(text: str) -> int:
+    """XCIX → 99, C → 100, MMMD → 3500 (``text`` already matched ``_ROMAN``)."""
+    total = 0
+    for letter, following in zip(text, [*text[1:], ""], strict=True):
+        value = _ROMAN_VALUES[letter]
+        total += -value if following and _ROMAN_VALUES[following] > value else value
+    return total
+
+
 _LETTER = re.compile(r"^[A-Z]$")
-_DOTTED = re.compile(r"^(?:[IVXL]+|[A-Z]|\d+)(?:\.\d+)+$|^\d+$")
+_DOTTED = re.compile(r"^(?:[IVXLCDM]+|[A-Z]|\d+)(?:\.\d+)+$|^\d+$")
 _ALPHA_BULLET = re.compile(r"^\(?[a-zđ]\)?$")
 _BULLETS = {"-": "-", "–": "-", "—": "-", "−": "-", "+": "+", "*": "*", "•": "•", "·": "•"}
 _GROUP_PREFIX = re.compile(r"^(phan|muc|nhom) (\S+)$")
@@ -792,7 +804,8 @@ class _Code:
     bullet: str | None = None
 
 
-def _parse_stt(text: str, last_letter: str | None) -> _Code | None:
+def _parse_stt(text: str, last_letter: str | None, last_roman: int | None = None) -> _Code | None:
+    """A lone C, D or M is a letter group unless it continues the Roman numerals (XCIX → C: group 100)."""
     t = text.strip()
     if t in _BULLETS:
         return _Code("item", bullet=_BULLETS[t])
@@ -804,7 +817,12 @@ def _parse_stt(text: str, last_letter: str | None) -> _Code | None:
         t = prefixed.group(2).upper()
     if not t:
         return None
-    if _ROMAN.match(t) and not (last_letter and len(t) == 1 and ord(t) == ord(last_letter) + 1):
+    lone_letter = len(t) == 1 and t in "CDM" and last_roman != _ROMAN_VALUES.get(t, 0) - 1
+    if (
+        _ROMAN.match(t)
+        and not lone_letter
+        and not (last_letter and len(t) == 1 and ord(t) == ord(last_letter) + 1)
+    ):
         return _Code("group", level=1, tokens=(t,))
     if _LETTER.match(t):
         return _Code("group", level=0, tokens=(t,))
@@ -1116,14 +1134,16 @@ def _read_rows(table: _Table, stt_col: int, name_col: int, data_start: int) -> l
 def _classify(rows: list[_Row]) -> None:
     """Give every row its kind; total rows are told apart as grand totals or subtotals afterwards."""
     last_letter: str | None = None
+    last_roman: int | None = None
     for row in rows:
-        code = _parse_stt(row.stt, last_letter)
+        code = _parse_stt(row.stt, last_letter, last_roman)
         total = _total_label(row.name or row.stt) if code is None else None
         if code is not None:
             row.kind, row.code = code.kind, code
             if code.kind == "group":
                 # "I" after a letter group "H" is the next letter, after a Roman group it is a numeral
                 last_letter = code.tokens[0] if code.level == 0 else None
+                last_roman = _roman_value(code.tokens[0]) if code.level == 1 else None
         elif total is not None and row.has_content:
             row.kind = "total"
             row.strong, _weak, row.named_group = total
