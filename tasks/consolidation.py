@@ -141,6 +141,7 @@ class ConsolidatedPlan:
     by_field: pd.DataFrame
     by_unit: pd.DataFrame
     previous_year: int | None = None
+    previous_money_unit: str | None = None
     previous_totals: dict[str, int] | None = None
     previous_by_group: pd.DataFrame = field(default_factory=pd.DataFrame)
     envelopes: list[EnvelopeRow] = field(default_factory=list)
@@ -609,7 +610,8 @@ def build_plan(
         previous_sources = _sources(session, previous.id)
         previous_items = _previous_plan(session, previous, previous_sources)
         plan.previous_year = previous.year
-        _compare_with_previous(plan, previous_items, previous_sources)
+        plan.previous_money_unit = previous.money_unit
+        _compare_with_previous(plan, previous_items, previous_sources, units, fields)
         plan.annex01 = _annex01(session, cycle, previous, previous_items, previous_sources, units, fields)
     plan.envelopes = _envelopes(session, cycle, plan)
     plan.findings = run_checks(plan, previous_items)
@@ -639,20 +641,42 @@ def _previous_plan(session: Session, previous: PlanningCycle, sources: list[Sour
     return _attach_amounts(items, amounts, sources)
 
 
-def _compare_with_previous(plan: ConsolidatedPlan, previous: pd.DataFrame, sources: list[SourceInfo]) -> None:
-    """Totals of last year's plan per source code (matched by code) and per group of this year's plan."""
+def _compare_with_previous(
+    plan: ConsolidatedPlan,
+    previous: pd.DataFrame,
+    sources: list[SourceInfo],
+    units: pd.DataFrame,
+    fields: list[tuple[str, str]],
+) -> None:
+    """Totals of last year's plan per source code (matched by code) and per group of this year's plan;
+    last year's groups with nothing this year are listed too (at 0), so the rows add up to both totals."""
     totals = {s.code: int(previous[s.column].fillna(0).astype("int64").sum()) for s in sources}
     totals["total"] = int(previous["total"].sum()) if len(previous) else 0
     plan.previous_totals = totals
     if plan.grouping == "lead_unit":
-        codes = plan.items.drop_duplicates("lead_unit_id").set_index("lead_unit_id")["group_key"]
-        keys = previous["lead_unit_id"].map(codes)
+        by_id = units.set_index("id")
+        keys = "unit:" + previous["lead_unit_id"].map(by_id["code"]).astype(str)
+        labels = previous["lead_unit_id"].map(by_id["name"])
     else:
         keys = "field:" + previous["field_code"].fillna("")
-    previous_by_key = previous.assign(group_key=keys).groupby("group_key")["total"].sum()
-    compare = plan.groups[["group_key", "group_label", "total"]].copy()
-    compare["previous_total"] = compare["group_key"].map(previous_by_key).fillna(0).astype("int64")
+        labels = (
+            previous["field_code"].map(dict(fields)).fillna(previous["field_code"]).fillna(NO_FIELD_LABEL)
+        )
+    last_year = (
+        pd.DataFrame({"group_key": keys, "group_label": labels, "previous_total": previous["total"]})
+        .groupby("group_key", sort=False)
+        .agg(group_label=("group_label", "first"), previous_total=("previous_total", "sum"))
+        .reset_index()
+    )
+    compare = plan.groups[["group_key", "group_label", "total"]].merge(
+        last_year, on="group_key", how="outer", suffixes=("", "_previous"), sort=False
+    )
+    compare["group_label"] = compare["group_label"].fillna(compare["group_label_previous"])
+    compare["total"] = compare["total"].fillna(0).astype("int64")
+    compare["previous_total"] = compare["previous_total"].fillna(0).astype("int64")
     compare["change"] = compare["total"] - compare["previous_total"]
+    current = compare["group_key"].isin(plan.groups["group_key"])
+    compare = pd.concat([compare[current], compare[~current]], ignore_index=True)
     plan.previous_by_group = compare[["group_key", "group_label", "previous_total", "total", "change"]]
 
 

@@ -175,6 +175,15 @@ def test_comparison_with_last_year_annex01_and_carry_over_reconciliation(session
         {"NSTW": 1 * TY, "NSDP": None},
         position=3,
     )
+    add_plan_item(
+        session,
+        previous,
+        units["skhdt"],
+        "Bản đồ số đầu tư",
+        {"NSDP": 700 * TRIEU},
+        position=4,
+        status="completed",
+    )
     session.commit()
     add_submission(
         session,
@@ -198,14 +207,18 @@ def test_comparison_with_last_year_annex01_and_carry_over_reconciliation(session
 
     assert plan.previous_year == 2026
     assert plan.previous_totals == {
-        "NSDP": 3 * TY + 200 * TRIEU,
+        "NSDP": 3 * TY + 900 * TRIEU,
         "NSTW": 1 * TY,
-        "total": 4 * TY + 200 * TRIEU,
+        "total": 4 * TY + 900 * TRIEU,
     }
+    assert int(plan.previous_by_group["previous_total"].sum()) == plan.previous_totals["total"]
+    assert int(plan.previous_by_group["total"].sum()) == plan.grand_totals["total"]
+    assert list(plan.previous_by_group["group_label"])[-1] == "Sở Kế hoạch và Đầu tư"  # nothing this year
     compare = plan.previous_by_group.set_index("group_label")
     assert compare.loc["Sở Y tế", "previous_total"] == 3 * TY + 200 * TRIEU
     assert compare.loc["Sở Y tế", "change"] == 5 * TY - (3 * TY + 200 * TRIEU)
     assert compare.loc["Văn phòng UBND tỉnh", "change"] == 500 * TRIEU - 1 * TY
+    assert compare.loc["Sở Kế hoạch và Đầu tư", "change"] == -700 * TRIEU
     origin = plan.by_origin.set_index("origin")
     assert origin.loc["carry_over", "total"] == 5 * TY and origin.loc["new", "total"] == 500 * TRIEU
 
