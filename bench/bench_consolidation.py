@@ -266,7 +266,7 @@ def _phase(name: str, url: str, out: Path, queue: Any) -> None:
             extra["items"] = result.items
         elif name == "totals":
             sources = c._sources(session, cycle.id)
-            raw = c._plan_items_frame(session, cycle.id, sources, "amount")
+            raw = c._plan_items_frame(session, cycle.id, sources, "amount", details=False)
             raw["within"] = raw["position"]
             items = c.order_items(
                 raw,
