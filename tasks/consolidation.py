@@ -543,17 +543,17 @@ def _plan_items_frame(
         f"GROUP BY p.id, {', '.join(f'p.{c}' for c in LIGHT_COLUMNS)}"
     ).bindparams(cycle=cycle_id, rejected=False, **{f"s{n}": s.id for n, s in enumerate(sources)})
     frame = _read_frame(session, statement)
-    codes = []
+    flags: dict[str, Any] = {}
     for n, source in enumerate(sources):
         frame[source.column] = pd.array(frame.pop(f"v{n}"), dtype="Int64")
-        codes.append(frame.pop(f"u{n}").fillna(0).astype("int64").gt(0).map({True: source.code, False: ""}))
+        flags[source.code] = frame.pop(f"u{n}").fillna(0).astype("int64").to_numpy() > 0
     columns = [s.column for s in sources]
     frame["total"] = frame[columns].fillna(0).sum(axis=1).astype("int64") if columns else 0
-    if codes:
-        joined = pd.concat(codes, axis=1).agg(lambda row: ", ".join(c for c in row if c), axis=1)
-        frame["unstated_sources"] = joined if len(frame) else pd.Series(dtype=object)
-    else:
-        frame["unstated_sources"] = ""
+    unstated = [""] * len(frame)
+    for code, flagged in flags.items():  # rare: only the flagged rows are touched
+        for index in flagged.nonzero()[0]:
+            unstated[index] = f"{unstated[index]}, {code}" if unstated[index] else code
+    frame["unstated_sources"] = unstated
     frame["has_amount_row"] = frame.pop("rows_").fillna(0).astype("int64") > 0
     if details:
         texts = _read_frame(
