@@ -297,5 +297,56 @@ def check_plan(
     raise typer.Exit(report.exit_code)
 
 
+@app.command("decide")
+def decide(
+    year: int = typer.Option(..., "--year", help="Năm kế hoạch"),
+    stage: str = typer.Option(..., "--stage", help="Mã bước phê duyệt đang chờ ý kiến, vd. STC"),
+    decision: str = typer.Option(
+        ..., "--decision", help="approve | return_for_revision | adjust | reject_items"
+    ),
+    approver: str = typer.Option(..., "--approver", help="Email (hoặc mã liên hệ) của người phê duyệt"),
+    entered_by: str = typer.Option(
+        ...,
+        "--on-behalf-of",
+        "--entered-by",
+        help="Người nhập hộ (ghi vào nhật ký: nhập thay người phê duyệt)",
+    ),
+    adjust: list[str] = typer.Option([], "--adjust", help='"STT:MÃ_NGUỒN=số tiền:lý do", lặp lại được'),
+    reject: list[str] = typer.Option([], "--reject", help="STT nhiệm vụ bị loại, lặp lại được"),
+    unit: list[str] = typer.Option([], "--unit", help="Mã đơn vị được trả lại, lặp lại được"),
+    comment: str | None = typer.Option(None, "--comment", help="Ý kiến"),
+    decision_number: str | None = typer.Option(None, "--decision-number", help="Số quyết định (bước cuối)"),
+    decision_date: datetime | None = typer.Option(None, "--decision-date", formats=["%Y-%m-%d"]),
+    signer: str | None = typer.Option(None, "--signer", help="Người ký (bước cuối)"),
+) -> None:
+    """Nhập ý kiến của người phê duyệt cho bước đang chờ (thay cho biểu mẫu trên Prefect UI); được ghi
+    nhận là nhập hộ. Xem docs/approval.md."""
+    from tasks.approval import DecisionData, parse_adjustment
+    from tasks.circulate_cli import CliDecisionError, send_decision
+
+    try:
+        data = DecisionData(
+            approver=approver,
+            decision=decision,  # type: ignore[arg-type]
+            comment=comment,
+            return_to="units" if unit else "coordinator",
+            unit_codes=unit,
+            adjustments=[parse_adjustment(a) for a in adjust],
+            rejected_items=reject,
+            decision_number=decision_number,
+            decision_date=decision_date.date() if decision_date else None,
+            signer=signer,
+            entered_by=entered_by,
+        )
+        run_name = send_decision(year=year, stage_code=stage, data=data)
+    except CliDecisionError as error:
+        typer.echo(error.message_vi, err=True)
+        raise typer.Exit(1) from None
+    except ValueError as error:  # pydantic: an unknown decision kind and the like
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"Đã gửi ý kiến cho bước {stage} tới lượt chạy «{run_name}»; xem kết quả trên Prefect UI.")
+
+
 if __name__ == "__main__":
     app()

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, delete, select
 
 from models.audit import record_audit
-from models.base import ItemOrigin, ItemStatus, SubmissionStatus, UnitKind
+from models.base import CycleStatus, ItemOrigin, ItemStatus, SubmissionStatus, UnitKind
 from models.cycle import (
     FundingEnvelope,
     PlanningCycle,
@@ -362,7 +362,21 @@ class MaterializeResult:
     replaced: int
 
 
+# While the plan is out for approval, approved or being implemented it changes only through decisions.
+# A circulation that ended in a return puts the cycle back to "reviewing": consolidation may run again.
+FROZEN_CYCLE_STATUSES = {
+    CycleStatus.circulating.value,
+    CycleStatus.approved.value,
+    CycleStatus.implementing.value,
+    CycleStatus.closed.value,
+}
+
+
 def plan_is_frozen(session: Session, cycle_id: int) -> PlanVersion | None:
+    """The latest plan version when the cycle's plan is frozen (see ``FROZEN_CYCLE_STATUSES``), else None."""
+    cycle = session.get(PlanningCycle, cycle_id)
+    if cycle is None or cycle.status not in FROZEN_CYCLE_STATUSES:
+        return None
     return session.exec(
         select(PlanVersion).where(PlanVersion.cycle_id == cycle_id).order_by(col(PlanVersion.number).desc())
     ).first()

@@ -324,12 +324,22 @@ def test_consolidation_is_refused_once_a_plan_version_is_frozen(session: Session
     add_submission(session, cycle, units["syt"], [Item("Bệnh án điện tử", {"NSDP": 1 * TY})])
     materialize_plan(session=session, cycle=cycle, actor="tester")
     session.add(PlanVersion(cycle_id=cycle.id, number=1, content_hash="x" * 64, content={}))
+    cycle.status = "circulating"
+    session.add(cycle)
     session.commit()
     with pytest.raises(ConsolidationError, match="đã được chốt phiên bản 1"):
         materialize_plan(session=session, cycle=cycle, actor="tester")
     assert len(session.exec(select(PlanItem)).all()) == 1
     audit = session.exec(select(AuditEntry).where(AuditEntry.action == "plan.consolidated")).all()
     assert len(audit) == 1
+
+    # the approvers returned the plan (cycle back to reviewing), the unit resubmitted: consolidate again
+    cycle.status = "reviewing"
+    session.add(cycle)
+    session.commit()
+    add_submission(session, cycle, units["syt"], [Item("Bệnh án điện tử (bổ sung)", {"NSDP": 2 * TY})])
+    materialize_plan(session=session, cycle=cycle, actor="tester")
+    assert [i.name for i in session.exec(select(PlanItem)).all()] == ["Bệnh án điện tử (bổ sung)"]
 
 
 def test_roman_numerals() -> None:
