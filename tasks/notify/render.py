@@ -22,6 +22,7 @@ TemplateName = Literal[
     "submission_invalid",
     "submission_returned",
     "approval_requested",
+    "approval_reminder",
     "plan_approved",
     "progress_report_requested",
     "progress_report_overdue",

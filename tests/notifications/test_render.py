@@ -49,6 +49,14 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         "total": 45_600_000_000,
         "item_count": 63,
     },
+    "approval_reminder": {
+        "plan_title": "Dự thảo Kế hoạch năm 2027",
+        "stage_name": "Sở Tài chính thẩm định",
+        "due": date(2026, 12, 20),
+        "days_left": 0,
+        "days_overdue": 2,
+        "version": 2,
+    },
     "plan_approved": {
         "decision_number": "123/QĐ-UBND",
         "decision_date": date(2026, 12, 27),
