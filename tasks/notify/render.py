@@ -24,6 +24,7 @@ TemplateName = Literal[
     "approval_requested",
     "approval_reminder",
     "plan_approved",
+    "plan_amended",
     "progress_report_requested",
     "progress_report_overdue",
     "coordinator_digest",

@@ -63,6 +63,15 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         "items": [{"name": "Nâng cấp cổng dịch vụ công", "source": "NSĐP", "amount": 1_500_000_000}],
         "total": 1_500_000_000,
     },
+    "plan_amended": {
+        "decision_number": "45/QĐ-UBND",
+        "decision_date": date(2027, 6, 2),
+        "reason": "Bổ sung nhiệm vụ cấp bách",
+        "unit": {"name": "Sở Y tế"},
+        "changes": [{"kind": "Thêm mới", "name": "Hồ sơ sức khỏe điện tử", "reason": "Theo chỉ đạo"}],
+        "items": [{"name": "Hồ sơ sức khỏe điện tử", "source": "NSĐP", "amount": 900_000_000}],
+        "total": 900_000_000,
+    },
     "progress_report_requested": {"period_label": "quý II/2027", "deadline": date(2027, 6, 20)},
     "progress_report_overdue": {
         "period_label": "quý II/2027",

@@ -1,0 +1,51 @@
+"""Consolidate the units' progress reports for one period: where every item, unit and the whole plan
+stands, money disbursed against money approved, who is late or has not reported, the indicators against
+their targets; the status tracked on each item is updated; an Excel report and a leadership summary."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import flow, get_run_logger
+from pydantic import Field
+
+from plancycle.settings import get_settings
+from tasks.notify.team import OPERATOR_HOOKS
+from tasks.progress_report import consolidate_period, percent_text, publish_progress, write_progress_report
+
+ACTOR = "flow:consolidate-progress"
+
+
+@flow(
+    name="consolidate-progress",
+    flow_run_name="tổng hợp tiến độ {year} ngày {as_of}",
+    log_prints=True,
+    **OPERATOR_HOOKS,
+)
+def consolidate_progress(
+    year: int = Field(..., title="Năm kế hoạch"),
+    period: str | None = Field(
+        None, title="Kỳ báo cáo (vd. «Quý II/2027»; để trống: kỳ gần nhất đã chốt số liệu)"
+    ),
+    as_of: date | None = Field(None, title="Ngày tổng hợp (để trống: hôm nay)"),
+) -> dict[str, object]:
+    """Tổng hợp báo cáo tiến độ một kỳ: theo nhiệm vụ, đơn vị, toàn kế hoạch; giải ngân; đơn vị trễ hạn,
+    chưa báo cáo; chỉ tiêu; cập nhật tình trạng từng nhiệm vụ; xuất Excel và tóm tắt cho lãnh đạo."""
+    as_of = as_of or get_settings().today()
+    snapshot = consolidate_period(year, period, as_of, actor=ACTOR)
+    files = write_progress_report(snapshot)
+    publish_progress(snapshot, files)
+    summary: dict[str, object] = {
+        "period": snapshot.period_label,
+        "items": snapshot.plan.items,
+        "percent": percent_text(snapshot.plan.weighted_percent),
+        "approved_dong": snapshot.plan.approved,
+        "disbursed_dong": snapshot.plan.disbursed,
+        "late": [r.unit_code for r in snapshot.late],
+        "missing": [r.unit_code for r in snapshot.missing],
+        "indicators_met": snapshot.indicators_met,
+        "indicators_not_met": snapshot.indicators_not_met,
+        "workbook": str(files.workbook),
+    }
+    get_run_logger().info("Tiến độ %s: %s", snapshot.period_label, summary)
+    return summary
