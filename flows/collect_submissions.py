@@ -28,10 +28,12 @@ def collect_submissions(
     settings = get_settings()
     as_of = as_of or settings.today()
     year = resolve_cycle_year(year)
-    if year is None:
-        get_run_logger().info("Không có kỳ kế hoạch nào đang nhận đề xuất: không có việc gì.")
-        return {"files": 0}
     outcomes = ingest_inbox(year, inbox_url or settings.resolved_inbox_url, as_of)
+    if year is None:
+        get_run_logger().info(
+            "Không có kỳ kế hoạch nào đang nhận đề xuất: chỉ nhận báo cáo tiến độ (%s tệp).", len(outcomes)
+        )
+        return {"files": len(outcomes), "accepted": sum(o.accepted and not o.duplicate for o in outcomes)}
     rows = publish_status(year, as_of)
     summary = {
         "files": len(outcomes),

@@ -12,11 +12,13 @@ from pydantic import Field
 from models.cycle import get_cycle_by_year
 from models.db import session_scope
 from plancycle.settings import get_settings
+from tasks.approval_reminders import plan_approval_reminders
 from tasks.calendar import WorkingCalendar
 from tasks.collect import publish_markdown, resolve_cycle_year
 from tasks.notify.delivery import Message
 from tasks.notify.prefect_tasks import deliver
 from tasks.notify.team import OPERATOR_HOOKS
+from tasks.progress import remind_progress_reports
 from tasks.urging import ReminderRow, digest_messages, plan_submission_reminders
 
 
@@ -28,6 +30,14 @@ def plan_reminders(year: int, moment: date | datetime) -> tuple[list[Message], l
         assert cycle is not None
         plan = plan_submission_reminders(session=session, cycle=cycle, as_of=moment, settings=get_settings())
     return plan.messages, plan.rows
+
+
+@task(name="nhắc người phê duyệt", cache_policy=NO_CACHE)
+def plan_approver_reminders(moment: date | datetime) -> list[Message]:
+    """Reminders due now to the approvers of the stages a circulating plan is waiting for."""
+    with session_scope() as session:
+        messages, _rows = plan_approval_reminders(session=session, as_of=moment, settings=get_settings())
+    return messages
 
 
 @task(name="lập bản tin cho cơ quan tổng hợp", cache_policy=NO_CACHE)
@@ -59,6 +69,14 @@ def send_reminders(
     now = settings.local_now()
     moment: date | datetime = as_of or now  # a given date checks days off only; "now" also quiet hours
     day = as_of or now.date()
+    # Progress reports of every cycle being implemented, whichever cycle is collecting (tasks/progress.py).
+    progress_messages, _ = remind_progress_reports(moment)
+    if progress_messages:
+        deliver(progress_messages, as_of=day)
+    # Approvers of every plan out for approval (tasks/approval_reminders.py).
+    approver_messages = plan_approver_reminders(moment)
+    if approver_messages:
+        deliver(approver_messages, as_of=day)
     year = resolve_cycle_year(year)
     if year is None:
         return {"reminders": 0}

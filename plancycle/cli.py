@@ -21,6 +21,51 @@ submissions_app = typer.Typer(
     help="Đề xuất của các đơn vị: tiếp nhận, xem xét, gia hạn, tình hình.", no_args_is_help=True
 )
 app.add_typer(submissions_app, name="submissions")
+progress_app = typer.Typer(help="Báo cáo tiến độ thực hiện kế hoạch trong năm.", no_args_is_help=True)
+app.add_typer(progress_app, name="progress")
+
+
+@progress_app.command("import")
+def progress_import(
+    file: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, help="Tệp báo cáo tiến độ .xlsx của đơn vị"
+    ),
+    as_of: datetime | None = typer.Option(
+        None, "--as-of", formats=["%Y-%m-%d"], help="Ngày nhận (mặc định hôm nay)"
+    ),
+) -> None:
+    """Nhập tệp báo cáo tiến độ nhận qua đường khác: biểu mẫu tự xác định đơn vị và kỳ báo cáo."""
+    from models.db import session_scope, upgrade_database
+    from tasks.progress import ingest_progress_report
+
+    upgrade_database()
+    received_on = as_of.date() if as_of else get_settings().today()
+    with session_scope() as session:
+        result = ingest_progress_report(
+            session=session,
+            filename=file.name,
+            content=file.read_bytes(),
+            channel="cli",
+            as_of=received_on,
+            actor="cli",
+        )
+    if result.accepted:
+        state = (
+            "giống lần gửi trước, không ghi thêm"
+            if result.duplicate
+            else ("đúng hạn" if result.on_time else "quá hạn")
+        )
+        typer.echo(
+            f"Đã tiếp nhận báo cáo {result.period_label} của {result.unit_code} ({state}): "
+            f"{result.entry_count} nhiệm vụ, {result.indicator_count} chỉ tiêu."
+        )
+        return
+    typer.echo(f"Tệp chưa hợp lệ ({len(result.errors)} lỗi); chỉ lưu bản gốc để đối chiếu:", err=True)
+    for error in result.errors:
+        where = ", ".join(str(p) for p in (error.sheet, error.cell or error.row) if p)
+        typer.echo(f"  - {where}: {error.message_vi}", err=True)
+    raise typer.Exit(1)
+
 
 DEMO_DIR = PROJECT_ROOT / "plancycle" / "demo"
 

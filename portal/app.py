@@ -16,6 +16,7 @@ from models.items import list_submission_items
 from models.submissions import get_submission, list_attempts, list_versions
 from plancycle.settings import Settings, get_settings
 from tasks.links import LinkError, LinkGrant, verify_link_token
+from tasks.progress import unit_progress_reports
 from tasks.submission_notices import notify_intake_result
 from templates import environment, error_text
 
@@ -69,6 +70,7 @@ def _view(session: Session, scope: _Scope, token: str, settings: Settings) -> di
         "latest": latest,
         "items": items,
         "money_unit": cycle.money_unit,
+        "progress_reports": unit_progress_reports(session=session, cycle=cycle, unit_id=scope.unit.id),  # type: ignore[union-attr]
     }
 
 
@@ -118,9 +120,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             headers={"Content-Disposition": _attachment(filename), "Cache-Control": "no-store"},
         )
 
+    @app.get("/u/{token}/progress/{report_id}/workbook")
+    def download_progress_workbook(token: str, report_id: int) -> Response:
+        from models import ProgressReport
+        from tasks.progress_workbook import generate_progress_workbook
+
+        with open_session() as session:
+            try:
+                grant = grant_for(session, token)
+            except LinkError as error:
+                return _refused(error.reason)
+            report = session.get(ProgressReport, report_id)
+            if report is None or report.unit_id != grant.unit_id:
+                return _refused("unknown")
+            filename, content = generate_progress_workbook(session=session, report=report)
+        return Response(
+            content,
+            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={"Content-Disposition": _attachment(filename), "Cache-Control": "no-store"},
+        )
+
     @app.post("/u/{token}/upload", response_class=HTMLResponse)
     async def upload(token: str, request: Request, file: UploadFile) -> HTMLResponse:
         from tasks.intake import ingest_submission
+        from tasks.progress import ingest_progress_report
+        from tasks.progress_workbook import is_progress_workbook
 
         declared = int(request.headers.get("content-length") or 0)
         content = b""
@@ -136,6 +160,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 return _page("unit", status_code=413, upload_error=error_text("portal", "too_large"), **view)
             assert scope.cycle is not None and scope.unit is not None
             received_on = current_settings().today()
+            if is_progress_workbook(content):  # the workbook says what it is: a progress report
+                progress = ingest_progress_report(
+                    session=session,
+                    filename=file.filename or "",
+                    content=content,
+                    channel="portal",
+                    as_of=received_on,
+                    actor=f"portal:{scope.unit.code}",
+                    unit=scope.unit,
+                    cycle=scope.cycle,
+                    settings=current_settings(),
+                )
+                session.expire_all()
+                view = _view(session, _Scope(session, grant_for(session, token)), token, current_settings())
+                return _page(
+                    "unit", status_code=200 if progress.accepted else 422, progress_result=progress, **view
+                )
             result = ingest_submission(
                 session=session,
                 cycle=scope.cycle,

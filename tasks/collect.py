@@ -29,20 +29,15 @@ def resolve_cycle_year(year: int | None) -> int | None:
             .where(col(PlanningCycle.status) == CycleStatus.collecting)
             .order_by(col(PlanningCycle.year).desc())
         ).first()
-        if cycle is None:
-            raise ValueError(
-                "Không có kỳ kế hoạch nào đang nhận đề xuất / no cycle is collecting submissions"
-            )
-        return cycle.year
+        return cycle.year if cycle is not None else None
 
 
 @task(name="nhận tệp từ hộp thư đến", cache_policy=NO_CACHE)
-def ingest_inbox(year: int, inbox_url: str, as_of: date) -> list[InboxOutcome]:
+def ingest_inbox(year: int | None, inbox_url: str, as_of: date) -> list[InboxOutcome]:
     """Ingest every workbook waiting in the inbox folder (one intake routine, one transaction each)."""
     settings = get_settings()
     with session_scope() as session:
-        cycle = get_cycle_by_year(session=session, year=year)
-        assert cycle is not None
+        cycle = get_cycle_by_year(session=session, year=year) if year is not None else None
         return collect_inbox(
             session=session, cycle=cycle, inbox_url=inbox_url, as_of=as_of, settings=settings
         )

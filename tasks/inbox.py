@@ -18,6 +18,8 @@ from models.base import utcnow
 from models.registry import get_unit_by_code
 from plancycle.settings import Settings
 from tasks.intake import IntakeResult, ingest_submission, sanitise_filename
+from tasks.progress import ingest_progress_report
+from tasks.progress_workbook import is_progress_workbook
 from tasks.submission_notices import notify_intake_result
 from tasks.validation import identify_workbook
 from templates import error_text
@@ -33,9 +35,10 @@ class InboxOutcome(BaseModel):
 
 
 def collect_inbox(
-    *, session: Session, cycle: PlanningCycle, inbox_url: str, as_of: date, settings: Settings
+    *, session: Session, cycle: PlanningCycle | None, inbox_url: str, as_of: date, settings: Settings
 ) -> list[InboxOutcome]:
-    """Ingest every file at the top of the inbox folder, then move it out of the way."""
+    """Ingest every file at the top of the inbox folder, then move it out of the way. With no cycle
+    collecting submissions (``cycle`` None), only progress reports are taken; other files wait."""
     fs, root = fsspec.core.url_to_fs(inbox_url)
     fs.makedirs(root, exist_ok=True)
     outcomes = []
@@ -47,6 +50,23 @@ def collect_inbox(
         if name.startswith(".") or name.endswith(".part"):
             continue  # hidden files and uploads still being written
         content = fs.cat_file(path)
+        if is_progress_workbook(content):  # a progress report names its own cycle, unit and period
+            progress = ingest_progress_report(
+                session=session, filename=name, content=content, channel="inbox", as_of=as_of, actor="inbox"
+            )
+            _move(fs, path, f"{root}/processed/{utcnow():%Y%m%dT%H%M%S}-{sanitise_filename(name)}")
+            outcomes.append(
+                InboxOutcome(
+                    filename=name,
+                    unit_code=progress.unit_code,
+                    accepted=progress.accepted,
+                    duplicate=progress.duplicate,
+                    errors=len(progress.errors),
+                )
+            )
+            continue
+        if cycle is None:
+            continue  # a submission workbook waits for the next cycle to open
         identity = identify_workbook(content)
         unit = get_unit_by_code(session=session, code=identity.unit_code) if identity else None
         if identity is None or unit is None:

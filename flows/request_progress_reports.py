@@ -1,0 +1,75 @@
+"""Through the year: keep the reporting calendar, and when a period's cut-off is near ask every unit with
+approved items or indicators for its progress report, with its prefilled workbook and its own link."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+from pydantic import Field
+
+from plancycle.settings import get_settings
+from tasks.collect import publish_markdown
+from tasks.notify.prefect_tasks import deliver
+from tasks.notify.team import OPERATOR_HOOKS
+from tasks.periods import PeriodOverride
+from tasks.progress import ReportingOverrides, open_periods_and_request, prepare_progress_messages
+
+PeriodKindName = Literal["quarterly", "six_monthly", "annual", "monthly"]
+
+
+@flow(
+    name="request-progress-reports",
+    flow_run_name="đề nghị báo cáo tiến độ ngày {as_of}",
+    log_prints=True,
+    **OPERATOR_HOOKS,
+)
+def request_progress_reports(
+    year: int | None = Field(None, title="Năm kế hoạch (để trống: mọi kỳ đã phê duyệt, đang thực hiện)"),
+    as_of: date | None = Field(None, title="Ngày thực hiện (để trống: hôm nay)"),
+    kinds: list[PeriodKindName] = Field(["quarterly"], title="Loại kỳ báo cáo"),
+    deadline_working_days: int | None = Field(
+        None, ge=0, title="Hạn gửi: số ngày làm việc sau ngày chốt số liệu (để trống: 3)"
+    ),
+    by_kind: dict[PeriodKindName, PeriodOverride] | None = Field(None, title="Quy định riêng theo loại kỳ"),
+    fixed_deadlines: dict[str, date] | None = Field(
+        None, title="Hạn cố định theo kỳ", description='Theo nhãn kỳ, ví dụ {"Quý IV/2027": "2027-12-20"}'
+    ),
+) -> dict[str, int]:
+    """Lập lịch kỳ báo cáo; khi gần đến ngày chốt số liệu, đề nghị từng đơn vị báo cáo tiến độ và gửi
+    biểu mẫu điền sẵn cùng đường dẫn riêng.
+
+    Chạy hằng ngày: ngoài thời gian đề nghị của một kỳ thì không làm gì; chạy lại không tạo thêm yêu
+    cầu và không gửi trùng.
+    """
+    as_of = as_of or get_settings().today()
+    overrides = ReportingOverrides(
+        deadline_working_days=deadline_working_days,
+        by_kind=by_kind or {},
+        fixed_deadlines=fixed_deadlines or {},
+    )
+    periods = open_periods_and_request(
+        year, as_of, list(kinds), overrides, actor=f"flow-run:{flow_run.get_id()}"
+    )
+    if not periods:
+        get_run_logger().info("Chưa đến thời gian đề nghị báo cáo của kỳ nào: không có việc gì.")
+        return {"periods": 0, "new_reports": 0, "messages": 0, "sent_now": 0}
+    messages = prepare_progress_messages([p.period_id for p in periods])
+    result = deliver(messages, as_of=as_of) if messages else None
+    summary = {
+        "periods": len(periods),
+        "new_reports": sum(p.new_reports for p in periods),
+        "messages": len(result.deliveries) if result else 0,
+        "sent_now": result.sent_now if result else 0,
+    }
+    publish_markdown(
+        "reports/progress_requests.md.j2",
+        key="progress-requests",
+        description=f"Đề nghị báo cáo tiến độ ngày {as_of:%d/%m/%Y}",
+        as_of=as_of,
+        periods=periods,
+        summary=summary,
+    )
+    return summary

@@ -1,0 +1,1 @@
+"""Progress reports through the year: calendar, requests, workbook, intake, reminders."""
