@@ -280,7 +280,7 @@ def test_full_chain_with_parallel_stage_adjustment_invalid_answer_and_restarts(
     assert {f"approval-decisions-{YEAR}", f"approval-audit-{YEAR}"} <= keys
 
 
-def test_return_for_revision_to_a_unit_ends_the_run(server: Server, session: Session) -> None:
+def test_return_for_revision_resubmission_and_a_new_circulation(server: Server, session: Session) -> None:
     world = build_world(session)
     run_id = start_run(server, year=YEAR, as_of="2026-12-09", stages=chain(world))
     run = wait_for(run_id, server)
@@ -299,3 +299,46 @@ def test_return_for_revision_to_a_unit_ends_the_run(server: Server, session: Ses
     assert submission.status == "returned"
     templates = [log.template for log in session.exec(select(NotificationLog))]
     assert templates.count("submission_returned") == 1 and "plan_approved" not in templates
+
+    # the unit resubmits, the coordinator consolidates again and circulates the new draft
+    from tasks.consolidation import materialize_plan
+    from tests.consolidation.plan_world import Item, add_submission
+
+    cycle = session.exec(select(PlanningCycle).where(PlanningCycle.year == YEAR)).one()
+    assert cycle.status == "reviewing"
+    add_submission(
+        session,
+        cycle,
+        world.health,
+        [
+            Item("Bệnh án điện tử (có thuyết minh)", {"NSDP": 2_400 * TRIEU}),
+            Item("Phần mềm thống kê y tế", {"NSDP": 320 * TRIEU}),
+        ],
+    )
+    materialize_plan(session=session, cycle=cycle, actor="test")
+    session.commit()
+    again = start_run(server, year=YEAR, as_of="2026-12-16")
+    for approver, key in (
+        ("giamdoc@example.org", "v2-gd-1"),
+        ("gd.stc@example.org", "v2-stc-1"),
+        ("pgd.stc@example.org", "v2-dt-1"),
+    ):
+        run = wait_for(again, server)
+        assert pause_key(run) == key
+        decide(run, approver=approver, decision="approve")
+    run = wait_for(again, server)
+    assert pause_key(run) == "v2-ubnd-1"
+    decide(
+        run,
+        approver="chutich@example.org",
+        decision="approve",
+        decision_number="2400/QĐ-UBND",
+        decision_date="2026-12-28",
+        signer="Nguyễn Văn Chủ tịch",
+    )
+    run = wait_for(again, server, final=True)
+    assert run.state is not None and run.state.is_completed() and run.state.name != "Trả lại"
+    session.expire_all()
+    final = session.exec(select(PlanVersion).where(PlanVersion.is_final)).one()  # type: ignore[arg-type]
+    assert "Bệnh án điện tử (có thuyết minh)" in {i["name"] for i in final.content["items"]}
+    assert version_totals(final.content)["total"] == (800 + 200 + 2_400 + 320) * TRIEU
