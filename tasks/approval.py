@@ -943,11 +943,13 @@ def decision_request_markdown(
     )
 
 
-def decisions_markdown(*, session: Session, cycle: PlanningCycle) -> str:
+def decisions_markdown(*, session: Session, cycle: PlanningCycle, version: int | None = None) -> str:
+    """The versions with their decisions (or only ``version``), as the approval artifacts show them."""
+    versions = chain_summary(session=session, cycle=cycle)
     return render_report(
         "approval_decisions.md.j2",
         cycle=cycle,
-        versions=chain_summary(session=session, cycle=cycle),
+        versions=[v for v in versions if version is None or v.number == version],
         sources=[s.code for s in list_funding_sources(session=session, cycle_id=cycle.id)],  # type: ignore[arg-type]
         labels=approval_texts()["decisions"],
     )

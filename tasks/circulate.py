@@ -347,7 +347,15 @@ def publish_chain(year: int) -> str:
     with session_scope() as session:
         cycle = require_cycle(session, year)
         markdown = decisions_markdown(session=session, cycle=cycle)
+        per_version = {
+            v.number: decisions_markdown(session=session, cycle=cycle, version=v.number)
+            for v in session.exec(select(PlanVersion).where(PlanVersion.cycle_id == cycle.id))
+        }
         rows = audit_rows(session=session, cycle=cycle)
     create_markdown_artifact(markdown, key=f"approval-decisions-{year}", description=f"Trình duyệt {year}")
+    for number, text in per_version.items():  # one artifact per plan version, its history in the UI
+        create_markdown_artifact(
+            text, key=f"approval-v{number}-{year}", description=f"Phiên bản {number} của kế hoạch {year}"
+        )
     create_table_artifact(table=rows, key=f"approval-audit-{year}", description="Nhật ký phê duyệt")
     return markdown

@@ -278,6 +278,7 @@ def test_full_chain_with_parallel_stage_adjustment_invalid_answer_and_restarts(
         )
     keys = {a.key for a in found}
     assert {f"approval-decisions-{YEAR}", f"approval-audit-{YEAR}"} <= keys
+    assert {f"approval-v{n}-{YEAR}" for n in (1, 2, 3)} <= keys  # one artifact per plan version
 
 
 def test_return_for_revision_resubmission_and_a_new_circulation(server: Server, session: Session) -> None:
