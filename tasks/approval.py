@@ -26,7 +26,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-import pandas as pd
 import xlsxwriter
 import yaml
 from pydantic import BaseModel, Field
@@ -38,7 +37,7 @@ from models.base import CycleStatus, nfc
 from models.cycle import PlanningCycle, get_cycle_by_year, list_funding_sources
 from models.items import PlanItem, PlanItemAmount, PlanVersion
 from models.registry import Contact, Unit, get_unit_by_code
-from tasks.consolidation import ConsolidatedPlan, build_plan, compute_totals
+from tasks.consolidation import ConsolidatedPlan, build_plan
 from tasks.money import MoneyFormatError, parse_money
 from templates import TEMPLATES_DIR, environment, error_text
 
@@ -755,22 +754,10 @@ def finalize(
 
 
 def effective_plan(*, session: Session, cycle: PlanningCycle, as_of: date) -> ConsolidatedPlan:
-    """The plan with the amounts that count now (approved where a decision set one, else proposed), for
-    the workbook sent to approvers. After ``finalize`` this equals ``build_plan(amount_basis=
-    "approved_amount")``."""
-    proposed = build_plan(session=session, cycle=cycle, as_of=as_of, amount_basis="amount")
-    approved = build_plan(session=session, cycle=cycle, as_of=as_of, amount_basis="approved_amount")
-    items = proposed.items.copy()
-    by_id = approved.items.set_index("plan_item_id")
-    for column in proposed.amount_columns:
-        override = items["plan_item_id"].map(by_id[column])
-        items[column] = pd.array(override.where(override.notna(), items[column]), dtype="Int64")
-    columns = proposed.amount_columns
-    items["total"] = items[columns].fillna(0).sum(axis=1).astype("int64") if columns else 0
-    proposed.items = items
-    for name, value in compute_totals(items, proposed.sources).items():
-        setattr(proposed, name, value)
-    return proposed
+    """The plan with the amounts that count now (approved where a decision set one, else proposed), its
+    totals and its checks computed on those amounts, for the workbook sent to approvers. After
+    ``finalize`` this equals ``build_plan(amount_basis="approved_amount")``."""
+    return build_plan(session=session, cycle=cycle, as_of=as_of, amount_basis="approved_else_proposed")
 
 
 def approved_items_by_unit(*, session: Session, cycle: PlanningCycle) -> dict[int, list[dict[str, Any]]]:

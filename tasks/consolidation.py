@@ -626,7 +626,7 @@ def build_plan(
     grouping: str = "lead_unit",
     as_of: date,
     statuses: tuple[str, ...] = DEFAULT_STATUSES,
-    amount_basis: Literal["amount", "approved_amount"] = "amount",
+    amount_basis: Literal["amount", "approved_amount", "approved_else_proposed"] = "amount",
 ) -> ConsolidatedPlan:
     """Read the cycle's plan from the database and compute totals, comparisons, Annex 01 and findings."""
     assert cycle.id is not None
