@@ -17,16 +17,15 @@ failure is worth retrying) read :attr:`NotifyZaloBase.outcomes` after the call: 
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import httpx
 from apprise.common import NotifyFormat, NotifyType
 from apprise.plugins.base import NotifyBase
 
 from apprise_zalo.tokens import StaticToken, TokenProvider, ZaloTokenError, token_provider
+from apprise_zalo.transport import HttpError, post_json
 
 # Zalo error codes (OA API v3 and ZNS). Anything negative that is not listed here is permanent.
 TOKEN_ERRORS: set[int] = {-216, -220, -124}  # access token invalid / expired (OA), access token invalid (ZNS)
@@ -49,22 +48,6 @@ class ZaloOutcome:
     http_status: int | None = None
     transient: bool | None = None
     detail: str = ""
-
-
-_clients: dict[bool, httpx.Client] = {}
-_clients_lock = threading.Lock()
-
-
-def _client(verify: bool) -> httpx.Client:
-    """One pooled HTTP client per certificate policy: keep-alive matters when sending thousands."""
-    with _clients_lock:
-        client = _clients.get(verify)
-        if client is None:
-            client = httpx.Client(
-                verify=verify, limits=httpx.Limits(max_connections=64, max_keepalive_connections=64)
-            )
-            _clients[verify] = client
-        return client
 
 
 class NotifyZaloBase(NotifyBase):
@@ -132,17 +115,19 @@ class NotifyZaloBase(NotifyBase):
         raise NotImplementedError
 
     def _post(self, url: str, token: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        response = _client(self.verify_certificate).post(
+        status, raw = post_json(
             url,
-            json=payload,
+            payload,
             headers={"access_token": token, "User-Agent": self.app_id},
-            timeout=httpx.Timeout(self.request_timeout, connect=self.socket_connect_timeout),
+            verify=self.verify_certificate,
+            connect_timeout=self.socket_connect_timeout,
+            read_timeout=self.socket_read_timeout,
         )
         try:
-            data = response.json()
+            data = json.loads(raw) if raw else {}
         except ValueError:
             data = {}
-        return response.status_code, data if isinstance(data, dict) else {}
+        return status, data if isinstance(data, dict) else {}
 
     def _send_one(self, target: str, body: str) -> ZaloOutcome:
         try:
@@ -157,8 +142,8 @@ class NotifyZaloBase(NotifyBase):
         while True:
             try:
                 status, data = self._post(url, token, payload)
-            except httpx.HTTPError as exc:
-                return ZaloOutcome(target, False, transient=True, detail=f"network: {type(exc).__name__}")
+            except HttpError as exc:
+                return ZaloOutcome(target, False, transient=True, detail=f"network: {exc.kind}")
             code = data.get("error")
             code = int(code) if isinstance(code, int | str) and str(code).lstrip("-").isdigit() else None
             text = str(data.get("message", ""))[:300]

@@ -8,19 +8,28 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass, field
+import threading
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
 import apprise
 from apprise import AppriseAttachment
+from apprise.plugins.base import NotifyBase
 from apprise.plugins.email import NotifyEmail
 
 import apprise_zalo
 from models.base import Channel
 from plancycle.settings import Settings
-from tasks.notify.email import WIRE, SmtpPool, compose_email, message_id_for, send_email
+from tasks.notify.email import (
+    SmtpPool,
+    TemplatedEmail,
+    email_bytes,
+    email_plugin,
+    message_id_for,
+    send_email,
+)
 
 
 @dataclass(frozen=True)
@@ -78,14 +87,21 @@ class SmtpEmailSender:
             raise ValueError("PLANCYCLE_SMTP_URL is not an Apprise mailto:// or mailtos:// URL")
         parsed.pop("targets", None)
         parsed["from_addr"] = f"{settings.email_from_name} <{settings.email_from}>"
-        self.url_kwargs = parsed
         self.from_email = settings.email_from
         self.pool = SmtpPool()
+        self.plugin: TemplatedEmail | None = None
+        self.config_error = ""
+        try:
+            self.plugin = email_plugin(parsed, self.pool)
+        except TypeError as exc:  # every message fails permanently, as each would have on its own
+            self.config_error = f"invalid email configuration or address: {exc}"
 
     def send(self, job: Job) -> Attempt:
+        if self.plugin is None:
+            return Attempt(False, transient=False, error=self.config_error)
         message_id = message_id_for(job.key, self.from_email)
         ok, failure = send_email(
-            url_kwargs=self.url_kwargs,
+            plugin=self.plugin,
             to_email=job.recipient,
             to_name=job.recipient_name,
             subject=job.subject,
@@ -93,7 +109,6 @@ class SmtpEmailSender:
             text=job.text,
             message_id=message_id,
             attachments=list(job.attachments),
-            pool=self.pool,
         )
         if ok:
             return Attempt(True, provider_message_id=message_id)
@@ -115,7 +130,7 @@ class OutboxEmailSender:
     def send(self, job: Job) -> Attempt:
         message_id = message_id_for(job.key, self.from_email)
         try:
-            message = compose_email(
+            data = email_bytes(
                 subject=job.subject,
                 html=job.html,
                 text=job.text,
@@ -126,7 +141,7 @@ class OutboxEmailSender:
                 message_id=message_id,
                 attachments=AppriseAttachment(list(job.attachments)) if job.attachments else None,
             )
-            _write_atomically(self.folder / f"{_safe_name(job.key)}.eml", message.as_bytes(policy=WIRE))
+            _write_atomically(self.folder / f"{_safe_name(job.key)}.eml", data)
         except (OSError, ValueError) as exc:
             return Attempt(False, transient=isinstance(exc, PermissionError), error=f"outbox: {exc}")
         return Attempt(True, provider_message_id=message_id)
@@ -136,7 +151,11 @@ class OutboxEmailSender:
 
 
 class ZaloSender:
-    """Zalo OA and ZNS through the ``zalo://`` / ``zns://`` Apprise plugins (``apprise_zalo``)."""
+    """Zalo OA and ZNS through the ``zalo://`` / ``zns://`` Apprise plugins (``apprise_zalo``).
+
+    Like :class:`SmtpEmailSender`, the URL is parsed by the plugin once per kind of message (OA mode, or
+    ZNS template), not once per recipient; each job gets its own plugin instance for its recipient (and
+    ZNS tracking id), and sends with the plugin's ``notify()``."""
 
     def __init__(self, settings: Settings) -> None:
         apprise_zalo.register()
@@ -144,6 +163,9 @@ class ZaloSender:
         self.app_id = settings.zalo_app_id
         self.oa_base = settings.zalo_oa_api_base
         self.zns_base = settings.zalo_zns_base
+        self.asset = apprise.AppriseAsset()
+        self._parsed: dict[tuple[str, str], dict[str, Any] | None] = {}
+        self._lock = threading.Lock()
 
     def url(self, job: Job) -> str:
         app = quote(self.app_id, safe="")
@@ -152,13 +174,44 @@ class ZaloSender:
             params = {
                 "template": job.zns_template_id or "",
                 "base": self.zns_base,
-                "tracking": hashlib.sha256(job.key.encode()).hexdigest()[:32],
+                "tracking": _tracking(job),
             }
             return f"zns://{app}/{target}/?{urlencode(params)}"
         return f"zalo://{app}/{target}/?{urlencode({'mode': job.zalo_mode, 'base': self.oa_base})}"
 
+    def _kwargs(self, job: Job) -> dict[str, Any] | None:
+        """The plugin's own ``parse_url`` of this job's URL, made once per (channel, mode or template)."""
+        kind = (job.channel, job.zns_template_id or "" if job.channel == Channel.zns else job.zalo_mode)
+        with self._lock:
+            if kind not in self._parsed:
+                url = self.url(replace(job, recipient="_", key=""))
+                plugin = apprise.Apprise.instantiate(url, asset=self.asset)  # validates the URL once
+                parsed = None
+                if plugin is not None:
+                    parsed = type(plugin).parse_url(url)
+                    if parsed is not None:
+                        parsed = {**parsed, "tag": set(), "asset": self.asset, "plugin_class": type(plugin)}
+                self._parsed[kind] = parsed
+            return self._parsed[kind]
+
+    def plugin(self, job: Job) -> NotifyBase | None:
+        """The Apprise plugin instance for this job, as ``apprise.Apprise.instantiate(self.url(job))``
+        would make it; None if the URL is not valid for this recipient."""
+        kwargs = self._kwargs(job)
+        if kwargs is None:
+            return None
+        kwargs = dict(kwargs)
+        cls = kwargs.pop("plugin_class")
+        kwargs["targets"] = [job.recipient] if job.recipient else []
+        if job.channel == Channel.zns:
+            kwargs["tracking"] = _tracking(job)
+        try:
+            return cls(**kwargs)
+        except Exception:  # as Apprise.instantiate: the arguments cannot be used
+            return None
+
     def send(self, job: Job) -> Attempt:
-        plugin = apprise.Apprise.instantiate(self.url(job))
+        plugin = self.plugin(job)
         if plugin is None:
             return Attempt(False, transient=False, error="invalid Zalo URL for this recipient")
         body = json.dumps(job.zns_data, ensure_ascii=False) if job.channel == Channel.zns else job.zalo
@@ -173,6 +226,11 @@ class ZaloSender:
 
     def close(self) -> None:
         pass
+
+
+def _tracking(job: Job) -> str:
+    """ZNS tracking id: derived from the idempotency key, so a re-sent copy carries the same one."""
+    return hashlib.sha256(job.key.encode()).hexdigest()[:32]
 
 
 class OutboxZaloSender:

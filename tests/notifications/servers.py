@@ -131,6 +131,7 @@ class FakeZalo:
         self.refresh_calls = 0
         self.refused_refresh = 0
         self.send_calls = 0
+        self.connections = 0  # TCP connections accepted (keep-alive reuse shows as few)
         self.team: list[
             dict[str, Any]
         ] = []  # anything posted to /team (Apprise json:// for the team channel)
@@ -223,6 +224,8 @@ class FakeZalo:
 
             def setup(self) -> None:
                 super().setup()
+                with fake.lock:
+                    fake.connections += 1
                 # Headers and body go out in two writes; without NODELAY, Nagle + delayed ACK add 40 ms.
                 self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
@@ -233,6 +236,8 @@ class FakeZalo:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 path = self.path.split("?", 1)[0]
+                if "://" in path:  # absolute form, as a client sends it to a proxy: we are the proxy here
+                    path = "/" + path.split("://", 1)[1].partition("/")[2]
                 if path == "/v4/oa/access_token":
                     form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
                     status, payload = fake.refresh(self.headers, form)

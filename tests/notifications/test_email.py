@@ -2,20 +2,38 @@
 
 from __future__ import annotations
 
+import base64
 import logging
+import random
 import threading
-from email import message_from_bytes
+from datetime import UTC, datetime
+from email import encoders, message_from_bytes
+from email.charset import BASE64, Charset
 from email.header import decode_header, make_header
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.policy import compat32
+from email.utils import format_datetime, formataddr
 from pathlib import Path
 from typing import Any
 
+from apprise import AppriseAttachment
+from apprise.plugins.email import NotifyEmail
 from pydantic import SecretStr
 from sqlmodel import Session, select
 
 from models import NotificationLog
 from models.base import DeliveryStatus
 from tasks.notify import DeliveryPolicy, send_batch
+from tasks.notify.email import (
+    WIRE,
+    TemplatedEmail,
+    compose_email,
+    email_bytes,
+    email_plugin,
+    encoded_words,
+)
 from tests.factories import make_contact
 from tests.notifications.conftest import FAST, due_soon
 from tests.notifications.servers import SmtpServer
@@ -147,3 +165,110 @@ def test_smtp_password_never_leaks(
     stored = session.exec(select(NotificationLog)).one()
     for text in (stored.error or "", result.model_dump_json(), str(result.table()), caplog.text):
         assert "Pa55-very-secret" not in text
+
+
+def _stdlib_email(kw: dict[str, Any], attachments: list[Path] = ()) -> bytes:  # type: ignore[assignment]
+    """The message as the email package alone writes it: MIMEText parts, stock compat32 folding, a
+    boundary chosen by the generator. The reference for the fast paths in tasks.notify.email."""
+    utf8 = Charset("utf-8")
+    utf8.body_encoding = BASE64
+    alternative = MIMEMultipart("alternative")
+    alternative.attach(MIMEText(kw["text"], "plain", utf8))
+    alternative.attach(MIMEText(kw["html"], "html", utf8))
+    root = alternative
+    if attachments:
+        root = MIMEMultipart("mixed")
+        root.attach(alternative)
+        for path in attachments:
+            part = MIMEBase("application", "octet-stream")
+            part.set_payload(path.read_bytes())
+            encoders.encode_base64(part)
+            part.add_header("Content-Disposition", "attachment", filename=("utf-8", "", path.name))
+            root.attach(part)
+    root["Subject"] = encoded_words(kw["subject"])
+    root["From"] = f"{encoded_words(kw['from_name'])}\r\n <{kw['from_email']}>"
+    name = kw["to_name"]
+    if not name:
+        root["To"] = kw["to_email"]
+    elif name.isascii():
+        root["To"] = formataddr((name, kw["to_email"]))
+    else:
+        root["To"] = f"{encoded_words(name)}\r\n <{kw['to_email']}>"
+    root["Date"] = format_datetime(kw["date"])
+    root["Message-ID"] = kw["message_id"]
+    root["Auto-Submitted"] = "auto-generated"
+    return root.as_bytes(policy=compat32.clone(linesep="\r\n", max_line_length=0))
+
+
+def test_mime_is_byte_for_byte_what_the_email_package_writes(tmp_path: Path) -> None:
+    """email_bytes writes the MIME text directly and WIRE skips compat32's re-folding of our pre-folded
+    headers; both must give exactly the email package's bytes (same random boundary)."""
+    attachment = tmp_path / "Biểu mẫu đề xuất kế hoạch ứng dụng CNTT năm 2027.xlsx"
+    attachment.write_bytes(bytes(range(256)) * 40)
+    subjects = [
+        "Nhắc hạn: còn 3 ngày để gửi đề xuất Kế hoạch ứng dụng CNTT, chuyển đổi số năm 2027",
+        "Reminder: 3 days left",
+        "x" * 300,
+        "Đ" * 120,
+        "a\tb  c ",
+        "",
+    ]
+    names = ["Trần Thị Hồng Nhung", "John O'Brien, Jr.", None, "", "Đặng " * 25]
+    bodies = [("<p>Kính gửi</p>" * 200, "Kính gửi\n" * 90), ("", ""), ("a", "b\r\nc\rd\n")]
+    seed = 0
+    for subject in subjects:
+        for name in names:
+            for html, text in bodies:
+                kw = {
+                    "subject": subject,
+                    "html": html,
+                    "text": text,
+                    "from_name": "Sở Khoa học và Công nghệ",
+                    "from_email": "ke-hoach@skhcn.gialai.gov.vn",
+                    "to_email": "nhung@stnmt.gialai.gov.vn",
+                    "to_name": name,
+                    "message_id": "<k@skhcn>",
+                    "date": datetime(2026, 9, 27, 1, 2, 3, tzinfo=UTC),
+                }
+                seed += 1
+                random.seed(seed)
+                expected = _stdlib_email(kw)
+                random.seed(seed)
+                assert email_bytes(**kw) == expected, (subject, name)
+    random.seed(seed)
+    expected = _stdlib_email(kw, [attachment])
+    random.seed(seed)
+    message = compose_email(**kw, attachments=AppriseAttachment([str(attachment)]))
+    message.get_payload()[1].replace_header("Content-Type", "application/octet-stream")  # as the reference
+    assert message.as_bytes(policy=WIRE) == expected
+
+
+def test_encoded_words_keep_whole_characters_and_short_lines() -> None:
+    for text in ["Nhắc hạn: còn 3 ngày để gửi đề xuất " * 4, "😀" * 40, "aé" * 60, "Đ"]:
+        encoded = encoded_words(text)
+        words = encoded.split("\r\n ")
+        assert all(len(w) <= 75 and w.startswith("=?utf-8?b?") for w in words)
+        assert "".join(base64.b64decode(w[10:-2]).decode("utf-8") for w in words) == text
+    assert encoded_words("Reminder") == "Reminder"
+
+
+def test_message_copies_address_like_apprise_does(smtp: SmtpServer) -> None:
+    """for_message validates the recipient exactly as NotifyEmail.__init__ would have for a plugin built
+    for that recipient, and leaves the batch's configured plugin untouched."""
+    url_kwargs = NotifyEmail.parse_url(smtp.url)
+    url_kwargs.pop("targets", None)
+    url_kwargs["from_addr"] = "Sở Khoa học và Công nghệ <ke-hoach@skhcn.gialai.gov.vn>"
+    plugin = email_plugin(url_kwargs, None)
+    before = list(plugin.targets)
+    for address in [
+        "nhung@stnmt.gialai.gov.vn",
+        "Trần Nhung <nhung@stnmt.gialai.gov.vn>",
+        "not-an-address",
+        "a@example.org, b@example.org",
+        "",
+    ]:
+        built = TemplatedEmail(**{**url_kwargs, "targets": [address]}, text_body="", message_id="")
+        copy = plugin.for_message(to_email=address, to_name=None, text_body="t", message_id="<m@x>")
+        assert copy.targets == built.targets, address
+        assert (copy.text_body, copy.message_id, copy.failure) == ("t", "<m@x>", None)
+    assert plugin.targets == before and plugin.text_body == ""
