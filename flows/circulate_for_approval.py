@@ -17,6 +17,7 @@ from pydantic import Field
 
 from plancycle.settings import get_settings
 from tasks.approval import DecisionData, StageConfig
+from tasks.approval_reminders import run_url
 from tasks.circulate import (
     approval_messages,
     decision_request,
@@ -39,10 +40,7 @@ class DecisionInput(RunInput, DecisionData):
 
 def flow_run_link() -> str:
     """The address of this flow run in the Prefect UI (where the approver decides)."""
-    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL
-
-    ui = PREFECT_UI_URL.value() or (PREFECT_API_URL.value() or "").removesuffix("/api")
-    return f"{ui.rstrip('/')}/runs/flow-run/{flow_run.id}"
+    return run_url(str(flow_run.id))
 
 
 def pause_key(version_number: int, stage_code: str, attempt: int) -> str:

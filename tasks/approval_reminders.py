@@ -18,14 +18,14 @@ from datetime import date, datetime
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
-from models import ApprovalDecision, ApprovalStage, AuditEntry, NotificationLog, PlanningCycle, ReminderPolicy
+from models import ApprovalDecision, ApprovalStage, AuditEntry, PlanningCycle
 from models.base import CycleStatus, RequestKind
 from plancycle.settings import Settings
 from tasks.approval import list_stages, stage_approvers, stage_groups
 from tasks.calendar import WorkingCalendar
 from tasks.notify.delivery import Message
-from tasks.reminders import ReminderSchedule, due_reminders
-from tasks.urging import SETTLED, _coordinators
+from tasks.reminders import due_reminders
+from tasks.urging import coordinators, reminder_schedule, settled_steps
 
 CIRCULATION_STARTED = "approval.circulation_started"
 
@@ -75,25 +75,8 @@ def waiting_stages(
     return started, []
 
 
-def _schedule(session: Session, cycle: PlanningCycle, settings: Settings) -> ReminderSchedule:
-    policy = session.exec(
-        select(ReminderPolicy).where(
-            ReminderPolicy.cycle_id == cycle.id, ReminderPolicy.request_kind == RequestKind.approval
-        )
-    ).first()
-    return ReminderSchedule.from_policy(policy) if policy else ReminderSchedule(timezone=settings.timezone)
-
-
-def _settled_steps(session: Session, prefix: str) -> set[str]:
-    keys = session.exec(
-        select(NotificationLog.idempotency_key).where(
-            col(NotificationLog.idempotency_key).startswith(prefix), col(NotificationLog.status).in_(SETTLED)
-        )
-    ).all()
-    return {":".join(key[len(prefix) :].split(":")[:2]) for key in keys}
-
-
-def _run_link(flow_run_id: str | None) -> str:
+def run_url(flow_run_id: str | None) -> str:
+    """The address of a flow run in the Prefect UI (where an approver decides); the UI's home without id."""
     from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL
 
     ui = PREFECT_UI_URL.value() or (PREFECT_API_URL.value() or "").removesuffix("/api")
@@ -117,8 +100,10 @@ def plan_approval_reminders(
         started, stages = waiting_stages(session=session, cycle=cycle)
         if started is None:
             continue
-        schedule = _schedule(session, cycle, settings)
-        link = _run_link((started.details or {}).get("flow_run_id"))
+        schedule = reminder_schedule(
+            session=session, cycle=cycle, kind=RequestKind.approval, settings=settings
+        )
+        link = run_url((started.details or {}).get("flow_run_id"))
         version = (started.details or {}).get("version")
         for stage in stages:
             deadline = stage.deadline or cycle.approval_deadline
@@ -130,14 +115,14 @@ def plan_approval_reminders(
                 as_of=as_of,
                 policy=schedule,
                 calendar=calendar,
-                already_sent=_settled_steps(session, prefix),
+                already_sent=settled_steps(session=session, prefix=prefix),
                 not_before=started.at.date(),
             )
             for decision in decisions:
                 if decision.recipients == "officer":
                     contacts = stage_approvers(session=session, stage=stage)
                 else:
-                    contacts = _coordinators(session, cycle)
+                    contacts = coordinators(session, cycle)
                 context = {
                     "cycle": {"title": cycle.title, "year": cycle.year},
                     "plan_title": cycle.title,

@@ -31,12 +31,11 @@ from pydantic import BaseModel, Field
 from sqlalchemy import delete, insert
 from sqlmodel import Session, col, select
 
-from models import NotificationLog, PlanItem, PlanningCycle, ReminderPolicy, Unit
+from models import PlanItem, PlanningCycle, Unit
 from models.audit import record_audit
 from models.base import (
     ContactRole,
     CycleStatus,
-    DeliveryStatus,
     IntakeChannel,
     PeriodKind,
     RequestKind,
@@ -62,9 +61,16 @@ from tasks.progress_workbook import (
     read_progress_metadata,
     validate_progress_sheets,
 )
-from tasks.reminders import ReminderSchedule, due_reminders, effective_deadline, reminder_state
+from tasks.reminders import due_reminders, effective_deadline, reminder_state
 from tasks.unit_messages import unit_context
-from tasks.urging import SETTLED, ReminderRow, UrgingPlan
+from tasks.urging import (
+    ReminderRow,
+    UrgingPlan,
+    coordinators,
+    record_skipped_steps,
+    reminder_schedule,
+    settled_steps,
+)
 from tasks.validation import ValidationIssue, make_issue
 
 REQUEST_LEAD_WORKING_DAYS = 5  # requests go out this many working days before the cut-off
@@ -614,47 +620,6 @@ def _prefix(report_id: int) -> str:
     return f"remind:prog:{report_id}:"
 
 
-def _settled_steps(session: Session, report_id: int) -> set[str]:
-    prefix = _prefix(report_id)
-    keys = session.exec(
-        select(NotificationLog.idempotency_key).where(
-            col(NotificationLog.idempotency_key).startswith(prefix), col(NotificationLog.status).in_(SETTLED)
-        )
-    ).all()
-    return {":".join(key[len(prefix) :].split(":")[:2]) for key in keys}
-
-
-def _record_skipped(
-    session: Session, report: ProgressReport, cycle: PlanningCycle, keys: tuple[str, ...]
-) -> None:
-    for step_key in keys:
-        key = f"{_prefix(report.id)}{step_key}:skipped"  # type: ignore[arg-type]
-        if session.exec(select(NotificationLog.id).where(NotificationLog.idempotency_key == key)).first():
-            continue
-        session.add(
-            NotificationLog(
-                idempotency_key=key,
-                template="reminder",
-                channel="none",
-                recipient="",
-                unit_id=report.unit_id,
-                cycle_id=cycle.id,
-                status=DeliveryStatus.skipped,
-                error="stale: a later reminder step was due",
-            )
-        )
-
-
-def progress_schedule(session: Session, cycle: PlanningCycle, settings: Settings) -> ReminderSchedule:
-    """The cycle's ``progress_report`` reminder policy, or the defaults (as for submissions)."""
-    policy = session.exec(
-        select(ReminderPolicy).where(
-            ReminderPolicy.cycle_id == cycle.id, ReminderPolicy.request_kind == RequestKind.progress_report
-        )
-    ).first()
-    return ReminderSchedule.from_policy(policy) if policy else ReminderSchedule(timezone=settings.timezone)
-
-
 def plan_progress_reminders(
     *, session: Session, cycle: PlanningCycle, as_of: date | datetime, settings: Settings
 ) -> UrgingPlan:
@@ -663,14 +628,10 @@ def plan_progress_reminders(
     (``progress_report_requested`` with ``days_left``); after it ``progress_report_overdue``; the
     escalation goes to the unit head and the coordinator with the same overdue text."""
     calendar = WorkingCalendar.from_session(session)
-    schedule = progress_schedule(session, cycle, settings)
-    coordinators = (
-        list_unit_contacts(
-            session=session, unit_id=cycle.coordinating_unit_id, roles=[ContactRole.coordinator]
-        )
-        if cycle.coordinating_unit_id is not None
-        else []
+    schedule = reminder_schedule(
+        session=session, cycle=cycle, kind=RequestKind.progress_report, settings=settings
     )
+    escalate_to = coordinators(session, cycle)
     rows = session.exec(
         select(ProgressReport, ReportingPeriod, Unit)
         .join(ReportingPeriod, col(ReportingPeriod.id) == ProgressReport.period_id)
@@ -686,7 +647,7 @@ def plan_progress_reminders(
             as_of=as_of,
             policy=schedule,
             calendar=calendar,
-            already_sent=_settled_steps(session, report.id),  # type: ignore[arg-type]
+            already_sent=settled_steps(session=session, prefix=_prefix(report.id)),  # type: ignore[arg-type]
             state=reminder_state(report.status),
             not_before=request_day(period, calendar),
         )
@@ -696,12 +657,18 @@ def plan_progress_reminders(
             "period_label": period.label
         }
         for decision in decisions:
-            _record_skipped(session, report, cycle, decision.skipped)
+            record_skipped_steps(
+                session=session,
+                prefix=_prefix(report.id),  # type: ignore[arg-type]
+                step_keys=decision.skipped,
+                unit_id=report.unit_id,
+                cycle_id=cycle.id,
+            )
             if decision.recipients == "officer":
                 contacts = list_unit_recipients(session=session, unit_id=unit.id)  # type: ignore[arg-type]
             else:
                 heads = list_unit_contacts(session=session, unit_id=unit.id, roles=[ContactRole.head])  # type: ignore[arg-type]
-                contacts = heads + coordinators
+                contacts = heads + escalate_to
             overdue = decision.working_days_overdue > 0
             context = shared | {
                 "deadline": decision.effective_deadline,

@@ -48,9 +48,9 @@ def _prefix(submission_id: int) -> str:
     return f"remind:sub:{submission_id}:"
 
 
-def steps_already_settled(*, session: Session, submission_id: int) -> set[str]:
-    """Step keys (``<deadline>:<step>``) of this request that were sent, failed for good or skipped."""
-    prefix = _prefix(submission_id)
+def settled_steps(*, session: Session, prefix: str) -> set[str]:
+    """Step keys (``<deadline>:<step>``) under a request's key ``prefix`` that were sent, failed for good
+    or skipped: what ``due_reminders`` must not send again. Shared by every kind of request."""
     keys = session.exec(
         select(NotificationLog.idempotency_key).where(
             col(NotificationLog.idempotency_key).startswith(prefix), col(NotificationLog.status).in_(SETTLED)
@@ -59,9 +59,17 @@ def steps_already_settled(*, session: Session, submission_id: int) -> set[str]:
     return {":".join(key[len(prefix) :].split(":")[:2]) for key in keys}
 
 
-def _record_skipped(session: Session, submission: Submission, unit: Unit, step_keys: tuple[str, ...]) -> None:
+def steps_already_settled(*, session: Session, submission_id: int) -> set[str]:
+    """Step keys of this submission request that were sent, failed for good or skipped."""
+    return settled_steps(session=session, prefix=_prefix(submission_id))
+
+
+def record_skipped_steps(
+    *, session: Session, prefix: str, step_keys: tuple[str, ...], unit_id: int | None, cycle_id: int | None
+) -> None:
+    """Write stale steps to the log as ``skipped`` (once each), so they are never sent later."""
     for step_key in step_keys:
-        key = f"{_prefix(submission.id)}{step_key}:skipped"  # type: ignore[arg-type]
+        key = f"{prefix}{step_key}:skipped"
         if session.exec(select(NotificationLog.id).where(NotificationLog.idempotency_key == key)).first():
             continue
         session.add(
@@ -70,24 +78,26 @@ def _record_skipped(session: Session, submission: Submission, unit: Unit, step_k
                 template="reminder",
                 channel="none",
                 recipient="",
-                unit_id=unit.id,
-                cycle_id=submission.cycle_id,
+                unit_id=unit_id,
+                cycle_id=cycle_id,
                 status=DeliveryStatus.skipped,
                 error="stale: a later reminder step was due",
             )
         )
 
 
-def _schedule(session: Session, cycle: PlanningCycle, settings: Settings) -> ReminderSchedule:
+def reminder_schedule(
+    *, session: Session, cycle: PlanningCycle, kind: RequestKind, settings: Settings
+) -> ReminderSchedule:
+    """The cycle's reminder policy for ``kind`` of request, or the defaults."""
     policy = session.exec(
-        select(ReminderPolicy).where(
-            ReminderPolicy.cycle_id == cycle.id, ReminderPolicy.request_kind == RequestKind.submission
-        )
+        select(ReminderPolicy).where(ReminderPolicy.cycle_id == cycle.id, ReminderPolicy.request_kind == kind)
     ).first()
     return ReminderSchedule.from_policy(policy) if policy else ReminderSchedule(timezone=settings.timezone)
 
 
-def _coordinators(session: Session, cycle: PlanningCycle) -> list[Any]:
+def coordinators(session: Session, cycle: PlanningCycle) -> list[Any]:
+    """The coordinating unit's coordinators: whom escalations go to."""
     if cycle.coordinating_unit_id is None:
         return []
     return list_unit_contacts(
@@ -101,8 +111,8 @@ def plan_submission_reminders(
     """Messages due now for every open submission request of the cycle; stale steps are logged as skipped
     in the caller's transaction."""
     calendar = WorkingCalendar.from_session(session)
-    schedule = _schedule(session, cycle, settings)
-    coordinators = _coordinators(session, cycle)
+    schedule = reminder_schedule(session=session, cycle=cycle, kind=RequestKind.submission, settings=settings)
+    escalate_to = coordinators(session, cycle)
     requests = session.exec(
         select(Submission, Unit)
         .join(Unit, col(Unit.id) == Submission.unit_id)
@@ -129,13 +139,19 @@ def plan_submission_reminders(
         officers = list_unit_contacts(session=session, unit_id=unit.id, roles=[ContactRole.officer])  # type: ignore[arg-type]
         shared = unit_context(session=session, unit=unit, cycle=cycle, settings=settings)
         for decision in decisions:
-            _record_skipped(session, submission, unit, decision.skipped)
+            record_skipped_steps(
+                session=session,
+                prefix=_prefix(submission.id),  # type: ignore[arg-type]
+                step_keys=decision.skipped,
+                unit_id=unit.id,
+                cycle_id=submission.cycle_id,
+            )
             if decision.recipients == "officer":
                 contacts = list_unit_recipients(session=session, unit_id=unit.id)  # type: ignore[arg-type]
             else:
                 contacts = (
                     list_unit_contacts(session=session, unit_id=unit.id, roles=[ContactRole.head])
-                    + coordinators
+                    + escalate_to
                 )  # type: ignore[arg-type]
             context = shared | {
                 "deadline": decision.effective_deadline,
@@ -204,6 +220,6 @@ def digest_messages(
             cycle_id=cycle.id,
             context=context,
         )
-        for c in _coordinators(session, cycle)
+        for c in coordinators(session, cycle)
     ]
     return messages, context
