@@ -15,9 +15,7 @@ and cell checks, the same `ValidationIssue` with sheet, row and column. Texts li
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import io
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -29,7 +27,6 @@ from typing import Any
 import yaml
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
-from openpyxl.workbook.protection import WorkbookProtection
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 from pydantic import BaseModel, ConfigDict
@@ -58,6 +55,7 @@ from tasks.validation import (
     has_formulas,
     make_issue,
     read_amount,
+    read_metadata_sheet,
 )
 from tasks.workbook import (
     _FONT,
@@ -74,9 +72,12 @@ from tasks.workbook import (
     _style_data,
     _style_header,
     _title,
+    finish_workbook,
     render_text,
+    sign_fields,
     signing_secret,
     workbook_texts,
+    write_metadata_sheet,
 )
 from templates import TEMPLATES_DIR
 
@@ -382,8 +383,7 @@ def indicator_columns(context: ProgressContext) -> list[ColumnSpec]:
 
 
 def sign_progress_metadata(fields: dict[str, str], secret: bytes) -> str:
-    message = "|".join(f"{name}={fields.get(name, '')}" for name in SIGNED_FIELDS).encode("utf-8")
-    return hmac.new(secret, SIGNATURE_CONTEXT + message, hashlib.sha256).hexdigest()
+    return sign_fields(fields, secret, signed=SIGNED_FIELDS, context=SIGNATURE_CONTEXT)
 
 
 def progress_metadata_fields(context: ProgressContext, *, issued_at: datetime) -> dict[str, str]:
@@ -398,16 +398,6 @@ def progress_metadata_fields(context: ProgressContext, *, issued_at: datetime) -
         "unit_code": context.unit_code,
         "issued_at": issued_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-
-
-def _metadata(wb: Workbook) -> dict[str, str] | None:
-    if META_SHEET not in wb.sheetnames:
-        return None
-    fields: dict[str, str] = {}
-    for name, value in wb[META_SHEET].iter_rows(min_col=1, max_col=2, values_only=True):
-        if isinstance(name, str) and value is not None:
-            fields[name] = str(value)
-    return fields
 
 
 @dataclass(frozen=True)
@@ -426,7 +416,7 @@ def is_progress_workbook(content: bytes) -> bool:
     if check_file(content):
         return False
     try:
-        return (_metadata(_load(content, data_only=True)) or {}).get("kind") == WORKBOOK_KIND
+        return (read_metadata_sheet(_load(content, data_only=True)) or {}).get("kind") == WORKBOOK_KIND
     except Exception:  # an unreadable file is not one; the submission intake reports why
         return False
 
@@ -435,7 +425,7 @@ def read_progress_metadata(
     wb: Workbook, secret: bytes | None = None
 ) -> tuple[ProgressIdentity | None, list[ValidationIssue]]:
     """The verified identity of a progress workbook, or the one issue that makes it unusable."""
-    fields = _metadata(wb)
+    fields = read_metadata_sheet(wb)
     if not fields or "signature" not in fields or fields.get("kind") != WORKBOOK_KIND:
         return None, [progress_issue("not_progress_workbook", sheet=META_SHEET)]
     found = fields.get("template_version", "")
@@ -630,14 +620,9 @@ def _write_indicators(wb: Workbook, context: ProgressContext) -> None:
 
 
 def _write_metadata(wb: Workbook, context: ProgressContext, *, issued_at: datetime, secret: bytes) -> None:
-    ws = wb.create_sheet(META_SHEET)
     fields = progress_metadata_fields(context, issued_at=issued_at)
     fields["signature"] = sign_progress_metadata(fields, secret)
-    for row, (name, value) in enumerate(fields.items(), start=1):
-        ws.cell(row=row, column=1, value=name)
-        ws.cell(row=row, column=2, value=value).number_format = "@"
-    ws.sheet_state = "veryHidden"
-    ws.protection.sheet = True
+    write_metadata_sheet(wb, fields)
 
 
 def _factor(money_unit: str) -> int:
@@ -664,14 +649,7 @@ def build_progress_workbook(
         issued_at=issued_at or datetime.now(UTC),
         secret=secret if secret is not None else signing_secret(),
     )
-    items_title = progress_texts()["sheets"]["items"]
-    wb.active = wb.sheetnames.index(items_title)
-    for sheet in wb.worksheets:
-        sheet.sheet_view.tabSelected = sheet.title == items_title
-    wb.security = WorkbookProtection(lockStructure=True)
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
+    return finish_workbook(wb, progress_texts()["sheets"]["items"])
 
 
 def period_slug(label: str) -> str:

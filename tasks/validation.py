@@ -315,7 +315,8 @@ def _load(content: bytes, *, data_only: bool) -> Workbook:
 # ---------------------------------------------------------------- metadata
 
 
-def _read_metadata(wb: Workbook) -> dict[str, str] | None:
+def read_metadata_sheet(wb: Workbook) -> dict[str, str] | None:
+    """The name/value pairs of a generated workbook's hidden metadata sheet (None when it has none)."""
     if META_SHEET not in wb.sheetnames:
         return None
     fields: dict[str, str] = {}
@@ -337,7 +338,7 @@ def identify_workbook(content: bytes) -> WorkbookIdentity | None:
     if check_file(content):
         return None
     try:
-        fields = _read_metadata(_load(content, data_only=True)) or {}
+        fields = read_metadata_sheet(_load(content, data_only=True)) or {}
         return WorkbookIdentity(year=int(fields["cycle_year"]), unit_code=str(fields["unit_code"]))
     except Exception:  # an unreadable workbook is simply not identified; the caller says so
         return None
@@ -345,7 +346,7 @@ def identify_workbook(content: bytes) -> WorkbookIdentity | None:
 
 def check_metadata(wb: Workbook, context: WorkbookContext, secret: bytes) -> list[ValidationIssue]:
     """The signed metadata says which unit, year and template version the workbook was issued for."""
-    fields = _read_metadata(wb)
+    fields = read_metadata_sheet(wb)
     if not fields or "signature" not in fields:
         return [make_issue("meta_missing", sheet=META_SHEET)]
     found_version = fields.get("template_version", "")
@@ -853,7 +854,7 @@ def validate_workbook(
     )
     if issues:
         return ValidationResult(errors=issues)
-    metadata = _read_metadata(values_wb) or {}
+    metadata = read_metadata_sheet(values_wb) or {}
     return ValidationResult(
         submission=ParsedSubmission(
             cycle_id=context.cycle_id,

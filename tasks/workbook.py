@@ -311,10 +311,16 @@ def status_columns(context: WorkbookContext) -> list[ColumnSpec]:
 # ---------------------------------------------------------------- metadata
 
 
+def sign_fields(fields: dict[str, str], secret: bytes, *, signed: tuple[str, ...], context: bytes) -> str:
+    """HMAC-SHA256 over the ``signed`` fields, with a ``context`` label per kind of workbook so the key is
+    not reused verbatim and one kind's signature never validates another kind."""
+    message = "|".join(f"{name}={fields.get(name, '')}" for name in signed).encode("utf-8")
+    return hmac.new(secret, context + message, hashlib.sha256).hexdigest()
+
+
 def sign_metadata(fields: dict[str, str], secret: bytes) -> str:
-    """HMAC-SHA256 over the signed fields, with a context label so the key is not reused verbatim."""
-    message = "|".join(f"{name}={fields.get(name, '')}" for name in SIGNED_FIELDS).encode("utf-8")
-    return hmac.new(secret, SIGNATURE_CONTEXT + message, hashlib.sha256).hexdigest()
+    """The signature of a submission workbook's metadata."""
+    return sign_fields(fields, secret, signed=SIGNED_FIELDS, context=SIGNATURE_CONTEXT)
 
 
 def signing_secret() -> bytes:
@@ -712,15 +718,31 @@ def _write_status(wb: Workbook, context: WorkbookContext, refs: dict[str, str]) 
     _protect(ws)
 
 
-def _write_metadata(wb: Workbook, context: WorkbookContext, *, issued_at: datetime, secret: bytes) -> None:
+def write_metadata_sheet(wb: Workbook, fields: dict[str, str]) -> None:
+    """The very-hidden, protected sheet of name/value pairs (text) that identifies a generated workbook."""
     ws = wb.create_sheet(META_SHEET)
-    fields = metadata_fields(context, issued_at=issued_at)
-    fields["signature"] = sign_metadata(fields, secret)
     for row, (name, value) in enumerate(fields.items(), start=1):
         ws.cell(row=row, column=1, value=name)
         ws.cell(row=row, column=2, value=value).number_format = "@"
     ws.sheet_state = "veryHidden"
     ws.protection.sheet = True
+
+
+def finish_workbook(wb: Workbook, active_title: str) -> bytes:
+    """Open on ``active_title``, lock the structure (no sheet added, renamed or removed), and save."""
+    wb.active = wb.sheetnames.index(active_title)
+    for sheet in wb.worksheets:
+        sheet.sheet_view.tabSelected = sheet.title == active_title
+    wb.security = WorkbookProtection(lockStructure=True)
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+def _write_metadata(wb: Workbook, context: WorkbookContext, *, issued_at: datetime, secret: bytes) -> None:
+    fields = metadata_fields(context, issued_at=issued_at)
+    fields["signature"] = sign_metadata(fields, secret)
+    write_metadata_sheet(wb, fields)
 
 
 def build_workbook(
@@ -740,14 +762,7 @@ def build_workbook(
         issued_at=issued_at or datetime.now(UTC),
         secret=secret if secret is not None else signing_secret(),
     )
-    items_title = workbook_texts()["sheets"]["items"]
-    wb.active = wb.sheetnames.index(items_title)
-    for sheet in wb.worksheets:
-        sheet.sheet_view.tabSelected = sheet.title == items_title
-    wb.security = WorkbookProtection(lockStructure=True)
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
+    return finish_workbook(wb, workbook_texts()["sheets"]["items"])
 
 
 def workbook_filename(context: WorkbookContext) -> str:
