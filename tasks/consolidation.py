@@ -39,7 +39,7 @@ from models.cycle import (
 from models.items import PlanItem, PlanItemAmount, PlanVersion
 from models.registry import Unit, unit_name_key
 from tasks.money import MONEY_UNIT_LABELS, format_money
-from tasks.workbook import previous_cycle_of
+from tasks.workbook import previous_cycle_of, workbook_texts
 
 Grouping = Literal["lead_unit", "field"]
 GROUPINGS: tuple[str, ...] = ("lead_unit", "field")
@@ -607,16 +607,11 @@ def compute_totals(items: pd.DataFrame, sources: list[SourceInfo]) -> dict[str, 
     }
 
 
-ORIGIN_LABELS = {ItemOrigin.new.value: "Dự án mới", ItemOrigin.carry_over.value: "Dự án chuyển tiếp"}
-STATUS_LABELS = {
-    ItemStatus.proposed.value: "Chưa báo cáo",
-    ItemStatus.not_started.value: "Chưa triển khai",
-    ItemStatus.in_progress.value: "Đang triển khai",
-    ItemStatus.partly_done.value: "Hoàn thành một phần",
-    ItemStatus.completed.value: "Đã hoàn thành",
-    ItemStatus.suspended.value: "Tạm dừng",
-    ItemStatus.cancelled.value: "Hủy bỏ",
-}
+# One wording for origins and statuses: the unit workbook's (templates/workbook/workbook.vi.yaml).
+ORIGIN_LABELS: dict[str, str] = dict(workbook_texts()["origins"])
+STATUS_LABELS: dict[str, str] = {ItemStatus.proposed.value: workbook_texts()["unreported_status"]} | dict(
+    workbook_texts()["statuses"]
+)
 
 
 def build_plan(
