@@ -305,6 +305,44 @@ def _redact(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+@app.command("simulate")
+def simulate_command(
+    year: int = typer.Option(..., "--year", help="Năm kế hoạch được mô phỏng (plan year)"),
+    units: int = typer.Option(40, "--units", min=6, max=5000, help="Số đơn vị được đề nghị (units asked)"),
+    data_dir: Path | None = typer.Option(
+        None,
+        "--data-dir",
+        help="Thư mục trống cho dữ liệu mô phỏng (mặc định data/simulation/<năm>-<số đơn vị>-<thời điểm>)",
+    ),
+    seed: int = typer.Option(2025, help="Hạt giống ngẫu nhiên: cùng hạt giống, cùng diễn biến"),
+    prefect_api: str | None = typer.Option(
+        None, "--prefect-api", help="Dùng Prefect API này thay vì khởi động máy chủ Prefect cục bộ"
+    ),
+    json_out: Path | None = typer.Option(None, "--json", help="Ghi kết quả từng giai đoạn ra tệp JSON"),
+) -> None:
+    """Chạy thử cả một năm kế hoạch, tua nhanh theo as_of: mở kỳ, đơn vị gửi (đúng hạn, trễ, lỗi, không
+    gửi), nhắc hạn, xem xét, tổng hợp, phê duyệt, bốn kỳ báo cáo tiến độ, khóa sổ, chuyển tiếp năm sau."""
+    from plancycle.simulation.run import SimulationError, render_summary, simulate, write_json
+
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder = data_dir or get_settings().resolved_data_dir / "simulation" / f"{year}-{units}-{stamp}"
+    try:
+        result = simulate(
+            year=year,
+            units=units,
+            data_dir=folder,
+            seed=seed,
+            prefect_api=prefect_api,
+            echo=lambda line: typer.echo(line, err=True),
+        )
+    except SimulationError as error:
+        typer.echo(f"Mô phỏng dừng ở giai đoạn / simulation stopped at: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(render_summary(result))
+    if json_out:
+        write_json(result, json_out)
+
+
 @app.command("check-plan")
 def check_plan(
     file: Path = typer.Argument(..., help="Phụ lục kế hoạch: tệp .xlsx hoặc .csv"),

@@ -70,6 +70,11 @@ def _safe_name(key: str) -> str:
     return f"{readable}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 
+def outbox_email_path(settings: Settings, key: str) -> Path:
+    """Where the outbox wrote the email logged under ``key`` (the notification log's idempotency key)."""
+    return settings.resolved_outbox_dir / "email" / f"{_safe_name(key)}.eml"
+
+
 def _write_atomically(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
