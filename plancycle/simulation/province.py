@@ -90,7 +90,8 @@ def build_province(units: int, seed: int) -> Province:
     requested.sort(key=lambda u: (u.code not in (COORDINATOR, APPRAISER), rows.index(_row(rows, u.code))))
     # the coordinator runs the cycle and is not asked itself: ``units`` others are
     requested = requested[: units + 1]
-    names = _commune_names(units + 1 - len(requested), random.Random(seed))
+    taken = {u.name for u in leadership + requested}
+    names = _commune_names(units + 1 - len(requested), random.Random(seed), taken)
     for number, name in enumerate(names, start=1):
         requested.append(
             SimulatedUnit(
@@ -114,20 +115,19 @@ def _row(rows: list[dict[str, str]], code: str) -> dict[str, str]:
     return next(r for r in rows if r["ma_dinh_danh"] == code)
 
 
-def _commune_names(count: int, rng: random.Random) -> list[str]:
-    """Distinct commune and ward names built from Central Highlands place-name parts."""
+def _commune_names(count: int, rng: random.Random, taken: set[str]) -> list[str]:
+    """Distinct commune and ward names built from Central Highlands place-name parts. The registry refuses
+    two units whose names differ only by «xã»/«phường», so the place name itself must be new."""
     texts = simulation_texts()["place_names"]
+    used = {name.lower().removeprefix("ủy ban nhân dân ").split(" ", 1)[-1] for name in taken}
     names: list[str] = []
-    seen: set[str] = set()
     while len(names) < count:
-        kind = "phường" if rng.random() < 0.2 else "xã"
         base = f"{rng.choice(texts['first'])} {rng.choice(texts['second'])}"
-        name = f"{kind} {base}"
-        suffix = 2
-        while name in seen:
-            name, suffix = f"{kind} {base} {suffix}", suffix + 1
-        seen.add(name)
-        names.append(name)
+        place, suffix = base, 2
+        while place.lower() in used:
+            place, suffix = f"{base} {suffix}", suffix + 1
+        used.add(place.lower())
+        names.append(f"{'phường' if rng.random() < 0.2 else 'xã'} {place}")
     return names
 
 
