@@ -11,6 +11,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from models.registry import unit_name_key
 from plancycle.settings import PROJECT_ROOT
 from plancycle.simulation.texts import simulation_texts
 
@@ -117,16 +118,20 @@ def _row(rows: list[dict[str, str]], code: str) -> dict[str, str]:
 
 def _commune_names(count: int, rng: random.Random, taken: set[str]) -> list[str]:
     """Distinct commune and ward names built from Central Highlands place-name parts. The registry refuses
-    two units whose names differ only by «xã»/«phường», so the place name itself must be new."""
+    two units whose names differ only by accents or by «xã»/«phường», so the place name itself is new."""
     texts = simulation_texts()["place_names"]
-    used = {name.lower().removeprefix("ủy ban nhân dân ").split(" ", 1)[-1] for name in taken}
+    used = {unit_name_key(name) for name in taken}
+
+    def keys(place: str) -> set[str]:
+        return {unit_name_key(f"Ủy ban nhân dân {kind} {place}") for kind in ("xã", "phường")}
+
     names: list[str] = []
     while len(names) < count:
         base = f"{rng.choice(texts['first'])} {rng.choice(texts['second'])}"
         place, suffix = base, 2
-        while place.lower() in used:
+        while keys(place) & used:
             place, suffix = f"{base} {suffix}", suffix + 1
-        used.add(place.lower())
+        used |= keys(place)
         names.append(f"{'phường' if rng.random() < 0.2 else 'xã'} {place}")
     return names
 
