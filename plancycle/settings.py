@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     province_name: str = Field("Gia Lai", description="Province shown in documents and messages.")
     public_base_url: str = Field("http://127.0.0.1:8080", description="Base URL of the portal in links.")
     signing_secret: SecretStr = Field(SecretStr(UNSAFE_DEV_SECRET), description="HMAC key for unit links.")
+    signing_secret_previous: SecretStr | None = Field(
+        None,
+        description="Earlier signing secrets (comma separated), still accepted for links already sent; "
+        "new links use signing_secret. See docs/production.md (rotation).",
+    )
     link_valid_days: int = Field(60, ge=1, le=400)
 
     # Notifications. Without an SMTP URL, email goes to the outbox folder.

@@ -1,7 +1,10 @@
 """Signed links for units: HMAC-SHA256, scoped to one unit and one cycle, expiring, revocable.
 
 A token is ``<payload>.<signature>`` in base64url. The payload names the unit code, the cycle year, the
-purpose, the expiry and a nonce; the nonce has a row in ``accesslink`` so a link can be revoked.
+purpose, the expiry and a nonce; the nonce has a row in ``accesslink`` so a link can be revoked. New tokens
+are signed with ``PLANCYCLE_SIGNING_SECRET``; tokens signed with a secret listed in
+``PLANCYCLE_SIGNING_SECRET_PREVIOUS`` are still accepted, so the secret can be rotated without breaking links
+already sent.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from models import AccessLink, PlanningCycle, Unit
 from models.base import utcnow
-from plancycle.settings import Settings, get_settings
+from plancycle.settings import UNSAFE_DEV_SECRET, Settings, get_settings
 
 
 class LinkError(Exception):
@@ -45,9 +48,27 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _sign(payload: str, settings: Settings) -> str:
-    key = settings.signing_secret.get_secret_value().encode()
+def signing_keys(settings: Settings) -> list[bytes]:
+    """The keys a signature may have been made with: the current secret first (the only one that signs),
+    then each of ``PLANCYCLE_SIGNING_SECRET_PREVIOUS`` so links sent before a rotation keep working."""
+    keys = [settings.signing_secret.get_secret_value().encode()]
+    if settings.signing_secret_previous is not None:
+        previous = (old.strip() for old in settings.signing_secret_previous.get_secret_value().split(","))
+        # the built-in development secret is never a valid production key, not even as a former one
+        refused = UNSAFE_DEV_SECRET if settings.env == "production" else None
+        keys += [old.encode() for old in previous if old and old != refused]
+    return keys
+
+
+def _sign(payload: str, key: bytes) -> str:
     return _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
+
+
+def _signature_matches(payload: str, signature: str, settings: Settings) -> bool:
+    """Constant-time comparison against every accepted key (all of them, so timing says nothing)."""
+    given = signature.encode()  # bytes: a non-ASCII str would make compare_digest raise
+    matches = [hmac.compare_digest(given, _sign(payload, key).encode()) for key in signing_keys(settings)]
+    return any(matches)
 
 
 def issue_link_token(
@@ -91,7 +112,7 @@ def issue_link_token(
         "e": int(link.expires_at.timestamp()),
     }
     payload = _b64(json.dumps(body, separators=(",", ":")).encode())
-    return f"{payload}.{_sign(payload, settings)}"
+    return f"{payload}.{_sign(payload, signing_keys(settings)[0])}"
 
 
 def link_url(token: str, settings: Settings | None = None) -> str:
@@ -106,7 +127,7 @@ def verify_link_token(
     settings = settings or get_settings()
     now = now or utcnow()
     payload, _, signature = token.partition(".")
-    if not payload or not signature or not hmac.compare_digest(signature, _sign(payload, settings)):
+    if not payload or not signature or not _signature_matches(payload, signature, settings):
         raise LinkError("tampered")
     try:
         body = json.loads(_unb64(payload))

@@ -15,7 +15,6 @@ and cell checks, the same `ValidationIssue` with sheet, row and column. Texts li
 
 from __future__ import annotations
 
-import hmac
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -75,6 +74,7 @@ from tasks.workbook import (
     finish_workbook,
     render_text,
     sign_fields,
+    signature_verifies,
     signing_secret,
     workbook_texts,
     write_metadata_sheet,
@@ -435,8 +435,7 @@ def read_progress_metadata(
                 "meta_old_version", sheet=META_SHEET, found=found, expected=PROGRESS_TEMPLATE_VERSION
             )
         ]
-    secret = secret if secret is not None else signing_secret()
-    if not hmac.compare_digest(sign_progress_metadata(fields, secret), fields["signature"]):
+    if not signature_verifies(fields["signature"], lambda key: sign_progress_metadata(fields, key), secret):
         return None, [progress_issue("meta_tampered", sheet=META_SHEET)]
     return (
         ProgressIdentity(

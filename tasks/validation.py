@@ -11,7 +11,6 @@ Messages live in ``templates/workbook/messages.yaml``; the key of each rule is t
 
 from __future__ import annotations
 
-import hmac
 import io
 import re
 import unicodedata
@@ -52,7 +51,7 @@ from tasks.workbook import (
     load_workbook_context,
     render_text,
     sign_metadata,
-    signing_secret,
+    signature_verifies,
     status_columns,
     workbook_texts,
 )
@@ -344,8 +343,9 @@ def identify_workbook(content: bytes) -> WorkbookIdentity | None:
         return None
 
 
-def check_metadata(wb: Workbook, context: WorkbookContext, secret: bytes) -> list[ValidationIssue]:
-    """The signed metadata says which unit, year and template version the workbook was issued for."""
+def check_metadata(wb: Workbook, context: WorkbookContext, secret: bytes | None) -> list[ValidationIssue]:
+    """The signed metadata says which unit, year and template version the workbook was issued for. Without
+    an explicit ``secret``, the current and previous signing secrets are accepted."""
     fields = read_metadata_sheet(wb)
     if not fields or "signature" not in fields:
         return [make_issue("meta_missing", sheet=META_SHEET)]
@@ -356,7 +356,7 @@ def check_metadata(wb: Workbook, context: WorkbookContext, secret: bytes) -> lis
                 "meta_old_version", sheet=META_SHEET, found=found_version, expected=context.template_version
             )
         ]
-    if not hmac.compare_digest(sign_metadata(fields, secret), fields["signature"]):
+    if not signature_verifies(fields["signature"], lambda key: sign_metadata(fields, key), secret):
         return [make_issue("meta_tampered", sheet=META_SHEET)]
     if fields.get("cycle_year") != str(context.cycle_year) or fields.get("cycle_id") != str(context.cycle_id):
         return [
@@ -830,7 +830,7 @@ def validate_workbook(
         values_wb = _load(content, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds on a damaged file
         return ValidationResult(errors=[make_issue("file_unreadable", reason=f"{type(exc).__name__}: {exc}")])
-    issues = check_metadata(values_wb, context, secret if secret is not None else signing_secret())
+    issues = check_metadata(values_wb, context, secret)
     if issues:
         return ValidationResult(errors=issues)
     # The second load sees formulas: one without a cached value is reported, not read as empty. A file

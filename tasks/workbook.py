@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import io
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -327,6 +328,18 @@ def signing_secret() -> bytes:
     from plancycle.settings import get_settings
 
     return get_settings().signing_secret.get_secret_value().encode("utf-8")
+
+
+def signature_verifies(signature: str, sign: Callable[[bytes], str], secret: bytes | None = None) -> bool:
+    """Whether ``signature`` is ``sign(key)`` for ``secret`` or, when none is given, for the current signing
+    secret or one listed in ``PLANCYCLE_SIGNING_SECRET_PREVIOUS``: a workbook sent before a rotation is still
+    recognised. Every key is compared in constant time."""
+    from plancycle.settings import get_settings
+    from tasks.links import signing_keys
+
+    keys = [secret] if secret is not None else signing_keys(get_settings())
+    given = signature.encode()
+    return any([hmac.compare_digest(given, sign(key).encode()) for key in keys])
 
 
 def metadata_fields(context: WorkbookContext, *, issued_at: datetime) -> dict[str, str]:
