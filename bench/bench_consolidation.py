@@ -1,6 +1,7 @@
 """Benchmark: consolidation of 100,000 items from 3,500 units with 4 funding sources. Not a test:
 
     .venv/bin/python bench/bench_consolidation.py [--items 100000] [--units 3500] [--database-url URL]
+        [--json PATH]
 
 A child process builds the database (SQLite file in a temporary folder unless --database-url names an
 empty PostgreSQL database): units, accepted submissions, items with amounts in đồng, last year's plan.
@@ -13,7 +14,8 @@ Then, each phase in a fresh process so its peak memory is its own:
 - naive: a Python loop over ORM rows (PlanItem, PlanItemAmount) summing into dicts, for comparison.
 
 Every phase's totals are compared with the totals computed while generating: a fast wrong answer fails.
-Targets (2-core machine): totals ≤ 3 s, Excel ≤ 30 s, peak RSS ≤ 1.5 GB.
+Targets (2-core machine): totals ≤ 3 s, Excel ≤ 30 s, peak RSS ≤ 1.5 GB. ``--json PATH`` also writes the
+figures in the format of ``bench/common.py`` (``bench/run_all.py`` reads it).
 """
 
 from __future__ import annotations
@@ -329,6 +331,9 @@ def main() -> int:
         "--database-url", default=None, help="an EMPTY database (default: a temporary SQLite file)"
     )
     parser.add_argument("--seed", type=int, default=2027)
+    parser.add_argument(
+        "--json", type=Path, default=None, help="also write the figures here (bench/common.py)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
@@ -336,11 +341,10 @@ def main() -> int:
         started = time.perf_counter()
         with mp.get_context("spawn").Pool(1) as pool:
             expected = pool.apply(_generate, (url, args.items, args.units, args.seed))
-        print(
-            f"generated {args.items:,} items from {args.units:,} units "
-            f"in {time.perf_counter() - started:.1f} s"
-        )
+        generate_seconds = time.perf_counter() - started
+        print(f"generated {args.items:,} items from {args.units:,} units in {generate_seconds:.1f} s")
         rows = []
+        phases = {}
         failures = []
         targets = {"totals": 3.0, "excel": 30.0}
         for name, label in (
@@ -354,6 +358,7 @@ def main() -> int:
             if totals is not None and totals != expected:
                 failures.append(f"{name}: totals {totals} != expected {expected}")
             rows.append((label, seconds, targets.get(name), peak, extra))
+            phases[name] = (seconds, peak, extra)
         naive = rows[-1][1]
         print()
         print(f"{'phase':46} {'seconds':>8} {'target':>8} {'peak MB':>8}  notes")
@@ -373,6 +378,53 @@ def main() -> int:
         print(f"expected total: {expected['total']:,} đồng; every phase's totals equal it: {not failures}")
         for failure in failures:
             print("FAILED", failure)
+        if args.json:
+            from bench.common import Figure, Measurement, write_report
+
+            write_report(
+                args.json,
+                benchmark="consolidation",
+                parameters={"items": args.items, "units": args.units, "database": url.split(":", 1)[0]},
+                figures=[
+                    Figure(
+                        "totals_s",
+                        "grouped totals from the database",
+                        fast,
+                        "s",
+                        targets["totals"],
+                        "<=",
+                        naive,
+                        "Python loop over ORM rows",
+                    ),
+                    Figure(
+                        "excel_s", "Excel export (4 sheets)", phases["excel"][0], "s", targets["excel"], "<="
+                    ),
+                    Figure("peak_rss_mb", "peak RSS of any phase", peak_all, "MB", 1536, "<="),
+                    Figure(
+                        "wrong_totals",
+                        "phases whose totals differ from the generated data",
+                        len(failures),
+                        "phases",
+                        0,
+                        "<=",
+                    ),
+                ],
+                context=[
+                    Measurement("generate_s", "generating the database (not timed)", generate_seconds, "s"),
+                    Measurement(
+                        "materialize_s", "materialize (submissions → plan)", phases["materialize"][0], "s"
+                    ),
+                    Measurement(
+                        "build_s", "full build (+ comparison, Annex 01, checks)", phases["build"][0], "s"
+                    ),
+                    Measurement("naive_s", "naive: Python loop over ORM rows", naive, "s"),
+                    Measurement("excel_mb", "Excel file on disk", phases["excel"][2]["MB on disk"], "MB"),
+                    *(
+                        Measurement(f"peak_rss_{name}_mb", f"peak RSS, {name} phase", peak, "MB")
+                        for name, (_, peak, _) in phases.items()
+                    ),
+                ],
+            )
         return 1 if failures else 0
 
 

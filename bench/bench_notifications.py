@@ -1,13 +1,14 @@
 """Benchmark: 2,000 recipients × (email + Zalo) end to end (render, log, send, record) to loopback servers,
 then the same batch the naive way (one Prefect task per message). Not a test; run it by hand:
 
-    .venv/bin/python bench/bench_notifications.py [--recipients 2000] [--naive-recipients 2000]
+    .venv/bin/python bench/bench_notifications.py [--recipients 2000] [--naive-recipients 2000] [--json PATH]
 
 The SMTP and fake Zalo servers run in a separate process, so the figures are the sender's alone.
 Targets (2-core machine): ≥ 100 messages/s, ≥ 10× the naive way, peak RSS ≤ 500 MB; the table says PASS
 or FAIL for each. It also shows the sender's CPU time per delivery (steadier than messages/s when other
 work shares the machine: the fast run lasts seconds, the naive one a minute), the servers' CPU time and
-the machine's load average before and after.
+the machine's load average before and after. ``--json PATH`` also writes the figures in the format of
+``bench/common.py`` (``bench/run_all.py`` reads it).
 """
 
 from __future__ import annotations
@@ -80,6 +81,9 @@ def main() -> None:
         "--naive-sequential",
         action="store_true",
         help="call the per-message task in a plain loop instead of submitting it to the thread pool",
+    )
+    parser.add_argument(
+        "--json", type=Path, default=None, help="also write the figures here (bench/common.py)"
     )
     args = parser.parse_args()
     naive_n = args.naive_recipients or args.recipients
@@ -308,6 +312,58 @@ def main() -> None:
     print("-+-".join("-" * w for w in widths))
     for row in rows:
         print(" | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
+    if args.json:
+        from bench.common import Figure, Measurement, write_report
+
+        naive_name = "one Prefect task per message"
+        write_report(
+            args.json,
+            benchmark="notifications",
+            parameters={"recipients": args.recipients, "naive_recipients": naive_n},
+            figures=[
+                Figure(
+                    "messages_per_s",
+                    "messages/s, end to end (render, log, send, record)",
+                    fast_rate,
+                    "messages/s",
+                    100,
+                    ">=",
+                    naive_rate,
+                    naive_name,
+                ),
+                Figure("speedup", f"speed-up over {naive_name}", speedup, "×", 10, ">="),
+                Figure("peak_rss_mb", "peak RSS of the sender process", fast_rss, "MB", 500, "<="),
+                Figure(
+                    "not_sent",
+                    "deliveries not sent (fast and naive runs)",
+                    2 * args.recipients - fast_count + 2 * naive_n - naive_count,
+                    "messages",
+                    0,
+                    "<=",
+                ),
+                Figure(
+                    "rerun_sent", "re-run of the same batch: sent again", rerun.sent_now, "messages", 0, "<="
+                ),
+            ],
+            context=[
+                Measurement("fast_seconds", f"fast run, {fast_count} deliveries", fast_seconds, "s"),
+                Measurement("naive_seconds", f"naive run, {naive_count} deliveries", naive_seconds, "s"),
+                Measurement("cpu_ms_fast", "sender CPU per delivery", fast_ms, "ms"),
+                Measurement("cpu_ms_naive", "sender CPU per delivery, naive way", naive_ms, "ms"),
+                Measurement(
+                    "peak_rss_after_naive_mb", "peak RSS after the naive run too", _peak_rss_mb(), "MB"
+                ),
+                Measurement(
+                    "smtp_connections", "SMTP connections (fast run)", after_fast["smtp_connections"], ""
+                ),
+                Measurement(
+                    "servers_cpu_s",
+                    "loopback servers' CPU, fast run",
+                    after_fast["cpu"] - before_fast["cpu"],
+                    "s",
+                ),
+            ],
+        )
 
 
 if __name__ == "__main__":
