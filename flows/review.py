@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from pydantic import Field
 
@@ -15,9 +15,11 @@ from tasks.collect import publish_markdown
 from tasks.notify.prefect_tasks import deliver
 from tasks.notify.team import OPERATOR_HOOKS
 from tasks.review import (
+    BatchAcceptance,
     ItemComment,
     ReviewOutcome,
     accept_submission,
+    accept_submissions,
     changes_since_previous,
     exempt_unit,
     extend_deadline,
@@ -111,3 +113,42 @@ def review_submission(
         comment=comment,
     )
     return {"status": outcome.status, "version": outcome.version_number, "messages_sent": sent}
+
+
+@task(name="chấp nhận các đề xuất", cache_policy=NO_CACHE)
+def record_acceptances(
+    year: int, unit_codes: list[str] | None, reviewer: str, comment: str | None
+) -> BatchAcceptance:
+    """Accept each unit in its own transaction; a unit that cannot be accepted is reported, not fatal."""
+    return accept_submissions(
+        year=year, unit_codes=unit_codes, reviewer=reviewer, comment=comment, settings=get_settings()
+    )
+
+
+@flow(
+    name="accept-submissions",
+    flow_run_name="chấp nhận đề xuất năm {year}",
+    log_prints=True,
+    **OPERATOR_HOOKS,
+)
+def accept_submissions_flow(
+    year: int = Field(title="Năm kế hoạch"),
+    unit_codes: list[str] | None = Field(
+        None, title="Mã các đơn vị (để trống: mọi đề xuất đã nhận, chưa xem xét)"
+    ),
+    comment: str | None = Field(None, title="Ý kiến chung"),
+    reviewer: str = Field("coordinator", title="Người xem xét"),
+) -> dict[str, object]:
+    """Chấp nhận cùng lúc đề xuất của nhiều đơn vị đã xem xét xong (trả lại thì dùng review-submission)."""
+    result = record_acceptances(year, unit_codes, reviewer, comment)
+    publish_markdown(
+        "reports/acceptances.md.j2",
+        key=f"acceptances-{year}",
+        description=f"Chấp nhận đề xuất năm {year}",
+        year=year,
+        result=result,
+        comment=comment,
+    )
+    if result.refused:
+        get_run_logger().warning("Không chấp nhận được: %s", result.refused)
+    return {"accepted": [o.unit_code for o in result.accepted], "refused": result.refused}

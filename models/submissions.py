@@ -104,6 +104,20 @@ def list_submissions(*, session: Session, cycle_id: int) -> list[Submission]:
     )
 
 
+def list_units_awaiting_review(*, session: Session, cycle_id: int) -> list[str]:
+    """Codes of the units whose submission is received and not yet reviewed (status submitted)."""
+    from models.registry import Unit
+
+    return list(
+        session.exec(
+            select(Unit.code)
+            .join(Submission, Submission.unit_id == Unit.id)  # type: ignore[arg-type]
+            .where(Submission.cycle_id == cycle_id, Submission.status == SubmissionStatus.submitted)
+            .order_by(col(Unit.code))
+        )
+    )
+
+
 def list_versions(*, session: Session, submission_id: int) -> list[SubmissionVersion]:
     """Every stored version, newest first."""
     return list(

@@ -18,7 +18,7 @@ from models.base import SubmissionStatus, nfc, utcnow
 from models.cycle import get_cycle_by_year, list_funding_sources
 from models.items import list_submission_items
 from models.registry import get_unit_by_code, list_unit_recipients, unit_name_key
-from models.submissions import get_submission, list_versions
+from models.submissions import get_submission, list_units_awaiting_review, list_versions
 from plancycle.settings import Settings
 from tasks.notify.delivery import Message
 from tasks.unit_messages import unit_context
@@ -113,6 +113,46 @@ def accept_submission(
     )
     session.flush()
     return ReviewOutcome(unit_code=unit_code, status=submission.status, version_number=version.number)
+
+
+class BatchAcceptance(BaseModel):
+    """What one batch of acceptances did: who was accepted, who was not and why (Vietnamese)."""
+
+    accepted: list[ReviewOutcome] = []
+    refused: dict[str, str] = {}
+
+
+def accept_submissions(
+    *, year: int, unit_codes: list[str] | None, reviewer: str, comment: str | None, settings: Settings
+) -> BatchAcceptance:
+    """Accept several units' latest versions, each in its own transaction: one unit that cannot be
+    accepted (nothing received, unknown code) is reported and does not hold back the others. Without
+    ``unit_codes``, every submission awaiting review."""
+    from models.db import session_scope
+
+    if unit_codes is None:
+        with session_scope() as session:
+            cycle = get_cycle_by_year(session=session, year=year)
+            if cycle is None or cycle.id is None:
+                raise ReviewError("no_cycle", year=year)
+            unit_codes = list_units_awaiting_review(session=session, cycle_id=cycle.id)
+    result = BatchAcceptance()
+    for code in dict.fromkeys(c.strip() for c in unit_codes if c.strip()):
+        try:
+            with session_scope() as session:
+                outcome = accept_submission(
+                    session=session,
+                    year=year,
+                    unit_code=code,
+                    reviewer=reviewer,
+                    comment=comment,
+                    settings=settings,
+                )
+        except ReviewError as error:
+            result.refused[code] = error.message_vi
+            continue
+        result.accepted.append(outcome)
+    return result
 
 
 def return_submission(

@@ -118,8 +118,9 @@ def _answers_and_reminders(season: Season, deadline: date) -> None:
 
 
 def _review(season: Season, deadline: date) -> date:
-    """Accept every received submission but one, which goes back with comments and a new deadline."""
-    from flows.review import review_submission
+    """One submission goes back with comments and a new deadline; every other one received is accepted in
+    one run of `accept-submissions`."""
+    from flows.review import accept_submissions_flow, review_submission
     from tasks.review import ItemComment
 
     texts = season.texts_all["review"]
@@ -140,14 +141,9 @@ def _review(season: Season, deadline: date) -> date:
                 new_deadline=returned_deadline,
                 reviewer="simulation:coordinator",
             )
-        for code in answered:
-            season.flow(
-                review_submission,
-                year=season.year,
-                unit_code=code,
-                action="accept",
-                reviewer="simulation:coordinator",
-            )
+        accepted = season.flow(accept_submissions_flow, year=season.year, reviewer="simulation:coordinator")
+        if sorted(accepted["accepted"]) != sorted(answered) or accepted["refused"]:
+            raise AssertionError(f"expected {len(answered)} acceptances, got {accepted}")
         record["counts"] = season.submission_counts()
     return returned_deadline
 

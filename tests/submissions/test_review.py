@@ -194,3 +194,34 @@ def test_status_rows_and_excel_export(requested: World) -> None:
     syt_row = next(r for r in ws.iter_rows(min_row=2) if str(r[0].value).startswith("SYT"))
     assert syt_row[nsdp - 1].value == by_unit["SYT"].totals["NSDP"]  # exact đồng, an integer
     assert isinstance(syt_row[nsdp - 1].value, int)
+
+
+def test_accept_many_at_once_each_in_its_own_transaction(requested: World) -> None:
+    """Without codes: every submission awaiting review. With codes: those; an unknown code or a unit that
+    sent nothing is reported in Vietnamese and does not stop the others."""
+    from tasks.review import accept_submissions
+
+    world, settings = requested, get_settings()
+    _submit(world, filled_workbook(world))
+    awaiting = accept_submissions(
+        year=world.cycle.year, unit_codes=None, reviewer="coordinator", comment=None, settings=settings
+    )
+    assert [o.unit_code for o in awaiting.accepted] == ["SYT"] and awaiting.refused == {}
+    world.session.expire_all()
+    submission = world.session.exec(select(Submission).where(Submission.unit_id == world.unit.id)).one()
+    assert submission.status == SubmissionStatus.accepted
+
+    listed = accept_submissions(
+        year=world.cycle.year,
+        unit_codes=["SYT", "STC", "KHONG-CO", "SYT"],
+        reviewer="coordinator",
+        comment="Thống nhất",
+        settings=settings,
+    )
+    assert [o.unit_code for o in listed.accepted] == ["SYT"]  # already accepted: unchanged, listed once
+    assert set(listed.refused) == {"STC", "KHONG-CO"}
+    assert "STC" in listed.refused["STC"] and "KHONG-CO" in listed.refused["KHONG-CO"]
+    accepts = world.session.exec(
+        select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "accept")
+    ).one()
+    assert accepts == 1
