@@ -25,7 +25,7 @@ from tasks.approval import list_stages, stage_approvers, stage_groups
 from tasks.calendar import WorkingCalendar
 from tasks.notify.delivery import Message
 from tasks.reminders import due_reminders
-from tasks.urging import coordinators, reminder_schedule, settled_steps
+from tasks.urging import coordinators, record_skipped_steps, reminder_schedule, settled_steps
 
 CIRCULATION_STARTED = "approval.circulation_started"
 
@@ -87,7 +87,8 @@ def plan_approval_reminders(
     *, session: Session, as_of: date | datetime, settings: Settings
 ) -> tuple[list[Message], list[ApprovalReminderRow]]:
     """Messages due now to the approvers of every stage waiting for a decision, in every cycle whose plan
-    is out for approval."""
+    is out for approval. Stale steps are logged as skipped in the caller's transaction, so they are never
+    sent later."""
     calendar = WorkingCalendar.from_session(session)
     messages: list[Message] = []
     rows: list[ApprovalReminderRow] = []
@@ -119,6 +120,13 @@ def plan_approval_reminders(
                 not_before=started.at.date(),
             )
             for decision in decisions:
+                record_skipped_steps(
+                    session=session,
+                    prefix=prefix,
+                    step_keys=decision.skipped,
+                    unit_id=None,
+                    cycle_id=cycle.id,
+                )
                 if decision.recipients == "officer":
                     contacts = stage_approvers(session=session, stage=stage)
                 else:

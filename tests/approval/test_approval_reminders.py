@@ -59,6 +59,7 @@ def test_only_the_waiting_stage_is_reminded_once_per_step(session: Session) -> N
     assert {m.contact_id for m in messages} == {world.approvers["GD"].id}
     assert messages[0].template == "approval_reminder" and messages[0].context["days_left"] == 3
     assert "/runs/flow-run/00000000-0000-0000-0000-000000000001" in messages[0].context["link"]
+    session.commit()  # the stale before-7 step is logged as skipped in this transaction
     result = send_batch(messages, settings=settings, as_of=date(2026, 12, 7))
     assert result.sent_now == 1
 
@@ -97,9 +98,19 @@ def test_overdue_escalates_to_the_coordinators_and_stops_when_not_circulating(se
     ]
     by_step = {m.key.rsplit(":", 1)[-1]: m.contact_id for m in messages}
     assert by_step == {"overdue-1": world.approvers["GD"].id, "escalate-1": coordinator.id}
+    # the steps before the deadline were never sent: logged as skipped, once, so they never go out late
+    session.commit()
+    skipped = session.exec(select(NotificationLog.idempotency_key, NotificationLog.status)).all()
+    assert sorted(k.split(":")[-2] for k, _ in skipped) == ["before-1", "before-3", "before-7", "due"]
+    assert {status for _, status in skipped} == {"skipped"}
+    plan_approval_reminders(
+        session=session, as_of=date(2026, 12, 17), settings=settings
+    )  # the same day again
+    session.commit()
+    assert len(session.exec(select(NotificationLog)).all()) == 4
 
     world.cycle.status = "approved"
     session.add(world.cycle)
     session.commit()
     assert plan_approval_reminders(session=session, as_of=date(2026, 12, 17), settings=settings) == ([], [])
-    assert session.exec(select(NotificationLog)).all() == []
+    assert {log.status for log in session.exec(select(NotificationLog))} == {"skipped"}  # nothing was sent
