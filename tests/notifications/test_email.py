@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 import random
+import socket
 import threading
 from datetime import UTC, datetime
 from email import encoders, message_from_bytes
@@ -90,14 +91,25 @@ def test_english_contact_gets_english(world: dict[str, Any], smtp: SmtpServer, m
 def test_smtp_down_then_up_is_delivered_once(
     world: dict[str, Any], make_settings: Any, session: Session
 ) -> None:
-    server = SmtpServer()  # not started yet: connection refused
-    timer = threading.Timer(0.4, server.start)
-    timer.start()
+    server = SmtpServer()
+    # The relay is down for the first attempt whatever the machine's speed: a socket on the relay's port
+    # takes the first connection and drops it, then the real server starts on that port.
+    gate = socket.create_server(("127.0.0.1", server.port))
+    gate.settimeout(60)
+
+    def outage_then_up() -> None:
+        with gate:
+            connection, _ = gate.accept()
+            connection.close()
+        server.start()
+
+    recovery = threading.Thread(target=outage_then_up, daemon=True)
+    recovery.start()
     try:
-        policy = DeliveryPolicy(max_attempts=8, backoff_initial=0.1, backoff_max=0.3)
+        policy = DeliveryPolicy(max_attempts=20, backoff_initial=0.1, backoff_max=0.3)
         result = send_batch([due_soon(world, "email")], settings=make_settings(smtp=server), policy=policy)
     finally:
-        timer.join()
+        recovery.join(timeout=30)
         server.stop()
     (delivery,) = result.deliveries
     assert delivery.status == DeliveryStatus.sent and delivery.attempts > 1
