@@ -47,10 +47,31 @@ def waiting_run(*, year: int, stage_code: str) -> FlowRun | None:
     return None
 
 
+def input_ready(run: FlowRun, timeout: float = 0) -> bool:
+    """Whether the suspended run has saved the form it waits for. Prefect marks the run suspended first
+    and saves the form's schema just after, so a decision sent in between would not be checked against
+    it; wait up to ``timeout`` seconds for it."""
+    import time
+
+    from prefect.exceptions import ObjectNotFound
+
+    key = str(run.state.state_details.pause_key) if run.state else ""
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while True:
+            try:
+                client.read_flow_run_input(run.id, f"suspended-{key}-schema")
+                return True
+            except ObjectNotFound:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.2)
+
+
 def send_decision(*, year: int, stage_code: str, data: DecisionData) -> str:
     """Resume the waiting run with ``data`` as its input; returns the run's name."""
     run = waiting_run(year=year, stage_code=stage_code)
-    if run is None:
+    if run is None or not input_ready(run, timeout=30):
         raise CliDecisionError("no_waiting_run", year=year, stage=stage_code)
     answer: dict[str, Any] = data.model_dump(mode="json")
     try:

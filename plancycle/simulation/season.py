@@ -302,14 +302,17 @@ def _read_run(run_id: Any) -> Any:
 def _wait_paused(
     run_id: Any, served: ServedApproval, *, after: str | None = None, timeout: float = 600
 ) -> str:
-    """Wait until the run waits for a decision under a pause key other than ``after``; returns the key."""
+    """Wait until the run waits for a decision under a pause key other than ``after`` (its form saved);
+    returns the key."""
+    from tasks.circulate_cli import input_ready
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         run = _read_run(run_id)
         state = run.state
         if state is not None and state.is_paused():
             key = str(state.state_details.pause_key)
-            if key != after:
+            if key != after and input_ready(run):
                 return key
         elif state is not None and state.is_final():
             raise RuntimeError(f"the circulation ended: {state.name} {state.message}; see {served.log}")

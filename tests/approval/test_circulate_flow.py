@@ -28,6 +28,7 @@ from models.items import PlanVersion
 from models.notifications import NotificationLog
 from plancycle.settings import get_settings
 from tasks.approval import version_totals
+from tasks.circulate_cli import input_ready
 from tests.approval.world import TRIEU, YEAR, build_world, chain
 
 pytestmark = pytest.mark.prefect
@@ -125,7 +126,7 @@ def wait_for(run_id: UUID, server: Server, *, final: bool = False, timeout: floa
         assert state is not None
         if final and state.is_final():
             return run
-        if not final and state.is_paused():
+        if not final and state.is_paused() and input_ready(run):  # its form saved, not only the state
             return run
         if state.is_final() and not final:
             raise AssertionError(f"run ended: {state!r}; see {server.log}")
