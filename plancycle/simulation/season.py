@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from plancycle.simulation.run import Season, ServedApproval
 
 TRIEU = 1_000_000
+# the deployment plancycle/simulation/serve.py serves
+SERVED_DEPLOYMENT_NAME = "circulate-for-approval/simulation"
 
 
 def run_season(season: Season, served: ServedApproval) -> None:
@@ -272,8 +274,6 @@ def _approval(season: Season, served: ServedApproval, on: date) -> None:
         record["counts"] = f"Quyết định {number} ngày {decided_on:%d/%m/%Y}; hỏi lại 1 lần"
         record["details"] = {"decision_number": number, "pause_keys": key}
 
-
-SERVED_DEPLOYMENT_NAME = "circulate-for-approval/simulation"
 
 
 def _wait_for_deployment(served: ServedApproval, timeout: float = 300) -> None:
