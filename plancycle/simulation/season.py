@@ -275,7 +275,6 @@ def _approval(season: Season, served: ServedApproval, on: date) -> None:
         record["details"] = {"decision_number": number, "pause_keys": key}
 
 
-
 def _wait_for_deployment(served: ServedApproval, timeout: float = 300) -> None:
     from prefect.client.orchestration import get_client
 
