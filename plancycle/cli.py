@@ -251,6 +251,7 @@ def up(
 ) -> None:
     """Chạy toàn bộ hệ thống tại máy: CSDL, Prefect server, các deployment, worker. Ctrl-C để dừng."""
     from models.db import upgrade_database
+    from plancycle import doctor
     from plancycle.stack import StackError, list_deployment_names, running_stack
 
     settings = get_settings()
@@ -279,23 +280,80 @@ def up(
         typer.echo(f"Giao diện Prefect: {api.removesuffix('/api')}")
         if portal:
             typer.echo(f"Cổng tiếp nhận của đơn vị: {portal}")
-        typer.echo("SẴN SÀNG / READY. Nhấn Ctrl-C để dừng.", color=False)
+        # READY only once the parts that work unattended are proven: a worker polls the pool and the
+        # server's scheduler has put runs on the scheduled deployments, with no error in its log.
+        checks = doctor.run_checks(
+            settings,
+            api,
+            server_log=stack.server_log,
+            server_log_offset=stack.server_log_offset,
+            wait_seconds=90,
+            check_links=portal is not None,
+        )
+        healthy = doctor.report(checks, typer.echo)
+        if healthy:
+            typer.echo(f"{doctor.both('ready')}. Nhấn Ctrl-C để dừng.", color=False)
+        else:
+            typer.echo(doctor.both("not_ready"), err=True)
         sys.stdout.flush()
+        if exit_after_ready and not healthy:
+            raise typer.Exit(1)
         if exit_after_ready:
             time.sleep(2)
             stack.check_alive()
             return
         signal.signal(signal.SIGINT, _stop)
         signal.signal(signal.SIGTERM, _stop)
+        log_seen, next_log_check = _log_size(stack.server_log), time.monotonic() + 30
         while not stopping:
             try:
                 stack.check_alive()
             except StackError as error:
                 typer.echo(f"Dừng vì: {error}", err=True)
                 raise typer.Exit(1) from None
+            if stack.server_log is not None and time.monotonic() >= next_log_check:
+                # A scheduler that starts failing later is as silent as one that never worked: say so.
+                check = doctor.check_server_log(stack.server_log, log_seen)
+                log_seen, next_log_check = _log_size(stack.server_log), time.monotonic() + 30
+                if not check.ok:
+                    doctor.report([check], lambda line: typer.echo(line, err=True))
             time.sleep(0.5)
         typer.echo("Đang dừng…")
     typer.echo("Đã dừng.")
+
+
+def _log_size(path: Path | None) -> int:
+    return path.stat().st_size if path is not None and path.exists() else 0
+
+
+@app.command("doctor")
+def doctor_command(
+    api: str = typer.Option(
+        None, "--api", help="Prefect API (mặc định: PLANCYCLE_PREFECT_API_URL, PREFECT_API_URL, máy này)."
+    ),
+    server_log: Path = typer.Option(
+        None, "--server-log", help="Nhật ký Prefect server cần đọc lỗi (Prefect server log to scan)."
+    ),
+    wait: int = typer.Option(0, "--wait", min=0, help="Chờ tối đa bấy nhiêu giây cho worker và lịch chạy."),
+) -> None:
+    """Kiểm tra hệ thống: CSDL, Prefect API, worker, lịch chạy tự động, gửi thư, đường dẫn. Lỗi: mã 1."""
+    import os
+
+    from plancycle import doctor
+
+    settings = get_settings()
+    api_url = (
+        api
+        or settings.prefect_api_url
+        or os.environ.get("PREFECT_API_URL")
+        or f"http://127.0.0.1:{settings.prefect_port}/api"
+    )
+    checks = doctor.run_checks(settings, api_url, server_log=server_log, wait_seconds=wait)
+    if doctor.report(checks, typer.echo):
+        typer.echo(doctor.both("doctor_ok"))
+        return
+    typer.echo(doctor.both("doctor_failed", count=sum(not c.ok for c in checks)), err=True)
+    raise typer.Exit(1)
 
 
 def _redact(url: str) -> str:

@@ -30,7 +30,11 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Ho_Chi_Minh"
     locale: Literal["vi", "en"] = "vi"
     province_name: str = Field("Gia Lai", description="Province shown in documents and messages.")
-    public_base_url: str = Field("http://127.0.0.1:8080", description="Base URL of the portal in links.")
+    public_base_url: str | None = Field(
+        None,
+        description="Base URL of the portal in the links units receive. Default: the portal's own host and "
+        "port (portal_host, portal_port), so links follow PLANCYCLE_PORTAL_PORT.",
+    )
     signing_secret: SecretStr = Field(SecretStr(UNSAFE_DEV_SECRET), description="HMAC key for unit links.")
     signing_secret_previous: SecretStr | None = Field(
         None,
@@ -94,6 +98,18 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.resolved_data_dir / 'plancycle.db'}"
+
+    @property
+    def resolved_public_base_url(self) -> str:
+        """The start of every link a unit or approver receives, without a trailing slash."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        host = self.portal_host
+        if host in ("0.0.0.0", "::", ""):  # listening everywhere: this machine reaches it on loopback
+            host = "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.portal_port}"
 
     @property
     def resolved_outbox_dir(self) -> Path:

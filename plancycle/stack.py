@@ -26,6 +26,9 @@ class Stack:
     settings: Settings
     processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     api_url: str = ""
+    # The log of the Prefect server this stack started, and where this start's lines begin in it.
+    server_log: Path | None = None
+    server_log_offset: int = 0
 
     @property
     def env(self) -> dict[str, str]:
@@ -68,6 +71,8 @@ class Stack:
         if _healthy(self.api_url):
             return self.api_url
         logs = self.settings.resolved_data_dir / "logs"
+        self.server_log = logs / "prefect-server.log"
+        self.server_log_offset = self.server_log.stat().st_size if self.server_log.exists() else 0
         server = self._spawn(
             "prefect-server",
             [_prefect(), "server", "start", "--host", "127.0.0.1", "--port", str(self.settings.prefect_port)],

@@ -117,7 +117,7 @@ def issue_link_token(
 
 def link_url(token: str, settings: Settings | None = None) -> str:
     settings = settings or get_settings()
-    return f"{settings.public_base_url.rstrip('/')}/u/{token}"
+    return f"{settings.resolved_public_base_url}/u/{token}"
 
 
 def verify_link_token(

@@ -209,7 +209,7 @@ def digest_messages(
         "counts": counts,
         "overdue_units": overdue,
         "failed_deliveries": failed_deliveries,
-        "link": settings.public_base_url,
+        "link": settings.resolved_public_base_url,
     }
     messages = [
         Message(

@@ -70,3 +70,14 @@ def test_production_refuses_the_built_in_secret() -> None:
     with pytest.raises(ValidationError, match="PLANCYCLE_SIGNING_SECRET"):
         Settings(env="production")
     assert Settings(env="production", signing_secret="s" * 32).env == "production"  # type: ignore[arg-type]
+
+
+def test_links_follow_the_portal_port_unless_a_public_address_is_set() -> None:
+    from plancycle.settings import Settings
+
+    assert Settings(portal_port=8591).resolved_public_base_url == "http://127.0.0.1:8591"
+    assert (
+        Settings(portal_host="0.0.0.0", portal_port=8591).resolved_public_base_url == "http://127.0.0.1:8591"
+    )
+    public = Settings(portal_port=8591, public_base_url="https://kehoach.gialai.gov.vn/")
+    assert public.resolved_public_base_url == "https://kehoach.gialai.gov.vn"
