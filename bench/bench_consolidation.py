@@ -254,7 +254,7 @@ def _phase(name: str, url: str, out: Path, queue: Any) -> None:
     from models import PlanItem, PlanItemAmount
     from models.cycle import get_cycle_by_year, list_funding_sources
     from models.db import make_engine
-    from tasks import consolidation as c
+    from tasks.consolidation import plan as c
 
     engine = make_engine(url)
     extra: dict[str, Any] = {}
@@ -284,7 +284,7 @@ def _phase(name: str, url: str, out: Path, queue: Any) -> None:
             totals = plan.grand_totals
             extra["findings"] = len(plan.findings)
             if name == "excel":
-                from tasks.plan_workbook import write_plan_workbook
+                from tasks.consolidation.annexes import write_plan_workbook
 
                 started = time.perf_counter()
                 path = write_plan_workbook(plan, out / "bench.xlsx", province_name="Gia Lai")

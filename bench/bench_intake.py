@@ -103,7 +103,7 @@ def _fill(args: tuple) -> bytes:
     """Worker: generate one unit's workbook and fill it as the unit would (carry-over + new rows)."""
     from openpyxl import load_workbook
 
-    from tasks.workbook import ITEMS_DATA_START_ROW, build_workbook, item_columns, workbook_texts
+    from tasks.submissions.workbook import ITEMS_DATA_START_ROW, build_workbook, item_columns, workbook_texts
 
     context, rows, secret = args
     content = build_workbook(context, issued_at=datetime(2026, 8, 1, tzinfo=UTC), secret=secret)
@@ -154,9 +154,9 @@ def main() -> int:
 
     from models import PlanningCycle, SubmissionItem, SubmissionItemAmount, Unit
     from models.db import make_engine
-    from tasks.intake import ingest_submission
-    from tasks.validation import validate_workbook
-    from tasks.workbook import load_workbook_context, signing_secret
+    from tasks.submissions.intake import ingest_submission
+    from tasks.submissions.validation import validate_workbook
+    from tasks.submissions.workbook import load_workbook_context, signing_secret
 
     started = time.perf_counter()
     cycle_id, unit_ids = _setup(database_url, options.workbooks)

@@ -17,10 +17,10 @@ from pydantic import Field
 
 from flows.circulate_for_approval import flow_run_link
 from plancycle.settings import get_settings
-from tasks import amendments
-from tasks.amendments import AmendmentDecisionKind, AmendmentProposal
-from tasks.approval import DecisionData
-from tasks.notify import deliver
+from tasks.approval import amendments
+from tasks.approval.amendments import AmendmentDecisionKind, AmendmentProposal
+from tasks.approval.chain import DecisionData
+from tasks.notify.steps import deliver
 from tasks.notify.team import OPERATOR_HOOKS
 
 ACTOR = "flow:amend-plan"

@@ -16,9 +16,8 @@ from prefect.states import Completed
 from pydantic import Field
 
 from plancycle.settings import get_settings
-from tasks.approval import DecisionData, StageConfig
-from tasks.approval_reminders import run_url
-from tasks.circulate import (
+from tasks.approval.chain import DecisionData, StageConfig
+from tasks.approval.steps import (
     approval_messages,
     decision_request,
     prepare_version,
@@ -28,8 +27,9 @@ from tasks.circulate import (
     start_circulation,
     take_decision,
 )
-from tasks.notify import deliver
+from tasks.notify.steps import deliver
 from tasks.notify.team import OPERATOR_HOOKS
+from tasks.reminders.approvers import run_url
 
 ACTOR = "flow:circulate-for-approval"
 

@@ -13,9 +13,9 @@ from models.db import session_scope
 from models.items import PlanItem
 from models.registry import Unit
 from plancycle.settings import get_settings
-from tasks.consolidation import STATUS_LABELS, ConsolidationError
+from tasks.consolidation.plan import STATUS_LABELS, ConsolidationError
 from tasks.notify.team import OPERATOR_HOOKS
-from tasks.year_end import close_year as close_year_records
+from tasks.progress.year_end import close_year as close_year_records
 
 
 @task(name="khóa sổ cuối năm", cache_policy=NO_CACHE)

@@ -9,8 +9,8 @@ from prefect import flow, get_run_logger
 from pydantic import Field
 
 from plancycle.settings import get_settings
-from tasks.collect import ingest_inbox, publish_status, resolve_cycle_year
 from tasks.notify.team import OPERATOR_HOOKS
+from tasks.submissions.steps import ingest_inbox, publish_status, resolve_cycle_year
 
 
 @flow(

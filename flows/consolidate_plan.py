@@ -10,8 +10,8 @@ from prefect import flow, get_run_logger
 from pydantic import Field
 
 from plancycle.settings import get_settings
-from tasks.consolidate import consolidate, plan_folder, publish_plan, write_outputs
-from tasks.consolidation import DEFAULT_STATUSES
+from tasks.consolidation.plan import DEFAULT_STATUSES
+from tasks.consolidation.steps import consolidate, plan_folder, publish_plan, write_outputs
 from tasks.notify.team import OPERATOR_HOOKS
 
 

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from plancycle.settings import get_settings
 from tasks.notify.team import OPERATOR_HOOKS
-from tasks.progress_report import consolidate_period, percent_text, publish_progress, write_progress_report
+from tasks.progress.report import consolidate_period, percent_text, publish_progress, write_progress_report
 
 ACTOR = "flow:consolidate-progress"
 

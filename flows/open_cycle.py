@@ -11,10 +11,10 @@ from prefect.runtime import flow_run
 from pydantic import Field
 
 from plancycle.settings import get_settings
-from tasks.calls import open_cycle_task, prepare_call_messages
-from tasks.cycles import CycleSpec, FundingSourceSpec
-from tasks.notify.prefect_tasks import deliver
+from tasks.notify.steps import deliver
 from tasks.notify.team import OPERATOR_HOOKS
+from tasks.submissions.calls import open_cycle_task, prepare_call_messages
+from tasks.submissions.cycles import CycleSpec, FundingSourceSpec
 from templates import environment
 
 

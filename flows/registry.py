@@ -9,8 +9,8 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from tasks.notify.team import OPERATOR_HOOKS
-from tasks.registry import RegistryImportResult
-from tasks.registry_tasks import import_registry_files
+from tasks.registry.directory import RegistryImportResult
+from tasks.registry.steps import import_registry_files
 
 
 @flow(name="import-units", flow_run_name="nhập danh bạ đơn vị", log_prints=True, **OPERATOR_HOOKS)

@@ -11,10 +11,9 @@ from pydantic import Field
 
 from models.db import session_scope
 from plancycle.settings import get_settings
-from tasks.collect import publish_markdown
-from tasks.notify.prefect_tasks import deliver
+from tasks.notify.steps import deliver
 from tasks.notify.team import OPERATOR_HOOKS
-from tasks.review import (
+from tasks.submissions.review import (
     BatchAcceptance,
     ItemComment,
     ReviewOutcome,
@@ -25,6 +24,7 @@ from tasks.review import (
     extend_deadline,
     return_submission,
 )
+from tasks.submissions.steps import publish_markdown
 
 
 @task(name="ghi quyết định xem xét", cache_policy=NO_CACHE)

@@ -12,14 +12,14 @@ from pydantic import Field
 from models.cycle import get_cycle_by_year
 from models.db import session_scope
 from plancycle.settings import get_settings
-from tasks.approval_reminders import plan_approval_reminders
-from tasks.calendar import WorkingCalendar
-from tasks.collect import publish_markdown, resolve_cycle_year
+from tasks.common.calendar import WorkingCalendar
 from tasks.notify.delivery import Message
-from tasks.notify.prefect_tasks import deliver
+from tasks.notify.steps import deliver
 from tasks.notify.team import OPERATOR_HOOKS
-from tasks.progress import remind_progress_reports
-from tasks.urging import ReminderRow, digest_messages, plan_submission_reminders
+from tasks.progress.requests import remind_progress_reports
+from tasks.reminders.approvers import plan_approval_reminders
+from tasks.reminders.units import ReminderRow, digest_messages, plan_submission_reminders
+from tasks.submissions.steps import publish_markdown, resolve_cycle_year
 
 
 @task(name="xác định việc nhắc hạn", cache_policy=NO_CACHE)
@@ -69,11 +69,12 @@ def send_reminders(
     now = settings.local_now()
     moment: date | datetime = as_of or now  # a given date checks days off only; "now" also quiet hours
     day = as_of or now.date()
-    # Progress reports of every cycle being implemented, whichever cycle is collecting (tasks/progress.py).
+    # Progress reports of every cycle being implemented, whichever cycle is collecting
+    # (tasks/progress/requests.py).
     progress_messages, _ = remind_progress_reports(moment)
     if progress_messages:
         deliver(progress_messages, as_of=day)
-    # Approvers of every plan out for approval (tasks/approval_reminders.py).
+    # Approvers of every plan out for approval (tasks/reminders/approvers.py).
     approver_messages = plan_approver_reminders(moment)
     if approver_messages:
         deliver(approver_messages, as_of=day)

@@ -36,7 +36,7 @@ def progress_import(
 ) -> None:
     """Nhập tệp báo cáo tiến độ nhận qua đường khác: biểu mẫu tự xác định đơn vị và kỳ báo cáo."""
     from models.db import session_scope, upgrade_database
-    from tasks.progress import ingest_progress_report
+    from tasks.progress.requests import ingest_progress_report
 
     upgrade_database()
     received_on = as_of.date() if as_of else get_settings().today()
@@ -83,7 +83,7 @@ def db_upgrade() -> None:
 def units_import(files: list[Path] = typer.Argument(..., exists=True, dir_okay=False)) -> None:
     """Nhập đơn vị và người liên hệ từ tệp .xlsx hoặc .csv (cột: xem docs/unit-registry.md)."""
     from models.db import session_scope, upgrade_database
-    from tasks.registry import RegistryImportError, import_registry
+    from tasks.registry.directory import RegistryImportError, import_registry
 
     upgrade_database()
     try:
@@ -124,8 +124,8 @@ def submissions_import(
 ) -> None:
     """Nhập tệp đề xuất nhận qua đường khác (thư, USB…): cùng kiểm tra và ghi nhận như trên cổng."""
     from models.db import session_scope, upgrade_database
-    from tasks.intake import ingest_submission
-    from tasks.submission_notices import notify_intake_result
+    from tasks.submissions.intake import ingest_submission
+    from tasks.submissions.notices import notify_intake_result
 
     upgrade_database()
     received_on = as_of.date() if as_of else get_settings().today()
@@ -174,7 +174,7 @@ def submissions_review(
 ) -> None:
     """Xem xét đề xuất của một đơn vị (cùng quy trình với deployment review-submission)."""
     from flows.review import review_submission
-    from tasks.review import ItemComment, ReviewError
+    from tasks.submissions.review import ItemComment, ReviewError
 
     if action not in {"accept", "return", "extend", "exempt"}:
         typer.echo("--action phải là accept, return, extend hoặc exempt.", err=True)
@@ -208,7 +208,7 @@ def submissions_status(
     """Tình hình gửi đề xuất của các đơn vị."""
     from models.cycle import get_cycle_by_year
     from models.db import session_scope
-    from tasks.status import answered_share, status_rows, status_table, status_workbook
+    from tasks.submissions.status import answered_share, status_rows, status_table, status_workbook
 
     with session_scope() as session:
         cycle = get_cycle_by_year(session=session, year=year)
@@ -230,7 +230,7 @@ def seed_demo_if_empty() -> bool:
 
     from models import Unit
     from models.db import session_scope
-    from tasks.registry import import_registry
+    from tasks.registry.directory import import_registry
 
     with session_scope() as session:
         if session.exec(select(Unit)).first() is not None:
@@ -416,7 +416,7 @@ def check_plan(
     không khớp, 2 không đọc được tệp hoặc không thấy bảng."""
     import json
 
-    from tasks.plan_check import PlanCheckError, check_plan_file
+    from tasks.consolidation.totals_check import PlanCheckError, check_plan_file
     from templates import error_text
 
     if lang not in ("vi", "en"):
@@ -462,8 +462,8 @@ def decide(
 ) -> None:
     """Nhập ý kiến của người phê duyệt cho bước đang chờ (thay cho biểu mẫu trên Prefect UI); được ghi
     nhận là nhập hộ. Xem docs/approval.md."""
-    from tasks.approval import DecisionData, parse_adjustment
-    from tasks.circulate_cli import CliDecisionError, send_decision
+    from plancycle.decisions import CliDecisionError, send_decision
+    from tasks.approval.chain import DecisionData, parse_adjustment
 
     try:
         data = DecisionData(

@@ -15,9 +15,9 @@ from models.db import get_engine
 from models.items import list_submission_items
 from models.submissions import get_submission, list_attempts, list_versions
 from plancycle.settings import Settings, get_settings
-from tasks.links import LinkError, LinkGrant, verify_link_token
-from tasks.progress import unit_progress_reports
-from tasks.submission_notices import notify_intake_result
+from tasks.common.links import LinkError, LinkGrant, verify_link_token
+from tasks.progress.requests import unit_progress_reports
+from tasks.submissions.notices import notify_intake_result
 from templates import environment, error_text
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -105,7 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/u/{token}/workbook")
     def download_workbook(token: str) -> Response:
-        from tasks.workbook import generate_unit_workbook
+        from tasks.submissions.workbook import generate_unit_workbook
 
         with open_session() as session:
             try:
@@ -123,7 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/u/{token}/progress/{report_id}/workbook")
     def download_progress_workbook(token: str, report_id: int) -> Response:
         from models import ProgressReport
-        from tasks.progress_workbook import generate_progress_workbook
+        from tasks.progress.workbook import generate_progress_workbook
 
         with open_session() as session:
             try:
@@ -142,9 +142,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/u/{token}/upload", response_class=HTMLResponse)
     async def upload(token: str, request: Request, file: UploadFile) -> HTMLResponse:
-        from tasks.intake import ingest_submission
-        from tasks.progress import ingest_progress_report
-        from tasks.progress_workbook import is_progress_workbook
+        from tasks.progress.requests import ingest_progress_report
+        from tasks.progress.workbook import is_progress_workbook
+        from tasks.submissions.intake import ingest_submission
 
         declared = int(request.headers.get("content-length") or 0)
         content = b""

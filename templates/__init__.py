@@ -8,7 +8,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from tasks.money import format_money, format_money_with_unit
+from tasks.common.money import format_money, format_money_with_unit
 
 TEMPLATES_DIR = Path(__file__).resolve().parent
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from sqlmodel import Session, func, select
 
 from models import ApplicationField, FundingSource, PlanningCycle, Submission
-from tasks.cycles import CycleSpec, open_cycle_records
-from tasks.registry import import_registry
+from tasks.registry.directory import import_registry
+from tasks.submissions.cycles import CycleSpec, open_cycle_records
 
 DEMO = Path(__file__).resolve().parents[1] / "plancycle" / "demo"
 

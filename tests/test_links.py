@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import Session
 
-from tasks.links import LinkError, issue_link_token, revoke_links, verify_link_token
+from tasks.common.links import LinkError, issue_link_token, revoke_links, verify_link_token
 from tests.factories import make_cycle, make_unit
 
 NOW = datetime(2026, 8, 1, 8, 0, tzinfo=UTC)

@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import Session
 
 from plancycle.settings import UNSAFE_DEV_SECRET, Settings, get_settings
-from tasks.links import LinkError, issue_link_token, signing_keys, verify_link_token
+from tasks.common.links import LinkError, issue_link_token, signing_keys, verify_link_token
 from tests.factories import make_cycle, make_unit
 
 NOW = datetime(2026, 8, 1, 8, 0, tzinfo=UTC)

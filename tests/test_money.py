@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.money import MoneyFormatError, format_money, format_money_with_unit, parse_money
+from tasks.common.money import MoneyFormatError, format_money, format_money_with_unit, parse_money
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import unicodedata
 
 import pytest
 
-from tasks.money import money_in_words, number_in_words, parse_money
+from tasks.common.money import money_in_words, number_in_words, parse_money
 
 TRIEU = 1_000_000
 

@@ -11,10 +11,10 @@ from sqlmodel import Session, col, select
 from models import NotificationLog, Submission
 from models.base import DeliveryStatus, SubmissionStatus
 from plancycle.settings import get_settings
-from tasks.calendar import WorkingCalendar
+from tasks.common.calendar import WorkingCalendar
 from tasks.notify.delivery import send_batch
-from tasks.review import extend_deadline
-from tasks.urging import digest_messages, plan_submission_reminders
+from tasks.reminders.units import digest_messages, plan_submission_reminders
+from tasks.submissions.review import extend_deadline
 from tests.factories import make_contact, make_cycle, make_unit
 
 DEADLINE = date(2027, 2, 17)  # Wednesday after Tết (4–10/2/2027)

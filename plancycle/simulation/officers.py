@@ -19,10 +19,10 @@ from models.notifications import NotificationLog
 from plancycle.settings import Settings
 from plancycle.simulation.texts import simulation_texts
 from tasks.notify.channels import outbox_email_path
-from tasks.progress_workbook import ITEMS_DATA_START_ROW as PROGRESS_START_ROW
-from tasks.progress_workbook import ProgressContext, progress_texts
-from tasks.progress_workbook import item_columns as progress_columns
-from tasks.workbook import ITEMS_DATA_START_ROW, WorkbookContext, item_columns, workbook_texts
+from tasks.progress.workbook import ITEMS_DATA_START_ROW as PROGRESS_START_ROW
+from tasks.progress.workbook import ProgressContext, progress_texts
+from tasks.progress.workbook import item_columns as progress_columns
+from tasks.submissions.workbook import ITEMS_DATA_START_ROW, WorkbookContext, item_columns, workbook_texts
 
 
 class Behaviour(StrEnum):

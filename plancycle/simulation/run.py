@@ -149,7 +149,7 @@ class Season:
         self.texts_all = simulation_texts()
         self.texts = self.texts_all["summary"]
         self._mark = 0
-        from tasks.calendar import WorkingCalendar
+        from tasks.common.calendar import WorkingCalendar
 
         self.calendar = WorkingCalendar()
 
@@ -243,7 +243,7 @@ class Season:
         from models.db import session_scope
         from models.registry import get_unit_by_code
         from plancycle.simulation.officers import fill_submission, propose_items, received_attachment
-        from tasks.workbook import load_workbook_context
+        from tasks.submissions.workbook import load_workbook_context
 
         with session_scope() as session:
             cycle = get_cycle_by_year(session=session, year=self.year)
@@ -350,7 +350,7 @@ def simulate(
 def render_summary(result: SimulationResult) -> str:
     """The summary table and the files, as the command prints them."""
     texts = simulation_texts()["summary"]
-    from tasks.money import format_money
+    from tasks.common.money import format_money
 
     header = texts["columns"]
     rows = [

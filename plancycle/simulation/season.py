@@ -123,7 +123,7 @@ def _review(season: Season, deadline: date) -> date:
     """One submission goes back with comments and a new deadline; every other one received is accepted in
     one run of `accept-submissions`."""
     from flows.review import accept_submissions_flow, review_submission
-    from tasks.review import ItemComment
+    from tasks.submissions.review import ItemComment
 
     texts = season.texts_all["review"]
     review_day = season.wd(deadline, 8)
@@ -196,8 +196,8 @@ def _approval(season: Season, served: ServedApproval, on: date) -> None:
     Committee: a first answer without the decision's number is refused and asked again, then approved."""
     from prefect.deployments import run_deployment
 
-    from tasks.approval import AdjustmentIn, DecisionData
-    from tasks.circulate_cli import send_decision
+    from plancycle.decisions import send_decision
+    from tasks.approval.chain import AdjustmentIn, DecisionData
 
     texts = season.texts_all["approval"]
     emails = season.province.approver_emails
@@ -303,7 +303,7 @@ def _wait_paused(
 ) -> str:
     """Wait until the run waits for a decision under a pause key other than ``after`` (its form saved);
     returns the key."""
-    from tasks.circulate_cli import input_ready
+    from plancycle.decisions import input_ready
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -357,7 +357,7 @@ def _version_total(season: Season) -> int:
     from models.cycle import get_cycle_by_year
     from models.db import session_scope
     from models.items import PlanVersion
-    from tasks.approval import version_totals
+    from tasks.approval.chain import version_totals
 
     with session_scope() as session:
         cycle = get_cycle_by_year(session=session, year=season.year)
@@ -412,7 +412,7 @@ def _progress_period(season: Season, quarter: int, fates: dict[int, str]) -> Non
     from flows.consolidate_progress import consolidate_progress
     from flows.request_progress_reports import request_progress_reports
     from models.base import PeriodKind
-    from tasks.periods import default_periods
+    from tasks.progress.periods import default_periods
 
     spec = default_periods(season.year, [PeriodKind.quarterly], calendar=season.calendar)[quarter - 1]
     request_day = season.wd(spec.ends_on, -4)
@@ -472,7 +472,7 @@ def _report(season: Season, report_id: int, quarter: int, fates: dict[int, str],
     from models.db import session_scope
     from models.progress import ProgressReport
     from plancycle.simulation.officers import ProgressEntryPlan, fill_progress, received_attachment
-    from tasks.progress_workbook import load_progress_context
+    from tasks.progress.workbook import load_progress_context
 
     with session_scope() as session:
         report = session.get(ProgressReport, report_id)
@@ -514,7 +514,7 @@ def _next_year(season: Season) -> None:
     from models.cycle import get_cycle_by_year
     from models.db import session_scope
     from models.registry import get_unit_by_code
-    from tasks.workbook import load_workbook_context
+    from tasks.submissions.workbook import load_workbook_context
 
     next_year = season.year + 1
     opening = season.calendar.next_working_day(date(season.year + 1, 1, 2), inclusive=True)

@@ -1,23 +1,14 @@
 """The project's one way to send a message: email and Zalo through Apprise, from templates, logged in
 ``NotificationLog``, idempotent, fast. See docs/notifications.md.
 
-    from tasks.notify import Message, deliver          # in a flow: deliver(messages) (one Prefect task)
-    from tasks.notify import send_batch                # anywhere else: a plain function
+    from tasks.notify.steps import deliver             # in a flow: deliver(messages) (one Prefect task)
+    from tasks.notify import Message, send_batch       # anywhere else: a plain function
 """
 
 from tasks.notify.delivery import BatchResult, Delivery, DeliveryPolicy, Message, log_key, send_batch
 from tasks.notify.render import TEMPLATE_NAMES, Rendered, RenderError, TemplateName, render_message
 from tasks.notify.team import notify_team, notify_team_of_failures, notify_team_on_flow_failure
 from tasks.notify.zalo_tokens import DatabaseZaloTokens, save_zalo_credentials
-
-
-def __getattr__(name: str):  # the Prefect task is imported lazily: importing prefect costs a second
-    if name == "deliver":
-        from tasks.notify.prefect_tasks import deliver
-
-        return deliver
-    raise AttributeError(name)
-
 
 __all__ = [
     "TEMPLATE_NAMES",

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from models import PlanItem, PlanItemAmount
 from models.approval import ApprovalDecision, ApprovalStage
 from models.items import PlanVersion
-from tasks.approval import (
+from tasks.approval.chain import (
     DecisionData,
     DecisionRefused,
     audit_workbook,

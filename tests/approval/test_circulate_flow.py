@@ -26,9 +26,9 @@ from models import PlanningCycle, Submission
 from models.approval import ApprovalDecision
 from models.items import PlanVersion
 from models.notifications import NotificationLog
+from plancycle.decisions import input_ready
 from plancycle.settings import get_settings
-from tasks.approval import version_totals
-from tasks.circulate_cli import input_ready
+from tasks.approval.chain import version_totals
 from tests.approval.world import TRIEU, YEAR, build_world, chain
 
 pytestmark = pytest.mark.prefect
@@ -303,7 +303,7 @@ def test_return_for_revision_resubmission_and_a_new_circulation(server: Server, 
     assert templates.count("submission_returned") == 1 and "plan_approved" not in templates
 
     # the unit resubmits, the coordinator consolidates again and circulates the new draft
-    from tasks.consolidation import materialize_plan
+    from tasks.consolidation.plan import materialize_plan
     from tests.consolidation.plan_world import Item, add_submission
 
     cycle = session.exec(select(PlanningCycle).where(PlanningCycle.year == YEAR)).one()

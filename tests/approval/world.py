@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from models import Contact, PlanningCycle, Unit
-from tasks.consolidation import materialize_plan
+from tasks.consolidation.plan import materialize_plan
 from tests.consolidation.plan_world import Item, add_submission, new_cycle
 from tests.factories import make_contact, make_unit
 

@@ -9,14 +9,14 @@ import pytest
 from sqlmodel import Session, select
 
 from models import AuditEntry, FundingEnvelope, PlanItem, PlanVersion
-from tasks.consolidation import (
+from tasks.common.money import parse_money
+from tasks.consolidation.plan import (
     ConsolidationError,
     build_plan,
     materialize_plan,
     roman,
     similar_name_clusters,
 )
-from tasks.money import parse_money
 from tests.consolidation.plan_world import Item, add_plan_item, add_submission, make_unit, new_cycle
 
 AS_OF = date(2026, 11, 20)

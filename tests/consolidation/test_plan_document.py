@@ -17,9 +17,9 @@ from docx.enum.text import WD_COLOR_INDEX
 from docx.oxml.ns import qn
 from sqlmodel import Session
 
-from tasks.consolidation import ConsolidatedPlan, build_plan, materialize_plan
-from tasks.money import money_in_words
-from tasks.plan_document import document_texts, percent_text, placeholder_text, write_plan_document
+from tasks.common.money import money_in_words
+from tasks.consolidation.document import document_texts, percent_text, placeholder_text, write_plan_document
+from tasks.consolidation.plan import ConsolidatedPlan, build_plan, materialize_plan
 from tests.consolidation.plan_world import Item, add_plan_item, add_submission, make_unit, new_cycle
 
 AS_OF = date(2026, 11, 20)

@@ -17,14 +17,14 @@ from openpyxl.worksheet.worksheet import Worksheet
 from sqlmodel import Session
 
 from models import FundingEnvelope, PlanningCycle, Unit
-from tasks.consolidation import ConsolidatedPlan, build_plan, materialize_plan
-from tasks.plan_check import check_plan_file
-from tasks.plan_workbook import (
+from tasks.consolidation.annexes import (
     ANNEX02_HEADER_ROW,
     annex02_summary_paragraph,
     plan_annex_texts,
     write_plan_workbook,
 )
+from tasks.consolidation.plan import ConsolidatedPlan, build_plan, materialize_plan
+from tasks.consolidation.totals_check import check_plan_file
 from tests.consolidation.plan_world import (
     Item,
     add_plan_item,

@@ -41,7 +41,7 @@ from models.db import make_engine
 from models.notifications import ZaloCredential
 from plancycle.settings import PROJECT_ROOT, Settings
 from portal.app import MAX_UPLOAD_BYTES
-from tasks.links import LinkError, issue_link_token, verify_link_token
+from tasks.common.links import LinkError, issue_link_token, verify_link_token
 from templates import error_text
 from tests.factories import make_cycle, make_unit
 

@@ -23,9 +23,9 @@ from models import PlanItem
 from models.cycle import get_cycle_by_year
 from models.registry import get_unit_by_code
 from plancycle.settings import get_settings
-from tasks.plan_check import check_plan_file
-from tasks.registry import import_registry
-from tasks.workbook import ITEMS_DATA_START_ROW, load_workbook_context
+from tasks.consolidation.totals_check import check_plan_file
+from tasks.registry.directory import import_registry
+from tasks.submissions.workbook import ITEMS_DATA_START_ROW, load_workbook_context
 from tests.submissions.conftest import fill_items, open_book, save_book
 
 DEMO = Path(__file__).resolve().parents[2] / "plancycle" / "demo"
@@ -63,7 +63,7 @@ def _submit(session: Session, code: str) -> None:
     cycle = get_cycle_by_year(session=session, year=YEAR)
     unit = get_unit_by_code(session=session, code=code)
     context = load_workbook_context(session=session, cycle=cycle, unit=unit)  # type: ignore[arg-type]
-    from tasks.workbook import build_workbook
+    from tasks.submissions.workbook import build_workbook
 
     wb = open_book(build_workbook(context))
     rows = []

@@ -13,7 +13,7 @@ from sqlmodel import Session, func, select
 from flows.open_cycle import open_cycle
 from models import NotificationLog, Submission
 from plancycle.settings import get_settings
-from tasks.registry import import_registry
+from tasks.registry.directory import import_registry
 
 DEMO = Path(__file__).resolve().parents[2] / "plancycle" / "demo"
 pytestmark = pytest.mark.prefect

@@ -20,8 +20,8 @@ from models import Submission
 from models.cycle import get_cycle_by_year
 from models.registry import get_unit_by_code
 from plancycle.settings import get_settings
-from tasks.registry import import_registry
-from tasks.workbook import ITEMS_DATA_START_ROW, load_workbook_context
+from tasks.registry.directory import import_registry
+from tasks.submissions.workbook import ITEMS_DATA_START_ROW, load_workbook_context
 from tests.submissions.conftest import fill_items, open_book, save_book
 
 DEMO = Path(__file__).resolve().parents[2] / "plancycle" / "demo"

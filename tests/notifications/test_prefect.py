@@ -10,7 +10,8 @@ from prefect.artifacts import Artifact
 
 from models.base import DeliveryStatus
 from plancycle.settings import get_settings
-from tasks.notify import deliver, notify_team_on_flow_failure
+from tasks.notify import notify_team_on_flow_failure
+from tasks.notify.steps import deliver
 from tests.notifications.conftest import due_soon
 from tests.notifications.servers import FakeZalo, SmtpServer
 

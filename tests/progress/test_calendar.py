@@ -10,9 +10,9 @@ from sqlmodel import Session, select
 
 from models.base import PeriodKind
 from models.progress import ReportingPeriod
-from tasks.calendar import WorkingCalendar
-from tasks.periods import PeriodOverride
-from tasks.progress import (
+from tasks.common.calendar import WorkingCalendar
+from tasks.progress.periods import PeriodOverride
+from tasks.progress.requests import (
     ReportingOverrides,
     open_reporting_periods,
     periods_open_for_requests,

@@ -13,8 +13,8 @@ from models.progress import ProgressEntry, ProgressReport
 from plancycle.cli import app as cli
 from plancycle.settings import get_settings
 from portal.app import create_app
-from tasks.inbox import collect_inbox
-from tasks.links import issue_link_token
+from tasks.common.links import issue_link_token
+from tasks.submissions.inbox import collect_inbox
 from tests.progress.conftest import ProgressWorld, filled_report
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -13,9 +13,9 @@ from sqlmodel import Session, func, select
 
 from models import IndicatorValue, IntakeAttempt, ProgressEntry
 from models.progress import ProgressReport
-from tasks.calendar import WorkingCalendar
-from tasks.progress import ingest_progress_report, is_late
-from tasks.progress_workbook import (
+from tasks.common.calendar import WorkingCalendar
+from tasks.progress.requests import ingest_progress_report, is_late
+from tasks.progress.workbook import (
     INDICATORS_DATA_START_ROW,
     ITEMS_DATA_START_ROW,
     META_SHEET,

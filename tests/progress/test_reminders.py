@@ -10,7 +10,7 @@ import pytest
 from models import ReminderPolicy
 from plancycle.settings import get_settings
 from tasks.notify.delivery import send_batch
-from tasks.progress import ingest_progress_report, plan_progress_reminders
+from tasks.progress.requests import ingest_progress_report, plan_progress_reminders
 from tests.progress.conftest import ProgressWorld, filled_report
 
 

@@ -11,7 +11,7 @@ from sqlmodel import Session, func, select
 
 from models import AuditEntry, Contact, Unit, UnitAlias
 from models.registry import current_successor, find_unit_by_name, get_unit_by_code
-from tasks.registry import RegistryImportError, import_registry
+from tasks.registry.directory import RegistryImportError, import_registry
 
 DEMO = Path(__file__).resolve().parents[2] / "plancycle" / "demo"
 UNITS_HEADER = (

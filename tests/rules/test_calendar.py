@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import Session
 
 from models.cycle import CalendarException
-from tasks.calendar import WorkingCalendar
+from tasks.common.calendar import WorkingCalendar
 
 CALENDAR = WorkingCalendar()
 

@@ -11,8 +11,8 @@ from sqlmodel import Session, select
 from models.base import PeriodKind
 from models.cycle import CalendarException
 from models.progress import ReportingPeriod
-from tasks.calendar import WorkingCalendar
-from tasks.periods import (
+from tasks.common.calendar import WorkingCalendar
+from tasks.progress.periods import (
     PeriodOverride,
     ReportingRules,
     default_periods,

@@ -9,8 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from models.cycle import ReminderPolicy
-from tasks.calendar import WorkingCalendar
-from tasks.reminders import (
+from tasks.common.calendar import WorkingCalendar
+from tasks.reminders.schedule import (
     RecipientKind,
     ReminderDecision,
     ReminderSchedule,

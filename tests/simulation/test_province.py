@@ -8,7 +8,7 @@ from sqlmodel import Session, func, select
 
 from models import Contact, Unit
 from plancycle.simulation.province import COORDINATOR, build_province, write_registry
-from tasks.registry import import_registry
+from tasks.registry.directory import import_registry
 
 
 def test_six_hundred_units_import_cleanly(session: Session, tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from models import ApplicationField, PlanItem, PlanningCycle, Unit
 from models.base import ItemStatus
-from tasks.workbook import (
+from tasks.submissions.workbook import (
     ITEMS_DATA_START_ROW,
     STATUS_DATA_START_ROW,
     WorkbookContext,

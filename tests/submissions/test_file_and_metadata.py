@@ -7,8 +7,8 @@ import zipfile
 
 import pytest
 
-from tasks.validation import MAX_UPLOAD_BYTES, validate_workbook
-from tasks.workbook import META_SHEET, build_workbook
+from tasks.submissions.validation import MAX_UPLOAD_BYTES, validate_workbook
+from tasks.submissions.workbook import META_SHEET, build_workbook
 from tests.factories import make_cycle
 from tests.submissions.conftest import ISSUED_AT, World, filled_workbook, open_book, save_book
 

@@ -19,7 +19,7 @@ from models import (
 )
 from models.base import SubmissionStatus
 from plancycle.settings import get_settings
-from tasks.intake import IntakeResult, ingest_submission, sanitise_filename
+from tasks.submissions.intake import IntakeResult, ingest_submission, sanitise_filename
 from tests.submissions.conftest import AS_OF_ON_TIME, EXPECTED_TOTALS, World, filled_workbook
 from tests.submissions.test_validation_rules import set_item
 

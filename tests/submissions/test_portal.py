@@ -19,8 +19,8 @@ from models import IntakeAttempt, SubmissionVersion
 from models.submissions import Submission
 from plancycle.settings import get_settings
 from portal.app import MAX_UPLOAD_BYTES, create_app
-from tasks.links import issue_link_token
-from tasks.workbook import ITEMS_DATA_START_ROW, WorkbookContext
+from tasks.common.links import issue_link_token
+from tasks.submissions.workbook import ITEMS_DATA_START_ROW, WorkbookContext
 from tests.factories import make_contact
 from tests.submissions.conftest import World, filled_workbook, item_letter, items_sheet
 

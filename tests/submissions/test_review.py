@@ -13,9 +13,9 @@ from sqlmodel import func, select
 from models import AuditEntry, DeadlineExtension, ReviewComment, Submission
 from models.base import SubmissionStatus
 from plancycle.settings import get_settings
-from tasks.inbox import collect_inbox
-from tasks.intake import ingest_submission
-from tasks.review import (
+from tasks.submissions.inbox import collect_inbox
+from tasks.submissions.intake import ingest_submission
+from tasks.submissions.review import (
     ItemComment,
     ReviewError,
     accept_submission,
@@ -24,9 +24,9 @@ from tasks.review import (
     extend_deadline,
     return_submission,
 )
-from tasks.status import answered_share, status_rows, status_workbook
-from tasks.validation import identify_workbook
-from tasks.workbook import ITEMS_DATA_START_ROW
+from tasks.submissions.status import answered_share, status_rows, status_workbook
+from tasks.submissions.validation import identify_workbook
+from tasks.submissions.workbook import ITEMS_DATA_START_ROW
 from tests.factories import make_contact
 from tests.submissions.conftest import World, filled_workbook, item_letter, items_sheet
 
@@ -199,7 +199,7 @@ def test_status_rows_and_excel_export(requested: World) -> None:
 def test_accept_many_at_once_each_in_its_own_transaction(requested: World) -> None:
     """Without codes: every submission awaiting review. With codes: those; an unknown code or a unit that
     sent nothing is reported in Vietnamese and does not stop the others."""
-    from tasks.review import accept_submissions
+    from tasks.submissions.review import accept_submissions
 
     world, settings = requested, get_settings()
     _submit(world, filled_workbook(world))

@@ -14,8 +14,8 @@ from models import (
     SubmissionVersion,
 )
 from models.base import ItemOrigin
-from tasks.intake import ingest_submission
-from tasks.validation import validate_workbook
+from tasks.submissions.intake import ingest_submission
+from tasks.submissions.validation import validate_workbook
 from tests.submissions.conftest import (
     AS_OF_ON_TIME,
     EXPECTED_NEW_AMOUNTS,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from plancycle.settings import get_settings
-from tasks.validation import validate_workbook
+from tasks.submissions.validation import validate_workbook
 from tests.submissions.conftest import World, filled_workbook
 
 OLD = "old-secret-" + "o" * 32

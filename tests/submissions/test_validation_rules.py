@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from openpyxl.workbook.workbook import Workbook
 
-from tasks.validation import validate_workbook
-from tasks.workbook import WorkbookContext, item_columns, status_columns, workbook_texts
+from tasks.submissions.validation import validate_workbook
+from tasks.submissions.workbook import WorkbookContext, item_columns, status_columns, workbook_texts
 from tests.submissions.conftest import (
     NEW_ROWS,
     World,

@@ -6,7 +6,7 @@ import io
 
 from openpyxl import load_workbook
 
-from tasks.workbook import (
+from tasks.submissions.workbook import (
     ITEMS_DATA_START_ROW,
     ITEMS_HEADER_ROW,
     ITEMS_SUBHEADER_ROW,

@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import Session, select
 
 from models import AuditEntry, PlanItem, PlanVersion
-from tasks.amendments import (
+from tasks.approval.amendments import (
     AddItem,
     AmendmentProposal,
     ChangeAmount,
@@ -19,12 +19,12 @@ from tasks.amendments import (
     list_amendments,
     propose_amendment,
 )
-from tasks.approval import DecisionData, DecisionRefused, get_stage, version_totals
-from tasks.consolidation import build_plan, materialize_plan
-from tasks.cycles import CycleSpec, FundingSourceSpec, open_cycle_records
-from tasks.progress_report import choose_period, progress_snapshot, track_statuses
-from tasks.workbook import load_workbook_context
-from tasks.year_end import close_year
+from tasks.approval.chain import DecisionData, DecisionRefused, get_stage, version_totals
+from tasks.consolidation.plan import build_plan, materialize_plan
+from tasks.progress.report import choose_period, progress_snapshot, track_statuses
+from tasks.progress.year_end import close_year
+from tasks.submissions.cycles import CycleSpec, FundingSourceSpec, open_cycle_records
+from tasks.submissions.workbook import load_workbook_context
 from tests.consolidation.plan_world import Item, add_submission
 from tests.through_year.year_world import TRIEU, YEAR, YearWorld, build_year, request_reports, send_report
 

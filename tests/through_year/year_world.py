@@ -25,10 +25,10 @@ from models import (
     Unit,
 )
 from models.base import PeriodKind
-from tasks.approval import configure_chain, finalize
-from tasks.calendar import WorkingCalendar
-from tasks.consolidation import materialize_plan
-from tasks.periods import default_periods
+from tasks.approval.chain import configure_chain, finalize
+from tasks.common.calendar import WorkingCalendar
+from tasks.consolidation.plan import materialize_plan
+from tasks.progress.periods import default_periods
 from tests.consolidation.plan_world import Item, add_submission, new_cycle
 from tests.factories import make_contact, make_unit
 

@@ -1,0 +1,81 @@
+"""``plancycle decide``: give a decision to the circulation waiting for it, through the Prefect API
+(the same ``run_input`` the Prefect UI form sends), so the flow validates and records it itself."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    FlowFilter,
+    FlowFilterName,
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.flow_runs import resume_flow_run
+
+from tasks.approval.chain import DecisionData
+from templates import error_text
+
+FLOW_NAME = "circulate-for-approval"
+
+
+class CliDecisionError(RuntimeError):
+    def __init__(self, key: str, **values: object) -> None:
+        self.message_vi = error_text("approval", key, "vi", **values)
+        super().__init__(error_text("approval", key, "en", **values))
+
+
+def waiting_run(*, year: int, stage_code: str) -> FlowRun | None:
+    """The suspended circulation of ``year`` whose pause key names ``stage_code`` (newest first)."""
+    stage = re.sub(r"[^a-z0-9]+", "-", stage_code.lower()).strip("-")
+    pattern = re.compile(rf"^v\d+-{re.escape(stage)}-\d+$")
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[FLOW_NAME])),
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
+            ),
+        )
+    for run in sorted(runs, key=lambda r: r.created or 0, reverse=True):  # type: ignore[arg-type,return-value]
+        key = str(run.state.state_details.pause_key) if run.state else ""
+        if int(run.parameters.get("year", 0)) == year and pattern.match(key):
+            return run
+    return None
+
+
+def input_ready(run: FlowRun, timeout: float = 0) -> bool:
+    """Whether the suspended run has saved the form it waits for. Prefect marks the run suspended first
+    and saves the form's schema just after, so a decision sent in between would not be checked against
+    it; wait up to ``timeout`` seconds for it."""
+    import time
+
+    from prefect.exceptions import ObjectNotFound
+
+    key = str(run.state.state_details.pause_key) if run.state else ""
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while True:
+            try:
+                client.read_flow_run_input(run.id, f"suspended-{key}-schema")
+                return True
+            except ObjectNotFound:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.2)
+
+
+def send_decision(*, year: int, stage_code: str, data: DecisionData) -> str:
+    """Resume the waiting run with ``data`` as its input; returns the run's name."""
+    run = waiting_run(year=year, stage_code=stage_code)
+    if run is None or not input_ready(run, timeout=30):
+        raise CliDecisionError("no_waiting_run", year=year, stage=stage_code)
+    answer: dict[str, Any] = data.model_dump(mode="json")
+    try:
+        resume_flow_run(run.id, run_input=answer)
+    except RuntimeError as error:
+        raise CliDecisionError("resume_refused", reason=str(error)) from None
+    return run.name

@@ -1,0 +1,168 @@
+"""Reminders to approvers (đôn đốc cho ý kiến): while a plan is out for approval, the approvers of the
+stages now waiting are reminded about their stage's deadline, with the same rules as units' deadlines
+(tasks/reminders/schedule.py: before, on the day, overdue; quiet hours and days off), from the cycle's
+reminder
+policy for ``approval`` (defaults otherwise). Escalation goes to the coordinators, who follow up in
+person: an approver has no "head" to tell.
+
+Which stages wait: the circulation is the one started last (audit ``approval.circulation_started``);
+a stage is done once it recorded a decision in that circulation; the waiting stages are the not-done
+stages of the first sequence (parallel group) that has any. Message keys are
+``remind:appr:<stage id>:<circulation entry id>:<deadline>:<step>`` (+ contact and channel), so a step
+goes out once per circulation whatever happens to the job.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel
+from sqlmodel import Session, col, select
+
+from models import ApprovalDecision, ApprovalStage, AuditEntry, PlanningCycle
+from models.base import CycleStatus, RequestKind
+from plancycle.settings import Settings
+from tasks.approval.chain import list_stages, stage_approvers, stage_groups
+from tasks.common.calendar import WorkingCalendar
+from tasks.notify.delivery import Message
+from tasks.reminders.schedule import due_reminders
+from tasks.reminders.units import coordinators, record_skipped_steps, reminder_schedule, settled_steps
+
+CIRCULATION_STARTED = "approval.circulation_started"
+
+
+class ApprovalReminderRow(BaseModel):
+    year: int
+    stage_code: str
+    stage_name: str
+    deadline: date
+    step: str
+    working_days_left: int
+    working_days_overdue: int
+    recipients: int
+
+
+def _circulation(session: Session, cycle: PlanningCycle) -> AuditEntry | None:
+    return session.exec(
+        select(AuditEntry)
+        .where(AuditEntry.cycle_id == cycle.id, AuditEntry.action == CIRCULATION_STARTED)
+        .order_by(col(AuditEntry.id).desc())
+    ).first()
+
+
+def waiting_stages(
+    *, session: Session, cycle: PlanningCycle
+) -> tuple[AuditEntry | None, list[ApprovalStage]]:
+    """The current circulation's start entry and the stages whose decision it is waiting for now."""
+    if cycle.status != CycleStatus.circulating:
+        return None, []
+    started = _circulation(session, cycle)
+    if started is None:
+        return None, []
+    decided = set(
+        session.exec(
+            select(ApprovalDecision.stage_id).where(
+                col(ApprovalDecision.decided_at) >= started.at,
+                col(ApprovalDecision.stage_id).in_(
+                    select(ApprovalStage.id).where(ApprovalStage.cycle_id == cycle.id)
+                ),
+            )
+        )
+    )
+    for group in stage_groups(list_stages(session=session, cycle=cycle)):
+        pending = [stage for stage in group if stage.id not in decided]
+        if pending:
+            return started, pending
+    return started, []
+
+
+def run_url(flow_run_id: str | None) -> str:
+    """The address of a flow run in the Prefect UI (where an approver decides); the UI's home without id."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL
+
+    ui = PREFECT_UI_URL.value() or (PREFECT_API_URL.value() or "").removesuffix("/api")
+    return f"{ui.rstrip('/')}/runs/flow-run/{flow_run_id}" if flow_run_id else ui
+
+
+def plan_approval_reminders(
+    *, session: Session, as_of: date | datetime, settings: Settings
+) -> tuple[list[Message], list[ApprovalReminderRow]]:
+    """Messages due now to the approvers of every stage waiting for a decision, in every cycle whose plan
+    is out for approval. Stale steps are logged as skipped in the caller's transaction, so they are never
+    sent later."""
+    calendar = WorkingCalendar.from_session(session)
+    messages: list[Message] = []
+    rows: list[ApprovalReminderRow] = []
+    cycles = session.exec(
+        select(PlanningCycle)
+        .where(PlanningCycle.status == CycleStatus.circulating)
+        .order_by(PlanningCycle.year)
+    ).all()
+    for cycle in cycles:
+        started, stages = waiting_stages(session=session, cycle=cycle)
+        if started is None:
+            continue
+        schedule = reminder_schedule(
+            session=session, cycle=cycle, kind=RequestKind.approval, settings=settings
+        )
+        link = run_url((started.details or {}).get("flow_run_id"))
+        version = (started.details or {}).get("version")
+        for stage in stages:
+            deadline = stage.deadline or cycle.approval_deadline
+            if deadline is None:
+                continue
+            prefix = f"remind:appr:{stage.id}:{started.id}:"
+            decisions = due_reminders(
+                deadline=deadline,
+                as_of=as_of,
+                policy=schedule,
+                calendar=calendar,
+                already_sent=settled_steps(session=session, prefix=prefix),
+                not_before=started.at.date(),
+            )
+            for decision in decisions:
+                record_skipped_steps(
+                    session=session,
+                    prefix=prefix,
+                    step_keys=decision.skipped,
+                    unit_id=None,
+                    cycle_id=cycle.id,
+                )
+                if decision.recipients == "officer":
+                    contacts = stage_approvers(session=session, stage=stage)
+                else:
+                    contacts = coordinators(session, cycle)
+                context = {
+                    "cycle": {"title": cycle.title, "year": cycle.year},
+                    "plan_title": cycle.title,
+                    "stage_name": stage.name,
+                    "due": decision.effective_deadline,
+                    "days_left": decision.working_days_left,
+                    "days_overdue": decision.working_days_overdue,
+                    "version": version,
+                    "link": link,
+                }
+                messages.extend(
+                    Message(
+                        template="approval_reminder",
+                        key=f"{prefix}{decision.key}",
+                        contact_id=contact.id,  # type: ignore[arg-type]
+                        unit_id=contact.unit_id,
+                        cycle_id=cycle.id,
+                        context=context,
+                    )
+                    for contact in contacts
+                )
+                rows.append(
+                    ApprovalReminderRow(
+                        year=cycle.year,
+                        stage_code=stage.code,
+                        stage_name=stage.name,
+                        deadline=decision.effective_deadline,
+                        step=decision.step,
+                        working_days_left=decision.working_days_left,
+                        working_days_overdue=decision.working_days_overdue,
+                        recipients=len(contacts),
+                    )
+                )
+    return messages, rows

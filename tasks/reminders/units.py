@@ -1,0 +1,225 @@
+"""Urging units (đôn đốc): which reminders are due today for every open submission request, and the
+coordinator's daily digest. The rules themselves are in tasks/reminders/schedule.py (docs/reminders.md).
+
+What was sent is read back from the notification log, whose keys are
+``remind:sub:<submission id>:<deadline>:<step>`` (+ ``:<contact>:<channel>``), so a step goes out once
+whatever happens to the job; stale steps are written to the log as ``skipped`` and never sent later.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlmodel import Session, col, select
+
+from models import NotificationLog, PlanningCycle, ReminderPolicy, Submission, Unit
+from models.base import ContactRole, DeliveryStatus, RequestKind, SubmissionStatus
+from models.registry import list_unit_contacts, list_unit_recipients
+from plancycle.settings import Settings
+from tasks.common.calendar import WorkingCalendar
+from tasks.notify.delivery import Message
+from tasks.notify.unit_messages import unit_context
+from tasks.reminders.schedule import ReminderSchedule, due_reminders, reminder_state
+from tasks.submissions.status import status_rows
+
+SETTLED = {DeliveryStatus.sent, DeliveryStatus.failed_permanent, DeliveryStatus.skipped}
+OPEN_STATUSES = (SubmissionStatus.requested, SubmissionStatus.returned)
+
+
+class ReminderRow(BaseModel):
+    unit_code: str
+    unit_name: str
+    deadline: date
+    step: str
+    template: str
+    working_days_left: int
+    working_days_overdue: int
+    skipped: list[str]
+
+
+class UrgingPlan(BaseModel):
+    messages: list[Message]
+    rows: list[ReminderRow]
+
+
+def _prefix(submission_id: int) -> str:
+    return f"remind:sub:{submission_id}:"
+
+
+def settled_steps(*, session: Session, prefix: str) -> set[str]:
+    """Step keys (``<deadline>:<step>``) under a request's key ``prefix`` that were sent, failed for good
+    or skipped: what ``due_reminders`` must not send again. Shared by every kind of request."""
+    keys = session.exec(
+        select(NotificationLog.idempotency_key).where(
+            col(NotificationLog.idempotency_key).startswith(prefix), col(NotificationLog.status).in_(SETTLED)
+        )
+    ).all()
+    return {":".join(key[len(prefix) :].split(":")[:2]) for key in keys}
+
+
+def steps_already_settled(*, session: Session, submission_id: int) -> set[str]:
+    """Step keys of this submission request that were sent, failed for good or skipped."""
+    return settled_steps(session=session, prefix=_prefix(submission_id))
+
+
+def record_skipped_steps(
+    *, session: Session, prefix: str, step_keys: tuple[str, ...], unit_id: int | None, cycle_id: int | None
+) -> None:
+    """Write stale steps to the log as ``skipped`` (once each), so they are never sent later."""
+    for step_key in step_keys:
+        key = f"{prefix}{step_key}:skipped"
+        if session.exec(select(NotificationLog.id).where(NotificationLog.idempotency_key == key)).first():
+            continue
+        session.add(
+            NotificationLog(
+                idempotency_key=key,
+                template="reminder",
+                channel="none",
+                recipient="",
+                unit_id=unit_id,
+                cycle_id=cycle_id,
+                status=DeliveryStatus.skipped,
+                error="stale: a later reminder step was due",
+            )
+        )
+
+
+def reminder_schedule(
+    *, session: Session, cycle: PlanningCycle, kind: RequestKind, settings: Settings
+) -> ReminderSchedule:
+    """The cycle's reminder policy for ``kind`` of request, or the defaults."""
+    policy = session.exec(
+        select(ReminderPolicy).where(ReminderPolicy.cycle_id == cycle.id, ReminderPolicy.request_kind == kind)
+    ).first()
+    return ReminderSchedule.from_policy(policy) if policy else ReminderSchedule(timezone=settings.timezone)
+
+
+def coordinators(session: Session, cycle: PlanningCycle) -> list[Any]:
+    """The coordinating unit's coordinators: whom escalations go to."""
+    if cycle.coordinating_unit_id is None:
+        return []
+    return list_unit_contacts(
+        session=session, unit_id=cycle.coordinating_unit_id, roles=[ContactRole.coordinator]
+    )
+
+
+def plan_submission_reminders(
+    *, session: Session, cycle: PlanningCycle, as_of: date | datetime, settings: Settings
+) -> UrgingPlan:
+    """Messages due now for every open submission request of the cycle; stale steps are logged as skipped
+    in the caller's transaction."""
+    calendar = WorkingCalendar.from_session(session)
+    schedule = reminder_schedule(session=session, cycle=cycle, kind=RequestKind.submission, settings=settings)
+    escalate_to = coordinators(session, cycle)
+    requests = session.exec(
+        select(Submission, Unit)
+        .join(Unit, col(Unit.id) == Submission.unit_id)
+        .where(Submission.cycle_id == cycle.id, col(Submission.status).in_(OPEN_STATUSES))
+        .order_by(col(Unit.code))
+    ).all()
+    messages: list[Message] = []
+    rows: list[ReminderRow] = []
+    for submission, unit in requests:
+        deadline = submission.deadline or cycle.submission_deadline
+        if deadline is None:
+            continue
+        decisions = due_reminders(
+            deadline=deadline,
+            as_of=as_of,
+            policy=schedule,
+            calendar=calendar,
+            already_sent=steps_already_settled(session=session, submission_id=submission.id),  # type: ignore[arg-type]
+            state=reminder_state(submission.status),
+            not_before=cycle.opens_on,
+        )
+        if not decisions:
+            continue
+        officers = list_unit_contacts(session=session, unit_id=unit.id, roles=[ContactRole.officer])  # type: ignore[arg-type]
+        shared = unit_context(session=session, unit=unit, cycle=cycle, settings=settings)
+        for decision in decisions:
+            record_skipped_steps(
+                session=session,
+                prefix=_prefix(submission.id),  # type: ignore[arg-type]
+                step_keys=decision.skipped,
+                unit_id=unit.id,
+                cycle_id=submission.cycle_id,
+            )
+            if decision.recipients == "officer":
+                contacts = list_unit_recipients(session=session, unit_id=unit.id)  # type: ignore[arg-type]
+            else:
+                contacts = (
+                    list_unit_contacts(session=session, unit_id=unit.id, roles=[ContactRole.head])
+                    + escalate_to
+                )  # type: ignore[arg-type]
+            context = shared | {
+                "deadline": decision.effective_deadline,
+                "days_left": decision.working_days_left,
+                "days_overdue": decision.working_days_overdue,
+                "officer_name": officers[0].full_name if officers else None,
+            }
+            messages.extend(
+                Message(
+                    template=decision.template.value,
+                    key=f"{_prefix(submission.id)}{decision.key}",  # type: ignore[arg-type]
+                    contact_id=contact.id,
+                    unit_id=unit.id,
+                    cycle_id=cycle.id,
+                    context=context,
+                )
+                for contact in contacts
+            )
+            rows.append(
+                ReminderRow(
+                    unit_code=unit.code,
+                    unit_name=unit.name,
+                    deadline=decision.effective_deadline,
+                    step=decision.step,
+                    template=decision.template.value,
+                    working_days_left=decision.working_days_left,
+                    working_days_overdue=decision.working_days_overdue,
+                    skipped=list(decision.skipped),
+                )
+            )
+    session.flush()
+    return UrgingPlan(messages=messages, rows=rows)
+
+
+def digest_messages(
+    *, session: Session, cycle: PlanningCycle, day: date, failed_deliveries: int, settings: Settings
+) -> tuple[list[Message], dict[str, Any]]:
+    """The coordinator's daily digest (one per coordinator per day) and the figures it shows."""
+    rows = status_rows(session=session, cycle=cycle, as_of=day)
+    counts = {
+        "submitted": sum(r.status in ("submitted", "accepted") for r in rows),
+        "awaiting": sum(r.status == "requested" and not r.days_late and not r.invalid_attempts for r in rows),
+        "overdue": sum(r.status in OPEN_STATUSES and bool(r.days_late) for r in rows),
+        "invalid": sum(
+            r.status == "requested" and r.version is None and r.invalid_attempts > 0 for r in rows
+        ),
+        "returned": sum(r.status == "returned" for r in rows),
+    }
+    overdue = [
+        f"{r.unit_name} ({r.days_late} ngày)" for r in rows if r.status in OPEN_STATUSES and r.days_late
+    ]
+    context = {
+        "cycle": {"title": cycle.title, "year": cycle.year},
+        "day": day,
+        "counts": counts,
+        "overdue_units": overdue,
+        "failed_deliveries": failed_deliveries,
+        "link": settings.resolved_public_base_url,
+    }
+    messages = [
+        Message(
+            template="coordinator_digest",
+            key=f"digest:{cycle.year}:{day.isoformat()}",
+            contact_id=c.id,
+            unit_id=c.unit_id,
+            cycle_id=cycle.id,
+            context=context,
+        )
+        for c in coordinators(session, cycle)
+    ]
+    return messages, context

@@ -1,0 +1,87 @@
+"""The call for submissions: one prefilled workbook and one message per unit contact, idempotently."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from sqlmodel import Session, col, select
+
+from models import PlanningCycle, Submission, Unit
+from models.base import SubmissionStatus
+from models.db import session_scope
+from models.registry import list_unit_recipients
+from plancycle.settings import Settings, get_settings
+from tasks.notify.delivery import Message
+from tasks.notify.unit_messages import unit_context
+from tasks.submissions.cycles import CycleSpec, OpenedCycle, open_cycle_records
+from tasks.submissions.workbook import generate_unit_workbook
+
+
+def ensure_unit_workbook(*, session: Session, cycle: PlanningCycle, unit: Unit, settings: Settings) -> Path:
+    """The unit's workbook file, generated once: a re-run attaches the same file it sent before."""
+    folder = settings.resolved_data_dir / "workbooks" / str(cycle.year) / unit.code
+    existing = sorted(folder.glob("*.xlsx")) if folder.exists() else []
+    if existing:
+        return existing[0]
+    filename, content = generate_unit_workbook(session=session, cycle=cycle, unit=unit)
+    path = folder / filename
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".part")
+    partial.write_bytes(content)
+    partial.replace(path)  # never a half-written attachment
+    return path
+
+
+def call_messages(*, session: Session, cycle: PlanningCycle, settings: Settings) -> list[Message]:
+    """A call-for-submissions message for each officer (or, lacking one, the head) of every unit still
+    asked to submit. Keys are ``call:<year>:<unit code>`` so a re-run sends nothing twice."""
+    submissions = session.exec(
+        select(Submission)
+        .where(Submission.cycle_id == cycle.id, col(Submission.status) == SubmissionStatus.requested)
+        .order_by(col(Submission.id))
+    ).all()
+    messages: list[Message] = []
+    for submission in submissions:
+        unit = session.get(Unit, submission.unit_id)
+        assert unit is not None and unit.id is not None
+        contacts = list_unit_recipients(session=session, unit_id=unit.id)
+        if not contacts:
+            continue
+        workbook = ensure_unit_workbook(session=session, cycle=cycle, unit=unit, settings=settings)
+        context = unit_context(session=session, unit=unit, cycle=cycle, settings=settings) | {
+            "deadline": submission.deadline or cycle.submission_deadline,
+            "guidance_reference": cycle.guidance_reference,
+        }
+        messages.extend(
+            Message(
+                template="call_for_submissions",
+                key=f"call:{cycle.year}:{unit.code}",
+                contact_id=contact.id,  # type: ignore[arg-type]
+                unit_id=unit.id,
+                cycle_id=cycle.id,
+                context=context,
+                attachments=[workbook],
+            )
+            for contact in contacts
+        )
+    return messages
+
+
+@task(name="mở kỳ và lập yêu cầu", cache_policy=NO_CACHE)
+def open_cycle_task(spec: CycleSpec, as_of: date, actor: str) -> OpenedCycle:
+    """Create the cycle and one submission request per selected unit (idempotent)."""
+    with session_scope() as session:
+        return open_cycle_records(session=session, spec=spec, as_of=as_of, actor=actor)
+
+
+@task(name="chuẩn bị văn bản đề nghị", cache_policy=NO_CACHE)
+def prepare_call_messages(cycle_id: int) -> list[Message]:
+    """Workbooks, links and messages for every unit still asked to submit."""
+    settings = get_settings()
+    with session_scope() as session:
+        cycle = session.get(PlanningCycle, cycle_id)
+        assert cycle is not None
+        return call_messages(session=session, cycle=cycle, settings=settings)

@@ -1,0 +1,387 @@
+"""The one intake routine for a unit's workbook, shared by the portal, the inbox flow and the CLI.
+
+Every file received is archived and recorded as an `IntakeAttempt`, valid or not. A valid file becomes
+the next `SubmissionVersion` with its items and amounts, in one transaction with the submission's new
+status and an audit entry. An invalid file stores nothing but the attempt and its errors.
+
+Decisions on the submission's status when a valid file arrives:
+- requested / returned / submitted → submitted (a new version);
+- accepted → submitted: the unit changed its mind after acceptance, so the coordinator must look again;
+- exempted → submitted: a unit that was told it need not submit but did is heard; the exemption
+  reason is kept and the audit entry records the previous status.
+Re-uploading exactly the file of the latest version (same SHA-256) creates no version and changes no
+status; the attempt is still recorded (accepted, pointing at that version) and the result says
+``duplicate``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import unicodedata
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from pydantic import BaseModel
+from sqlalchemy import insert
+from sqlmodel import Session, col, func, select
+
+from models.audit import record_audit
+from models.base import IntakeChannel, ItemStatus, SubmissionStatus, utcnow
+from models.cycle import PlanningCycle
+from models.items import ItemStatusReport, SubmissionItem, SubmissionItemAmount
+from models.registry import Unit
+from models.submissions import IntakeAttempt, Submission, SubmissionVersion
+from tasks.submissions.validation import ValidationIssue, ValidationResult, validate_workbook
+from tasks.submissions.workbook import WorkbookContext, load_workbook_context
+
+MAX_SAFE_NAME = 120
+_WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$", re.IGNORECASE)
+
+
+class IntakeResult(BaseModel):
+    """What happened to one received file; enough for the portal page and the unit's notification."""
+
+    accepted: bool
+    duplicate: bool = False  # identical to the latest stored version: nothing new was stored
+    attempt_id: int
+    submission_id: int | None
+    version_number: int | None = None
+    on_time: bool | None = None
+    submission_status: str | None = None
+    item_count: int = 0
+    totals: dict[str, int] = {}  # đồng per funding source code
+    grand_total: int = 0
+    money_unit: str
+    errors: list[ValidationIssue] = []
+    original_filename: str
+    safe_filename: str
+    archive_path: str
+    sha256: str
+    size_bytes: int
+
+
+def sanitise_filename(filename: str | None, *, default: str = "tep-tai-len.xlsx") -> str:
+    """A file name safe to use as the last part of a path: no folders (``../``, ``C:\\``, absolute
+    paths), no NUL or control characters, no leading dots, no reserved Windows names, bounded length."""
+    text = unicodedata.normalize("NFC", filename or "")
+    text = text.replace("\x00", "")
+    text = re.split(r"[\\/]", text)[-1]  # the last segment, whatever the client's separator
+    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
+    text = re.sub(r"[^\w.\- ()]+", "_", text).strip(" ._")
+    text = re.sub(r"\s+", " ", text)
+    if not text or set(text) <= {"."}:
+        text = default
+    if _WINDOWS_RESERVED.match(text):
+        text = f"_{text}"
+    if len(text) > MAX_SAFE_NAME:
+        stem, dot, ext = text.rpartition(".")
+        if dot and len(ext) <= 10:
+            text = stem[: MAX_SAFE_NAME - len(ext) - 1] + "." + ext
+        else:
+            text = text[:MAX_SAFE_NAME]
+    return text
+
+
+def _original_for_record(filename: str | None) -> str:
+    text = unicodedata.normalize("NFC", filename or "").replace("\x00", "")
+    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
+    return text[:255]
+
+
+def archive_original(
+    *,
+    archive_dir: Path,
+    cycle_year: int,
+    unit_code: str,
+    safe_name: str,
+    content: bytes,
+    sha256: str,
+    at: datetime,
+) -> Path:
+    """Write the bytes to ``archive_dir/<year>/<unit code>/<timestamp>-<sha256[:12]>-<name>`` atomically."""
+    folder = archive_dir / str(cycle_year) / sanitise_filename(unit_code, default="unit")
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = at.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    target = folder / f"{stamp}-{sha256[:12]}-{safe_name}"
+    resolved = target.resolve()
+    if archive_dir.resolve() not in resolved.parents:
+        raise ValueError(f"archive path escapes the archive folder: {resolved}")
+    temporary = target.with_name(target.name + ".part")
+    with temporary.open("wb") as handle:
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, target)
+    return target
+
+
+def _deadline(submission: Submission | None, cycle: PlanningCycle) -> date | None:
+    if submission is not None and submission.deadline is not None:
+        return submission.deadline
+    return cycle.submission_deadline
+
+
+def _latest_version(session: Session, submission_id: int) -> SubmissionVersion | None:
+    return session.exec(
+        select(SubmissionVersion)
+        .where(SubmissionVersion.submission_id == submission_id)
+        .order_by(col(SubmissionVersion.number).desc())
+    ).first()
+
+
+def ingest_submission(
+    *,
+    session: Session,
+    cycle: PlanningCycle,
+    unit: Unit,
+    filename: str,
+    content: bytes,
+    channel: str,
+    as_of: date,
+    actor: str,
+    context: WorkbookContext | None = None,
+    archive_dir: Path | None = None,
+) -> IntakeResult:
+    """Archive, validate and (if valid) store one uploaded workbook; commits its own transaction.
+
+    ``as_of`` is the business date the file counts as received on (for ``on_time``). ``context`` may be
+    passed by callers that already loaded it (bulk intake); by default it is read from the database.
+    """
+    from plancycle.settings import get_settings
+
+    assert cycle.id is not None and unit.id is not None
+    channel = IntakeChannel(channel).value  # refuse a channel nobody handles before touching anything
+    received_at = utcnow()
+    sha256 = hashlib.sha256(content).hexdigest()
+    safe_name = sanitise_filename(filename)
+    original = _original_for_record(filename)
+    archive_path = archive_original(
+        archive_dir=archive_dir or get_settings().archive_dir,
+        cycle_year=cycle.year,
+        unit_code=unit.code,
+        safe_name=safe_name,
+        content=content,
+        sha256=sha256,
+        at=received_at,
+    )
+    common = {
+        "original_filename": original,
+        "safe_filename": safe_name,
+        "archive_path": str(archive_path),
+        "sha256": sha256,
+        "size_bytes": len(content),
+        "money_unit": cycle.money_unit,
+    }
+    try:
+        # Lock the submission row (PostgreSQL) so two uploads of one unit cannot take the same number.
+        submission = session.exec(
+            select(Submission)
+            .where(Submission.cycle_id == cycle.id, Submission.unit_id == unit.id)
+            .with_for_update()
+        ).first()
+        latest = _latest_version(session, submission.id) if submission and submission.id else None
+        if latest is not None and _attempt_sha(session, latest.attempt_id) == sha256:
+            attempt = _record_attempt(session, submission, channel, common, received_at, accepted=True)
+            session.commit()
+            return IntakeResult(
+                accepted=True,
+                duplicate=True,
+                attempt_id=attempt.id,  # type: ignore[arg-type]
+                submission_id=submission.id if submission else None,
+                version_number=latest.number,
+                on_time=latest.on_time,
+                submission_status=submission.status if submission else None,
+                item_count=_item_count(session, latest.id),  # type: ignore[arg-type]
+                totals=dict(latest.totals or {}),
+                grand_total=sum((latest.totals or {}).values()),
+                **common,
+            )
+
+        context = context or load_workbook_context(session=session, cycle=cycle, unit=unit)
+        result: ValidationResult = validate_workbook(content, context=context)
+        if not result.ok:
+            attempt = _record_attempt(
+                session,
+                submission,
+                channel,
+                common,
+                received_at,
+                accepted=False,
+                errors=[issue.model_dump() for issue in result.errors],
+            )
+            session.commit()
+            return IntakeResult(
+                accepted=False,
+                attempt_id=attempt.id,  # type: ignore[arg-type]
+                submission_id=submission.id if submission else None,
+                submission_status=submission.status if submission else None,
+                errors=result.errors,
+                **common,
+            )
+
+        parsed = result.submission
+        assert parsed is not None
+        if submission is None:
+            submission = Submission(cycle_id=cycle.id, unit_id=unit.id)
+            session.add(submission)
+            session.flush()
+        assert submission.id is not None
+        previous_status = submission.status
+        attempt = _record_attempt(session, submission, channel, common, received_at, accepted=True)
+        number = (
+            session.exec(
+                select(func.max(SubmissionVersion.number)).where(
+                    SubmissionVersion.submission_id == submission.id
+                )
+            ).one()
+            or 0
+        ) + 1
+        deadline = _deadline(submission, cycle)
+        on_time = deadline is None or as_of <= deadline
+        totals = parsed.totals
+        version = SubmissionVersion(
+            submission_id=submission.id,
+            number=number,
+            attempt_id=attempt.id,  # type: ignore[arg-type]
+            received_at=received_at,
+            on_time=on_time,
+            totals=totals,
+        )
+        session.add(version)
+        session.flush()
+        source_ids = {s.code: s.id for s in context.funding_sources}
+        # Bulk inserts (one statement per table, ids returned in order): a version holds hundreds of rows.
+        item_ids = list(
+            session.scalars(
+                insert(SubmissionItem).returning(col(SubmissionItem.id), sort_by_parameter_order=True),
+                [
+                    {
+                        "submission_version_id": version.id,
+                        "sheet_row": item.sheet_row,
+                        "row_ref": item.row_ref,
+                        "name": item.name,
+                        "lead_unit_id": unit.id,
+                        "co_lead_unit_ids": None,
+                        "coordinating_units": item.coordinating_units,
+                        "field_code": item.field_code,
+                        "origin": item.origin,
+                        "procurement_mode": None,
+                        "objective": item.objective,
+                        "scope": item.scope,
+                        "start_year": item.start_year,
+                        "end_year": item.end_year,
+                        "basis": item.basis,
+                        "status": ItemStatus.proposed.value,
+                        "status_note": None,
+                        "carry_over_from_id": item.carry_over_from_id,
+                    }
+                    for item in parsed.items
+                ],
+            )
+        )
+        amount_rows = [
+            {"item_id": item_id, "funding_source_id": source_ids[code], "amount": amount}
+            for item_id, item in zip(item_ids, parsed.items, strict=True)
+            for code, amount in item.amounts.items()
+            if amount is not None
+        ]
+        if amount_rows:
+            # RETURNING makes SQLAlchemy batch the rows ("insertmanyvalues"); a plain executemany sends one
+            # statement per amount on PostgreSQL.
+            session.execute(insert(SubmissionItemAmount).returning(col(SubmissionItemAmount.id)), amount_rows)
+        if parsed.statuses:
+            session.execute(
+                insert(ItemStatusReport),
+                [
+                    {
+                        "submission_version_id": version.id,
+                        "plan_item_id": status.plan_item_id,
+                        "status": status.status,
+                        "percent_complete": status.percent_complete,
+                        "note": status.note,
+                        "sheet_row": status.sheet_row,
+                    }
+                    for status in parsed.statuses
+                ],
+            )
+        submission.status = SubmissionStatus.submitted
+        submission.updated_at = received_at
+        session.add(submission)
+        record_audit(
+            session=session,
+            actor=actor,
+            action="submission.version_stored",
+            entity="submission",
+            entity_id=submission.id,
+            cycle_id=cycle.id,
+            details={
+                "unit_code": unit.code,
+                "version": number,
+                "attempt_id": attempt.id,
+                "sha256": sha256,
+                "channel": channel,
+                "as_of": as_of.isoformat(),
+                "on_time": on_time,
+                "items": len(item_ids),
+                "totals": totals,
+                "previous_status": previous_status,
+                "last_year_statuses": len(parsed.statuses),
+            },
+        )
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return IntakeResult(
+        accepted=True,
+        attempt_id=attempt.id,  # type: ignore[arg-type]
+        submission_id=submission.id,
+        version_number=number,
+        on_time=on_time,
+        submission_status=submission.status,
+        item_count=len(item_ids),
+        totals=totals,
+        grand_total=sum(totals.values()),
+        **common,
+    )
+
+
+def _record_attempt(
+    session: Session,
+    submission: Submission | None,
+    channel: str,
+    common: dict,
+    received_at: datetime,
+    *,
+    accepted: bool,
+    errors: list[dict] | None = None,
+) -> IntakeAttempt:
+    attempt = IntakeAttempt(
+        submission_id=submission.id if submission else None,
+        channel=channel,
+        original_filename=common["original_filename"],
+        archive_path=common["archive_path"],
+        sha256=common["sha256"],
+        size_bytes=common["size_bytes"],
+        accepted=accepted,
+        errors=errors,
+        received_at=received_at,
+    )
+    session.add(attempt)
+    session.flush()
+    return attempt
+
+
+def _attempt_sha(session: Session, attempt_id: int) -> str | None:
+    attempt = session.get(IntakeAttempt, attempt_id)
+    return attempt.sha256 if attempt else None
+
+
+def _item_count(session: Session, version_id: int) -> int:
+    return session.exec(
+        select(func.count())
+        .select_from(SubmissionItem)
+        .where(SubmissionItem.submission_version_id == version_id)
+    ).one()

@@ -1,0 +1,91 @@
+"""Tell the unit what happened to the file it sent: received (with totals) or invalid (with every error)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlmodel import Session
+
+from models import PlanningCycle, Unit
+from models.cycle import list_funding_sources
+from models.registry import list_unit_recipients
+from models.submissions import get_submission
+from plancycle.settings import Settings
+from tasks.notify.delivery import BatchResult, Message, send_batch
+from tasks.notify.unit_messages import unit_context
+from tasks.submissions.intake import IntakeResult
+
+
+def intake_messages(
+    *,
+    session: Session,
+    cycle: PlanningCycle,
+    unit: Unit,
+    result: IntakeResult,
+    received_on: date,
+    settings: Settings,
+) -> list[Message]:
+    """One message per active officer of the unit; keyed by the intake attempt, so never sent twice."""
+    assert unit.id is not None and cycle.id is not None
+    contacts = list_unit_recipients(session=session, unit_id=unit.id)
+    submission = get_submission(session=session, cycle_id=cycle.id, unit_id=unit.id)
+    context: dict[str, object] = unit_context(session=session, unit=unit, cycle=cycle, settings=settings) | {
+        "deadline": (submission.deadline if submission else None) or cycle.submission_deadline,
+    }
+    if result.accepted:
+        names = {s.code: s.name for s in list_funding_sources(session=session, cycle_id=cycle.id)}
+        template = "submission_received"
+        context |= {
+            "version": result.version_number,
+            "received_at": received_on,
+            "totals": [
+                {"source": names.get(code, code), "amount": amount} for code, amount in result.totals.items()
+            ],
+        }
+    else:
+        template = "submission_invalid"
+        context["errors"] = [
+            {
+                "where": ", ".join(
+                    p
+                    for p in (
+                        e.sheet,
+                        f"dòng {e.row}" if e.row else None,
+                        f"cột {e.column}" if e.column else None,
+                    )
+                    if p
+                ),
+                "message": e.message_vi,
+            }
+            for e in result.errors
+        ]
+    return [
+        Message(
+            template=template,
+            key=f"intake:{result.attempt_id}",
+            contact_id=contact.id,  # type: ignore[arg-type]
+            unit_id=unit.id,
+            cycle_id=cycle.id,
+            context=context,
+        )
+        for contact in contacts
+    ]
+
+
+def notify_intake_result(
+    *,
+    session: Session,
+    cycle: PlanningCycle | None,
+    unit: Unit | None,
+    result: IntakeResult,
+    received_on: date,
+    settings: Settings,
+) -> BatchResult | None:
+    """Send the intake notice now (the unit sees the same answer on the page; this is its written record)."""
+    if cycle is None or unit is None or result.duplicate:
+        return None
+    messages = intake_messages(
+        session=session, cycle=cycle, unit=unit, result=result, received_on=received_on, settings=settings
+    )
+    session.commit()  # the link row, if one was issued, before anything is sent
+    return send_batch(messages, settings=settings, as_of=received_on) if messages else None

@@ -1,0 +1,790 @@
+"""The per-unit submission workbook: layout, hidden signed metadata, and generation with openpyxl.
+
+One layout serves both directions: `item_columns` / `status_columns` say where every value sits, so the
+generator writes and `tasks.submissions.validation` reads the same cells. Every text comes from
+``templates/workbook/workbook.vi.yaml``; changing a sheet name or a header there (or the column order
+here) changes what an uploaded file must look like, so ``WORKBOOK_TEMPLATE_VERSION`` is bumped with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from typing import Any
+
+import yaml
+from jinja2 import Template
+from openpyxl import Workbook
+from openpyxl.comments import Comment
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.workbook.protection import WorkbookProtection
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
+from pydantic import BaseModel, ConfigDict
+from sqlmodel import Session, col, select
+
+from models.base import ItemStatus
+from models.cycle import (
+    PlanningCycle,
+    get_cycle_by_year,
+    list_application_fields,
+    list_funding_sources,
+)
+from models.items import PlanItem
+from models.registry import Unit
+from templates import TEMPLATES_DIR, environment
+
+# Bump when the layout (sheets, columns, rows, metadata) changes: older files are then refused.
+WORKBOOK_TEMPLATE_VERSION = "1"
+META_SHEET = "plancycle_meta"  # very hidden; not user-facing, so not in the YAML
+SIGNATURE_CONTEXT = b"plancycle-workbook-metadata\x00"
+SIGNED_FIELDS = ("template_version", "cycle_id", "cycle_year", "unit_id", "unit_code", "issued_at")
+
+# Items sheet rows. The header spans two rows so the funding sources sit under one heading, as in
+# real annexes; the third header row numbers the columns (1), (2), … like official forms do.
+ITEMS_TITLE_ROW = 1
+ITEMS_UNIT_ROW = 2
+ITEMS_MONEY_ROW = 3
+ITEMS_HEADER_ROW = 5
+ITEMS_SUBHEADER_ROW = 6
+ITEMS_NUMBER_ROW = 7
+ITEMS_DATA_START_ROW = 8
+STATUS_TITLE_ROW = 1
+STATUS_UNIT_ROW = 2
+STATUS_HEADER_ROW = 4
+STATUS_DATA_START_ROW = 5
+
+BLANK_ROWS = 30  # bordered empty rows offered below the prefilled ones
+VALIDATION_ROWS = 1000  # data validations cover this many rows below the header
+YEAR_WINDOW = 10  # start ≥ year − 10, end ≤ year + 10
+
+# Statuses a unit may report for last year's items (the six in the issue), in display order.
+REPORTABLE_STATUSES: tuple[str, ...] = (
+    ItemStatus.not_started,
+    ItemStatus.in_progress,
+    ItemStatus.partly_done,
+    ItemStatus.completed,
+    ItemStatus.suspended,
+    ItemStatus.cancelled,
+)
+CLOSED_STATUSES: frozenset[str] = frozenset({ItemStatus.completed, ItemStatus.cancelled})
+
+
+# ---------------------------------------------------------------- texts
+
+
+@lru_cache
+def workbook_texts() -> dict[str, Any]:
+    """The workbook's texts (labels, instructions, drop-down values) from the YAML template."""
+    with (TEMPLATES_DIR / "workbook" / "workbook.vi.yaml").open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+@lru_cache(maxsize=512)
+def _compiled(text: str) -> Template:
+    return environment().from_string(text)
+
+
+def render_text(text: str, **values: Any) -> str:
+    """Render one YAML text through the project's Jinja environment (filters: money, vndate…)."""
+    return _compiled(text).render(**values)
+
+
+# ---------------------------------------------------------------- context
+
+
+class SourceSpec(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    id: int
+    code: str
+    name: str
+
+
+class FieldSpec(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    code: str
+    name: str
+
+
+class PreviousItem(BaseModel):
+    """One item of the unit's plan for the previous year, as the workbook and the validation see it."""
+
+    model_config = ConfigDict(frozen=True)
+    id: int
+    name: str
+    field_code: str | None = None
+    coordinating_units: str | None = None
+    objective: str | None = None
+    scope: str | None = None
+    start_year: int | None = None
+    end_year: int | None = None
+    status: str
+    percent_complete: int | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self.status in CLOSED_STATUSES
+
+
+class WorkbookContext(BaseModel):
+    """Everything needed to generate or validate one unit's workbook, read from the database once."""
+
+    model_config = ConfigDict(frozen=True)
+    template_version: str = WORKBOOK_TEMPLATE_VERSION
+    cycle_id: int
+    cycle_year: int
+    cycle_title: str
+    money_unit: str
+    submission_deadline: date | None = None
+    previous_year: int
+    previous_cycle_id: int | None = None
+    unit_id: int
+    unit_code: str
+    unit_name: str
+    funding_sources: list[SourceSpec]
+    fields: list[FieldSpec]
+    previous_items: list[PreviousItem] = []
+
+    @property
+    def carry_over_candidates(self) -> list[PreviousItem]:
+        """Last year's items that are not completed or cancelled: prefilled as carry-over."""
+        return [item for item in self.previous_items if not item.closed]
+
+
+def previous_cycle_of(*, session: Session, cycle: PlanningCycle) -> PlanningCycle | None:
+    if cycle.previous_cycle_id is not None:
+        return session.get(PlanningCycle, cycle.previous_cycle_id)
+    return get_cycle_by_year(session=session, year=cycle.year - 1)
+
+
+def load_workbook_context(*, session: Session, cycle: PlanningCycle, unit: Unit) -> WorkbookContext:
+    """Read the cycle's sources and fields and the unit's items of the previous cycle."""
+    assert cycle.id is not None and unit.id is not None
+    previous = previous_cycle_of(session=session, cycle=cycle)
+    previous_items: list[PreviousItem] = []
+    if previous is not None:
+        rows = session.exec(
+            select(PlanItem)
+            .where(
+                PlanItem.cycle_id == previous.id,
+                PlanItem.lead_unit_id == unit.id,
+                col(PlanItem.rejected).is_(False),
+            )
+            .order_by(col(PlanItem.position), col(PlanItem.id))
+        )
+        previous_items = [
+            PreviousItem(
+                id=row.id,  # type: ignore[arg-type]
+                name=row.name,
+                field_code=row.field_code,
+                coordinating_units=row.coordinating_units,
+                objective=row.objective,
+                scope=row.scope,
+                start_year=row.start_year,
+                end_year=row.end_year,
+                status=row.status,
+                percent_complete=row.percent_complete,
+            )
+            for row in rows
+        ]
+    return WorkbookContext(
+        cycle_id=cycle.id,
+        cycle_year=cycle.year,
+        cycle_title=cycle.title,
+        money_unit=cycle.money_unit,
+        submission_deadline=cycle.submission_deadline,
+        previous_year=previous.year if previous is not None else cycle.year - 1,
+        previous_cycle_id=previous.id if previous is not None else None,
+        unit_id=unit.id,
+        unit_code=unit.code,
+        unit_name=unit.name,
+        funding_sources=[
+            SourceSpec(id=s.id, code=s.code, name=s.name)  # type: ignore[arg-type]
+            for s in list_funding_sources(session=session, cycle_id=cycle.id)
+        ],
+        fields=[
+            FieldSpec(code=f.code, name=f.name)
+            for f in list_application_fields(session=session, cycle_id=cycle.id)
+        ],
+        previous_items=previous_items,
+    )
+
+
+# ---------------------------------------------------------------- layout
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    key: str  # stt, name, …, "amount" for a funding source, total, basis, previous_ref
+    index: int  # 1-based
+    header: str
+    width: float
+    required: bool = False
+    source_code: str | None = None  # for amount columns
+
+    @property
+    def letter(self) -> str:
+        return get_column_letter(self.index)
+
+
+def _texts_values(context: WorkbookContext) -> dict[str, Any]:
+    texts = workbook_texts()
+    return {
+        "year": context.cycle_year,
+        "previous_year": context.previous_year,
+        "cycle_title": context.cycle_title,
+        "unit_name": context.unit_name,
+        "unit_code": context.unit_code,
+        "deadline": context.submission_deadline,
+        "money_unit_label": texts["money_units"][context.money_unit],
+        "template_version": context.template_version,
+        "items_sheet": texts["sheets"]["items"],
+        "status_sheet": texts["sheets"]["status"],
+        "data_start_row": ITEMS_DATA_START_ROW,
+        "sources": "; ".join(f"{s.name} ({s.code})" for s in context.funding_sources),
+    }
+
+
+def item_columns(context: WorkbookContext) -> list[ColumnSpec]:
+    """The items sheet's columns in order; one amount column per funding source of the cycle."""
+    texts = workbook_texts()["items"]
+    values = _texts_values(context)
+    mark = texts["required_mark"]
+
+    def header(key: str, required: bool = False) -> str:
+        return render_text(texts["columns"][key], **values) + (mark if required else "")
+
+    plan: list[tuple[str, float, bool]] = [
+        ("stt", 6, False),
+        ("name", 40, True),
+        ("lead_unit", 20, False),
+        ("coordinating_units", 22, False),
+        ("field", 28, True),
+        ("origin", 15, True),
+        ("objective", 42, False),
+        ("scope", 24, False),
+        ("start_year", 9, True),
+        ("end_year", 9, True),
+    ]
+    columns = [
+        ColumnSpec(key, i + 1, header(key, req), width, req) for i, (key, width, req) in enumerate(plan)
+    ]
+    for source in context.funding_sources:
+        columns.append(
+            ColumnSpec(
+                "amount",
+                len(columns) + 1,
+                render_text(texts["funding_source"], name=source.name, code=source.code),
+                15,
+                source_code=source.code,
+            )
+        )
+    for key, width in (("total", 15), ("basis", 30), ("previous_ref", 13)):
+        columns.append(ColumnSpec(key, len(columns) + 1, header(key), width))
+    return columns
+
+
+def status_columns(context: WorkbookContext) -> list[ColumnSpec]:
+    texts = workbook_texts()["status"]["columns"]
+    values = _texts_values(context)
+    plan = [
+        ("stt", 6),
+        ("ref", 12),
+        ("name", 50),
+        ("period", 14),
+        ("status", 22),
+        ("percent", 13),
+        ("note", 45),
+    ]
+    return [
+        ColumnSpec(key, i + 1, render_text(texts[key], **values), width, key == "status")
+        for i, (key, width) in enumerate(plan)
+    ]
+
+
+# ---------------------------------------------------------------- metadata
+
+
+def sign_fields(fields: dict[str, str], secret: bytes, *, signed: tuple[str, ...], context: bytes) -> str:
+    """HMAC-SHA256 over the ``signed`` fields, with a ``context`` label per kind of workbook so the key is
+    not reused verbatim and one kind's signature never validates another kind."""
+    message = "|".join(f"{name}={fields.get(name, '')}" for name in signed).encode("utf-8")
+    return hmac.new(secret, context + message, hashlib.sha256).hexdigest()
+
+
+def sign_metadata(fields: dict[str, str], secret: bytes) -> str:
+    """The signature of a submission workbook's metadata."""
+    return sign_fields(fields, secret, signed=SIGNED_FIELDS, context=SIGNATURE_CONTEXT)
+
+
+def signing_secret() -> bytes:
+    from plancycle.settings import get_settings
+
+    return get_settings().signing_secret.get_secret_value().encode("utf-8")
+
+
+def signature_verifies(signature: str, sign: Callable[[bytes], str], secret: bytes | None = None) -> bool:
+    """Whether ``signature`` is ``sign(key)`` for ``secret`` or, when none is given, for the current signing
+    secret or one listed in ``PLANCYCLE_SIGNING_SECRET_PREVIOUS``: a workbook sent before a rotation is still
+    recognised. Every key is compared in constant time."""
+    from plancycle.settings import get_settings
+    from tasks.common.links import signing_keys
+
+    keys = [secret] if secret is not None else signing_keys(get_settings())
+    given = signature.encode()
+    return any([hmac.compare_digest(given, sign(key).encode()) for key in keys])
+
+
+def metadata_fields(context: WorkbookContext, *, issued_at: datetime) -> dict[str, str]:
+    return {
+        "template_version": context.template_version,
+        "cycle_id": str(context.cycle_id),
+        "cycle_year": str(context.cycle_year),
+        "unit_id": str(context.unit_id),
+        "unit_code": context.unit_code,
+        "issued_at": issued_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+# ---------------------------------------------------------------- styles
+
+_FONT = "Times New Roman"
+_THIN = Side(style="thin", color="000000")
+_BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+_REF_FILL = PatternFill("solid", fgColor="EDEDED")
+_PREFILL_FILL = PatternFill("solid", fgColor="FFF9E5")
+_WRAP_TOP = Alignment(wrap_text=True, vertical="top")
+_CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
+_UNLOCKED = Protection(locked=False)
+_LOCKED = Protection(locked=True)
+
+
+def _amount_format(money_unit: str) -> str:
+    # Shown with the reader's locale separators: 1.234,5 in a Vietnamese Excel.
+    return "#,##0" if money_unit == "dong" else "#,##0.###"
+
+
+def _style_header(cell: Any) -> None:
+    cell.font = Font(name=_FONT, size=11, bold=True)
+    cell.alignment = _CENTER
+    cell.fill = _HEADER_FILL
+    cell.border = _BORDER
+    cell.protection = _LOCKED
+
+
+def _style_data(cell: Any, *, number_format: str | None = None, center: bool = False) -> None:
+    cell.font = Font(name=_FONT, size=11)
+    cell.alignment = _CENTER if center else _WRAP_TOP
+    cell.border = _BORDER
+    cell.protection = _UNLOCKED
+    if number_format:
+        cell.number_format = number_format
+
+
+def _fit_row(ws: Worksheet, row: int, cells: list[tuple[Any, float]], line_height: float = 15.0) -> None:
+    """Set a row's height for wrapped text we write ourselves: spreadsheet programs do not re-measure
+    rows of a generated file, so long prefilled texts would otherwise overlap the next row."""
+    # Times New Roman fits about 1.2 characters per unit of column width.
+    lines = max(
+        (math.ceil(len(str(text)) / max(width * 1.2 - 2, 1)) for text, width in cells if text), default=1
+    )
+    if lines > 1:
+        ws.row_dimensions[row].height = round(lines * line_height + 3, 1)
+
+
+def _title(ws: Worksheet, row: int, width: int, text: str, size: int) -> None:
+    """A title centred across the table ("center across selection"): looks merged, costs no merge,
+    and merged ranges are slow for openpyxl to read back."""
+    for index in range(1, width + 1):
+        cell = ws.cell(row=row, column=index, value=text if index == 1 else None)
+        cell.font = Font(name=_FONT, size=size, bold=True)
+        cell.alignment = Alignment(horizontal="centerContinuous", vertical="center")
+
+
+def _protect(ws: Worksheet) -> None:
+    """Lock headers against accidental edits; data cells stay editable (this is not security: the
+    signed metadata is)."""
+    ws.protection.sheet = True
+    ws.protection.formatColumns = False
+    ws.protection.formatRows = False
+    ws.protection.formatCells = False
+    ws.protection.insertRows = False
+    ws.protection.deleteRows = False
+    ws.protection.sort = False
+    ws.protection.autoFilter = False
+
+
+def _list_validation(formula: str, title: str, prompt: str, error_title: str) -> DataValidation:
+    return DataValidation(
+        type="list",
+        formula1=formula,
+        allow_blank=True,
+        showDropDown=False,  # False shows the in-cell arrow (the attribute's meaning is inverted)
+        promptTitle=title,
+        prompt=prompt,
+        showInputMessage=True,
+        errorTitle=error_title,
+        error=prompt,
+        showErrorMessage=True,
+    )
+
+
+# ---------------------------------------------------------------- generation
+
+
+def _list_values(context: WorkbookContext) -> dict[str, list[str]]:
+    texts = workbook_texts()
+    return {
+        "fields": [f.name for f in context.fields],
+        "origins": [texts["origins"][k] for k in ("new", "carry_over")],
+        "statuses": [texts["statuses"][k] for k in REPORTABLE_STATUSES],
+    }
+
+
+def _list_refs(context: WorkbookContext) -> dict[str, str]:
+    """Drop-downs point at ranges of the hidden list sheet (inline lists are capped at 255 characters)."""
+    quoted = "'" + workbook_texts()["sheets"]["lists"].replace("'", "''") + "'"
+    refs = {}
+    for index, (key, values) in enumerate(_list_values(context).items(), start=1):
+        letter = get_column_letter(index)
+        refs[key] = f"{quoted}!${letter}$2:${letter}${max(2, len(values) + 1)}"
+    return refs
+
+
+def _write_lists(wb: Workbook, context: WorkbookContext) -> None:
+    texts = workbook_texts()
+    ws = wb.create_sheet(texts["sheets"]["lists"])
+    ws.sheet_state = "hidden"
+    for index, (key, values) in enumerate(_list_values(context).items(), start=1):
+        ws.cell(row=1, column=index, value=texts["lists"][key]).font = Font(name=_FONT, bold=True)
+        for row, value in enumerate(values, start=2):
+            ws.cell(row=row, column=index, value=value)
+        ws.column_dimensions[get_column_letter(index)].width = 60 if key == "fields" else 24
+    _protect(ws)
+
+
+def _write_instructions(wb: Workbook, context: WorkbookContext) -> None:
+    texts = workbook_texts()
+    spec = texts["instructions"]
+    values = _texts_values(context)
+    ws = wb.active
+    assert ws is not None
+    ws.title = texts["sheets"]["instructions"]
+    ws.sheet_view.showGridLines = False
+    ws.column_dimensions["A"].width = 4
+    ws.column_dimensions["B"].width = 110
+    row = 1
+
+    def line(
+        text: str, *, bold: bool = False, size: int = 12, italic: bool = False, center: bool = False
+    ) -> None:
+        nonlocal row
+        cell = ws.cell(row=row, column=2, value=render_text(text, **values))
+        cell.font = Font(name=_FONT, size=size, bold=bold, italic=italic)
+        cell.alignment = Alignment(wrap_text=True, vertical="top", horizontal="center" if center else "left")
+        _fit_row(ws, row, [(cell.value, 110)], line_height=size * 1.35)
+        row += 1
+
+    line(spec["title"], bold=True, size=14, center=True)
+    line(spec["subtitle"], italic=True, center=True)
+    row += 1
+    for fact in spec["facts"]:
+        line(fact, bold=True)
+    row += 1
+    line(spec["steps_heading"], bold=True)
+    for step in spec["steps"]:
+        line(step)
+    row += 1
+    line(spec["fields_heading"], bold=True)
+    for field in context.fields:
+        line(f"• {field.name}")
+    row += 1
+    line(spec["sources_heading"], bold=True)
+    for source in context.funding_sources:
+        line(f"• {source.name} ({source.code})")
+    row += 1
+    line(spec["warning"], italic=True, bold=True)
+    ws.page_setup.orientation = "portrait"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.protection.sheet = True
+
+
+def _write_items(wb: Workbook, context: WorkbookContext, refs: dict[str, str]) -> None:
+    texts = workbook_texts()
+    spec = texts["items"]
+    values = _texts_values(context)
+    columns = item_columns(context)
+    by_key = {c.key: c for c in columns if c.key != "amount"}
+    amounts = [c for c in columns if c.key == "amount"]
+    ws = wb.create_sheet(texts["sheets"]["items"])
+
+    for row, key, size in ((ITEMS_TITLE_ROW, "title", 14), (ITEMS_UNIT_ROW, "unit_line", 12)):
+        _title(ws, row, len(columns), render_text(spec[key], **values), size)
+    ws.row_dimensions[ITEMS_TITLE_ROW].height = 30
+    money = ws.cell(
+        row=ITEMS_MONEY_ROW, column=columns[-1].index, value=render_text(spec["money_line"], **values)
+    )
+    money.font = Font(name=_FONT, size=11, italic=True)
+    money.alignment = Alignment(horizontal="right")  # spills left over the empty cells, no merge needed
+
+    # Two header rows: single columns span both, funding sources sit under one group heading.
+    for column in columns:
+        if column.key == "amount":
+            _style_header(ws.cell(row=ITEMS_SUBHEADER_ROW, column=column.index, value=column.header))
+            _style_header(ws.cell(row=ITEMS_HEADER_ROW, column=column.index))
+        else:
+            _style_header(ws.cell(row=ITEMS_HEADER_ROW, column=column.index, value=column.header))
+            _style_header(ws.cell(row=ITEMS_SUBHEADER_ROW, column=column.index))
+            ws.merge_cells(
+                start_row=ITEMS_HEADER_ROW,
+                start_column=column.index,
+                end_row=ITEMS_SUBHEADER_ROW,
+                end_column=column.index,
+            )
+        number = ws.cell(row=ITEMS_NUMBER_ROW, column=column.index, value=f"({column.index})")
+        _style_header(number)
+        number.font = Font(name=_FONT, size=10, italic=True)
+        ws.column_dimensions[column.letter].width = column.width
+    if amounts:
+        ws.cell(
+            row=ITEMS_HEADER_ROW, column=amounts[0].index, value=render_text(spec["funding_group"], **values)
+        )
+        ws.merge_cells(
+            start_row=ITEMS_HEADER_ROW,
+            start_column=amounts[0].index,
+            end_row=ITEMS_HEADER_ROW,
+            end_column=amounts[-1].index,
+        )
+    ws.row_dimensions[ITEMS_HEADER_ROW].height = 30
+    ws.row_dimensions[ITEMS_SUBHEADER_ROW].height = 45
+
+    amount_format = _amount_format(context.money_unit)
+    field_names = {f.code: f.name for f in context.fields}
+    prefilled = context.carry_over_candidates
+    carry_label = texts["origins"]["carry_over"]
+    for offset in range(len(prefilled) + BLANK_ROWS):
+        row = ITEMS_DATA_START_ROW + offset
+        item = prefilled[offset] if offset < len(prefilled) else None
+        for column in columns:
+            cell = ws.cell(row=row, column=column.index)
+            numeric = column.key in ("amount", "total")
+            _style_data(
+                cell,
+                number_format=amount_format if numeric else ("0" if "year" in column.key else None),
+                center=column.key in ("stt", "start_year", "end_year", "origin", "previous_ref"),
+            )
+            if column.key == "previous_ref":
+                cell.fill = _REF_FILL
+        if item is None:
+            continue
+        prefill = {
+            "stt": offset + 1,
+            "name": item.name,
+            "lead_unit": context.unit_name,
+            "coordinating_units": item.coordinating_units,
+            "field": field_names.get(item.field_code or ""),
+            "origin": carry_label,
+            "objective": item.objective,
+            "scope": item.scope,
+            "start_year": item.start_year,
+            "end_year": max(item.end_year or context.cycle_year, context.cycle_year),
+            "previous_ref": item.id,
+        }
+        for key, value in prefill.items():
+            cell = ws.cell(row=row, column=by_key[key].index, value=value)
+            if key != "previous_ref":
+                cell.fill = _PREFILL_FILL
+        _fit_row(ws, row, [(prefill[k], by_key[k].width) for k in ("name", "field", "objective", "scope")])
+    if prefilled:
+        ws.cell(row=ITEMS_HEADER_ROW, column=by_key["previous_ref"].index).comment = Comment(
+            spec["ref_comment"], "plancycle"
+        )
+
+    prompts = texts["validation_prompts"]
+    low, high = context.cycle_year - YEAR_WINDOW, context.cycle_year + YEAR_WINDOW
+    last_row = ITEMS_DATA_START_ROW + VALIDATION_ROWS
+    field_dv = _list_validation(
+        refs["fields"], prompts["field_title"], prompts["field"], prompts["error_title"]
+    )
+    origin_dv = _list_validation(
+        refs["origins"], prompts["origin_title"], prompts["origin"], prompts["error_title"]
+    )
+    year_prompt = render_text(prompts["year"], min_year=low, max_year=high)
+    year_dv = DataValidation(
+        type="whole",
+        operator="between",
+        formula1=str(low),
+        formula2=str(high),
+        allow_blank=True,
+        promptTitle=prompts["year_title"],
+        prompt=year_prompt,
+        showInputMessage=True,
+        errorTitle=prompts["error_title"],
+        error=year_prompt,
+        showErrorMessage=True,
+    )
+    for dv, keys in ((field_dv, ["field"]), (origin_dv, ["origin"]), (year_dv, ["start_year", "end_year"])):
+        for key in keys:
+            letter = by_key[key].letter
+            dv.add(f"{letter}{ITEMS_DATA_START_ROW}:{letter}{last_row}")
+        ws.add_data_validation(dv)
+
+    # Unlocked column styles let units type below the bordered rows in the protected sheet.
+    for column in columns:
+        ws.column_dimensions[column.letter].protection = _UNLOCKED
+    ws.freeze_panes = ws.cell(row=ITEMS_DATA_START_ROW, column=by_key["name"].index + 1)
+    ws.print_title_rows = f"{ITEMS_HEADER_ROW}:{ITEMS_NUMBER_ROW}"
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    _protect(ws)
+
+
+def _write_status(wb: Workbook, context: WorkbookContext, refs: dict[str, str]) -> None:
+    texts = workbook_texts()
+    spec = texts["status"]
+    values = _texts_values(context)
+    columns = status_columns(context)
+    by_key = {c.key: c for c in columns}
+    ws = wb.create_sheet(texts["sheets"]["status"])
+    for row, key, size in ((STATUS_TITLE_ROW, "title", 14), (STATUS_UNIT_ROW, "unit_line", 12)):
+        _title(ws, row, len(columns), render_text(spec[key], **values), size)
+    ws.row_dimensions[STATUS_TITLE_ROW].height = 30
+    for column in columns:
+        _style_header(ws.cell(row=STATUS_HEADER_ROW, column=column.index, value=column.header))
+        ws.column_dimensions[column.letter].width = column.width
+    ws.row_dimensions[STATUS_HEADER_ROW].height = 32
+    if not context.previous_items:
+        note = ws.cell(row=STATUS_DATA_START_ROW, column=1, value=render_text(spec["none_line"], **values))
+        note.font = Font(name=_FONT, italic=True)
+    status_labels = workbook_texts()["statuses"]
+    for offset, item in enumerate(context.previous_items):
+        row = STATUS_DATA_START_ROW + offset
+        period = (
+            f"{item.start_year}-{item.end_year}"
+            if item.start_year and item.end_year and item.start_year != item.end_year
+            else str(item.start_year or item.end_year or "")
+        )
+        prefill: dict[str, Any] = {
+            "stt": offset + 1,
+            "ref": item.id,
+            "name": item.name,
+            "period": period,
+            "status": status_labels.get(item.status) if item.status in REPORTABLE_STATUSES else None,
+            "percent": item.percent_complete,
+            "note": None,
+        }
+        for column in columns:
+            cell = ws.cell(row=row, column=column.index, value=prefill[column.key])
+            _style_data(
+                cell,
+                number_format="0" if column.key == "percent" else None,
+                center=column.key in ("stt", "ref", "period", "percent"),
+            )
+            if column.key in ("ref", "name", "period"):
+                cell.fill = _REF_FILL
+        _fit_row(ws, row, [(item.name, by_key["name"].width)])
+    if context.previous_items:
+        prompts = texts["validation_prompts"]
+        last_row = STATUS_DATA_START_ROW + max(len(context.previous_items), 1) - 1
+        status_dv = _list_validation(
+            refs["statuses"], prompts["status_title"], prompts["status"], prompts["error_title"]
+        )
+        status_dv.add(f"{by_key['status'].letter}{STATUS_DATA_START_ROW}:{by_key['status'].letter}{last_row}")
+        percent_dv = DataValidation(
+            type="whole",
+            operator="between",
+            formula1="0",
+            formula2="100",
+            allow_blank=True,
+            promptTitle=prompts["percent_title"],
+            prompt=prompts["percent"],
+            showInputMessage=True,
+            errorTitle=prompts["error_title"],
+            error=prompts["percent"],
+            showErrorMessage=True,
+        )
+        percent_dv.add(
+            f"{by_key['percent'].letter}{STATUS_DATA_START_ROW}:{by_key['percent'].letter}{last_row}"
+        )
+        ws.add_data_validation(status_dv)
+        ws.add_data_validation(percent_dv)
+    ws.freeze_panes = ws.cell(row=STATUS_DATA_START_ROW, column=1)
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    _protect(ws)
+
+
+def write_metadata_sheet(wb: Workbook, fields: dict[str, str]) -> None:
+    """The very-hidden, protected sheet of name/value pairs (text) that identifies a generated workbook."""
+    ws = wb.create_sheet(META_SHEET)
+    for row, (name, value) in enumerate(fields.items(), start=1):
+        ws.cell(row=row, column=1, value=name)
+        ws.cell(row=row, column=2, value=value).number_format = "@"
+    ws.sheet_state = "veryHidden"
+    ws.protection.sheet = True
+
+
+def finish_workbook(wb: Workbook, active_title: str) -> bytes:
+    """Open on ``active_title``, lock the structure (no sheet added, renamed or removed), and save."""
+    wb.active = wb.sheetnames.index(active_title)
+    for sheet in wb.worksheets:
+        sheet.sheet_view.tabSelected = sheet.title == active_title
+    wb.security = WorkbookProtection(lockStructure=True)
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+def _write_metadata(wb: Workbook, context: WorkbookContext, *, issued_at: datetime, secret: bytes) -> None:
+    fields = metadata_fields(context, issued_at=issued_at)
+    fields["signature"] = sign_metadata(fields, secret)
+    write_metadata_sheet(wb, fields)
+
+
+def build_workbook(
+    context: WorkbookContext, *, issued_at: datetime | None = None, secret: bytes | None = None
+) -> bytes:
+    """The unit's workbook as .xlsx bytes: instructions, items (carry-over prefilled), last year's
+    status, a hidden list sheet for the drop-downs and the very-hidden signed metadata sheet."""
+    wb = Workbook()
+    refs = _list_refs(context)
+    _write_instructions(wb, context)
+    _write_items(wb, context, refs)
+    _write_status(wb, context, refs)
+    _write_lists(wb, context)
+    _write_metadata(
+        wb,
+        context,
+        issued_at=issued_at or datetime.now(UTC),
+        secret=secret if secret is not None else signing_secret(),
+    )
+    return finish_workbook(wb, workbook_texts()["sheets"]["items"])
+
+
+def workbook_filename(context: WorkbookContext) -> str:
+    return render_text(workbook_texts()["file_name"], year=context.cycle_year, unit_code=context.unit_code)
+
+
+def generate_unit_workbook(
+    *, session: Session, cycle: PlanningCycle, unit: Unit, issued_at: datetime | None = None
+) -> tuple[str, bytes]:
+    """File name and bytes of the workbook to send to one unit for one cycle."""
+    context = load_workbook_context(session=session, cycle=cycle, unit=unit)
+    return workbook_filename(context), build_workbook(context, issued_at=issued_at)
