@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from tasks.common.money import format_money, format_money_with_unit
+from tasks.common.numbers import format_percent
 
 TEMPLATES_DIR = Path(__file__).resolve().parent
 
@@ -46,17 +48,24 @@ def environment() -> Environment:
     )
     env.filters["money"] = format_money
     env.filters["money_unit"] = format_money_with_unit
+    env.filters["percent"] = format_percent
     env.filters["vndate"] = format_date
     env.filters["vntime"] = format_local_datetime
     return env
 
 
 @lru_cache
-def _catalog(name: str) -> dict[str, dict[str, str]]:
+def load_yaml(relative_path: str) -> Any:
+    """A YAML file of this folder (``"workbook/progress.vi.yaml"``), parsed once per process: the one
+    loader of every wording, catalogue and default. Callers must not modify what it returns."""
     import yaml
 
-    with (TEMPLATES_DIR / "errors" / f"{name}.yaml").open(encoding="utf-8") as handle:
+    with (TEMPLATES_DIR / relative_path).open(encoding="utf-8") as handle:
         return yaml.safe_load(handle)
+
+
+def _catalog(name: str) -> dict[str, dict[str, str]]:
+    return load_yaml(f"errors/{name}.yaml")
 
 
 def error_text(catalog: str, key: str, locale: str = "vi", **values: object) -> str:
