@@ -11,11 +11,11 @@ from prefect.runtime import flow_run
 from pydantic import Field
 
 from plancycle.settings import get_settings
+from tasks.artifacts import publish_markdown
 from tasks.notify.steps import deliver
 from tasks.notify.team import OPERATOR_HOOKS
 from tasks.progress.periods import PeriodOverride
 from tasks.progress.requests import ReportingOverrides, open_periods_and_request, prepare_progress_messages
-from tasks.submissions.steps import publish_markdown
 
 PeriodKindName = Literal["quarterly", "six_monthly", "annual", "monthly"]
 

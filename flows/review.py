@@ -11,6 +11,7 @@ from pydantic import Field
 
 from models.db import session_scope
 from plancycle.settings import get_settings
+from tasks.artifacts import publish_markdown
 from tasks.notify.steps import deliver
 from tasks.notify.team import OPERATOR_HOOKS
 from tasks.submissions.review import (
@@ -24,7 +25,6 @@ from tasks.submissions.review import (
     extend_deadline,
     return_submission,
 )
-from tasks.submissions.steps import publish_markdown
 
 
 @task(name="ghi quyết định xem xét", cache_policy=NO_CACHE)

@@ -12,6 +12,7 @@ from pydantic import Field
 from models.cycle import get_cycle_by_year
 from models.db import session_scope
 from plancycle.settings import get_settings
+from tasks.artifacts import publish_markdown
 from tasks.common.calendar import WorkingCalendar
 from tasks.notify.delivery import Message
 from tasks.notify.steps import deliver
@@ -19,7 +20,7 @@ from tasks.notify.team import OPERATOR_HOOKS
 from tasks.progress.requests import remind_progress_reports
 from tasks.reminders.approvers import plan_approval_reminders
 from tasks.reminders.units import ReminderRow, digest_messages, plan_submission_reminders
-from tasks.submissions.steps import publish_markdown, resolve_cycle_year
+from tasks.submissions.steps import resolve_cycle_year
 
 
 @task(name="xác định việc nhắc hạn", cache_policy=NO_CACHE)

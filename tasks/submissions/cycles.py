@@ -15,7 +15,17 @@ from models import ApplicationField, FundingSource, PlanningCycle, Submission, U
 from models.base import CycleStatus, FundingGroup, MoneyUnit, SubmissionStatus
 from models.cycle import get_cycle_by_year, list_funding_sources
 from models.registry import get_unit_by_code, list_active_units
+from tasks.errors import NoCycleError
 from templates import TEMPLATES_DIR
+
+
+def require_cycle(*, session: Session, year: int) -> PlanningCycle:
+    """The planning cycle of ``year``; ``NoCycleError`` (one message, vi/en) when there is none. Every
+    stage asks for its cycle this way."""
+    cycle = get_cycle_by_year(session=session, year=year)
+    if cycle is None:
+        raise NoCycleError(year)
+    return cycle
 
 
 class FundingSourceSpec(BaseModel):

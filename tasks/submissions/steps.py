@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from prefect import task
-from prefect.artifacts import create_markdown_artifact, create_progress_artifact, create_table_artifact
+from prefect.artifacts import create_progress_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from sqlmodel import col, select
 
@@ -66,9 +66,3 @@ def publish_status(year: int, as_of: date) -> list[UnitStatusRow]:
         description=f"Tỷ lệ đơn vị đã trả lời, kỳ kế hoạch năm {year}",
     )
     return rows
-
-
-def publish_markdown(template: str, key: str, description: str, **context: object) -> None:
-    create_markdown_artifact(
-        environment().get_template(template).render(**context), key=key, description=description
-    )
