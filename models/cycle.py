@@ -44,24 +44,6 @@ class PlanningCycle(PlanningCycleBase, table=True):
     updated_at: datetime = updated_at_field()
 
 
-class PlanningCycleCreate(PlanningCycleBase):
-    pass
-
-
-class PlanningCycleUpdate(SQLModel):
-    title: str | None = None
-    guidance_reference: str | None = None
-    submission_deadline: date | None = None
-    review_deadline: date | None = None
-    approval_deadline: date | None = None
-    status: str | None = None
-    money_unit: str | None = None
-
-
-class PlanningCyclePublic(PlanningCycleBase):
-    id: int
-
-
 # ---------------------------------------------------------------- FundingSource
 
 
@@ -76,10 +58,6 @@ class FundingSource(FundingSourceBase, table=True):
     __table_args__ = (sa.UniqueConstraint("cycle_id", "code", name="uq_fundingsource_cycle_code"),)
     id: int | None = Field(default=None, primary_key=True)
     cycle_id: int = Field(foreign_key="planningcycle.id", index=True)
-
-
-class FundingSourceCreate(FundingSourceBase):
-    pass
 
 
 class ApplicationField(SQLModel, table=True):

@@ -67,14 +67,6 @@ class Unit(UnitBase, table=True):
     updated_at: datetime = updated_at_field()
 
 
-class UnitCreate(UnitBase):
-    aliases: list[str] = []
-
-
-class UnitPublic(UnitBase):
-    id: int
-
-
 class UnitAlias(SQLModel, table=True):
     __table_args__ = (sa.UniqueConstraint("alias_key", name="uq_unitalias_key"),)
     id: int | None = Field(default=None, primary_key=True)
@@ -108,14 +100,6 @@ class Contact(ContactBase, table=True):
     @property
     def channels(self) -> list[str]:
         return [c.strip() for c in self.preferred_channels.split(",") if c.strip()]
-
-
-class ContactCreate(ContactBase):
-    pass
-
-
-class ContactPublic(ContactBase):
-    id: int
 
 
 # ---------------------------------------------------------------- queries
