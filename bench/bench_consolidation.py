@@ -254,6 +254,7 @@ def _phase(name: str, url: str, out: Path, queue: Any) -> None:
     from models import PlanItem, PlanItemAmount
     from models.cycle import get_cycle_by_year, list_funding_sources
     from models.db import make_engine
+    from tasks.consolidation import frames
     from tasks.consolidation import plan as c
 
     engine = make_engine(url)
@@ -267,17 +268,17 @@ def _phase(name: str, url: str, out: Path, queue: Any) -> None:
             totals = None
             extra["items"] = result.items
         elif name == "totals":
-            sources = c._sources(session, cycle.id)
-            raw = c._plan_items_frame(session, cycle.id, sources, "amount", details=False)
+            sources = frames.plan_sources(session, cycle.id)
+            raw = frames.plan_items_frame(session, cycle.id, sources, "amount", details=False)
             raw["within"] = raw["position"]
-            items = c.order_items(
+            items = frames.order_items(
                 raw,
                 grouping="lead_unit",
-                units=c._units_frame(session),
-                fields=c._fields(session, cycle.id),
+                units=frames.units_frame(session),
+                fields=frames.plan_fields(session, cycle.id),
                 coordinator_unit_id=cycle.coordinating_unit_id,
             )
-            totals = c.compute_totals(items, sources)["grand_totals"]
+            totals = frames.compute_totals(items, sources)["grand_totals"]
             extra["groups"] = int(items["group_no"].max())
         elif name in ("build", "excel"):
             plan = c.build_plan(session=session, cycle=cycle, as_of=date(2026, 11, 20))

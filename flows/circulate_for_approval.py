@@ -5,53 +5,39 @@ decision suspended (no process waits), record it, and issue the plan when the la
 A return for revision ends the run ("Trả lại"): the units concerned are told and their submissions are
 marked returned; after they resubmit, the coordinator consolidates again and starts a new circulation."""
 
-import re
 from datetime import date
 from typing import Any
 
-from prefect import flow, get_run_logger, suspend_flow_run
-from prefect.input import RunInput
+from prefect import flow
 from prefect.runtime import flow_run
-from prefect.states import Completed
 from pydantic import Field
 
 from plancycle.settings import get_settings
-from tasks.approval.chain import DecisionData, StageConfig
+from tasks.approval.chain import StageConfig
+from tasks.approval.decisions import DecisionData
 from tasks.approval.steps import (
+    DecisionInput,
     approval_messages,
     decision_request,
+    flow_run_link,
     prepare_version,
     publish_chain,
     publish_final_plan,
     return_to_units,
+    returned,
     start_circulation,
     take_decision,
+    wait_for_decision,
 )
+from tasks.approval.suspension import CIRCULATION_FLOW, decision_key, pause_key
 from tasks.notify.steps import deliver
 from tasks.notify.team import OPERATOR_HOOKS
-from tasks.reminders.approvers import run_url
 
-ACTOR = "flow:circulate-for-approval"
-
-
-class DecisionInput(RunInput, DecisionData):
-    """The approver's form in the Prefect UI (fields from ``DecisionData``)."""
-
-
-def flow_run_link() -> str:
-    """The address of this flow run in the Prefect UI (where the approver decides)."""
-    return run_url(str(flow_run.id))
-
-
-def pause_key(version_number: int, stage_code: str, attempt: int) -> str:
-    """One suspension per version, stage and attempt: the same key when the run re-executes. Prefect
-    accepts only lowercase letters, digits and dashes in input keys."""
-    stage = re.sub(r"[^a-z0-9]+", "-", stage_code.lower()).strip("-")
-    return f"v{version_number}-{stage}-{attempt}"
+ACTOR = f"flow:{CIRCULATION_FLOW}"
 
 
 @flow(
-    name="circulate-for-approval",
+    name=CIRCULATION_FLOW,
     flow_run_name="trình duyệt kế hoạch {year} ngày {as_of}",
     log_prints=True,
     **OPERATOR_HOOKS,
@@ -66,7 +52,6 @@ def circulate_for_approval(
 ) -> Any:
     """Trình duyệt kế hoạch: chốt phiên bản, xin ý kiến từng bước, ghi nhận, điều chỉnh, ban hành."""
     as_of = as_of or get_settings().today()
-    logger = get_run_logger()
     run_id = str(flow_run.id)
     link = flow_run_link()
     circulation = start_circulation(year, as_of, stages, run_id, actor=ACTOR)
@@ -80,31 +65,26 @@ def circulate_for_approval(
             attempt, problems = 1, []
             while True:
                 description = decision_request(year, version, stage_code, problems, workbook, findings)
-                answer = suspend_flow_run(
-                    wait_for_input=DecisionInput.with_initial_data(description=description),
-                    key=pause_key(version, stage_code, attempt),
-                    timeout=timeout_days * 86_400,
-                )
-                data = DecisionData.model_validate(answer.model_dump(include=set(DecisionData.model_fields)))
+                key = pause_key(version, stage_code, attempt)
+                data = wait_for_decision(DecisionInput, description, key, timeout_days)
                 taken = take_decision(
                     year,
                     version,
                     stage_code,
                     data,
-                    f"{run_id}:{pause_key(version, stage_code, attempt)}",
+                    decision_key(run_id, key),
                     actor=ACTOR,
                     final_stage=is_final_stage,
                 )
                 if not taken.problems:
                     break
                 attempt, problems = attempt + 1, taken.problems
-            logger.info("Bước %s: %s (phiên bản %s).", stage_code, taken.decision, version)
             if taken.decision == "return_for_revision":
                 if taken.return_to == "units":
                     deliver(return_to_units(year, taken.unit_codes, taken.comment or "", ACTOR), as_of=as_of)
                 publish_chain(year)
                 summary = {"outcome": "returned", "stage": stage_code, "version": version}
-                return Completed(message=f"Trả lại tại bước {stage_code}", name="Trả lại", data=summary)
+                return returned(summary, "at_stage", stage=stage_code)
             if taken.new_version and taken.version_number is not None:
                 version = taken.version_number
                 workbook, findings = prepare_version(year, version, as_of)

@@ -5,12 +5,18 @@ from __future__ import annotations
 
 from datetime import date
 
-from prefect import flow, get_run_logger
+from prefect import flow
 from pydantic import Field
 
 from plancycle.settings import get_settings
 from tasks.notify.team import OPERATOR_HOOKS
-from tasks.submissions.steps import ingest_inbox, publish_status, resolve_cycle_year
+from tasks.submissions.steps import (
+    ingest_inbox,
+    log_collected,
+    log_no_collecting_cycle,
+    publish_status,
+    resolve_cycle_year,
+)
 
 
 @flow(
@@ -30,9 +36,7 @@ def collect_submissions(
     year = resolve_cycle_year(year)
     outcomes = ingest_inbox(year, inbox_url or settings.resolved_inbox_url, as_of)
     if year is None:
-        get_run_logger().info(
-            "Không có kỳ kế hoạch nào đang nhận đề xuất: chỉ nhận báo cáo tiến độ (%s tệp).", len(outcomes)
-        )
+        log_no_collecting_cycle(len(outcomes))
         return {"files": len(outcomes), "accepted": sum(o.accepted and not o.duplicate for o in outcomes)}
     rows = publish_status(year, as_of)
     summary = {
@@ -43,5 +47,5 @@ def collect_submissions(
         "units": len(rows),
         "late": sum(1 for r in rows if r.days_late),
     }
-    get_run_logger().info("Tiếp nhận: %s", summary)
+    log_collected(summary)
     return summary

@@ -10,8 +10,9 @@ from prefect import flow, get_run_logger
 from pydantic import Field
 
 from plancycle.settings import get_settings
-from tasks.consolidation.plan import DEFAULT_STATUSES
-from tasks.consolidation.steps import consolidate, plan_folder, publish_plan, write_outputs
+from tasks.consolidation.consolidated import DEFAULT_STATUSES
+from tasks.consolidation.outputs import consolidation_text, plan_folder
+from tasks.consolidation.steps import consolidate, publish_plan, write_outputs
 from tasks.notify.team import OPERATOR_HOOKS
 
 
@@ -49,5 +50,5 @@ def consolidate_plan(
         "document": str(files.document),
         "workbook_mismatches": len(files.workbook_mismatches),
     }
-    get_run_logger().info("Kết quả tổng hợp: %s", summary)
+    get_run_logger().info(consolidation_text("log.summary", summary=summary))
     return summary

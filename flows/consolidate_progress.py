@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from prefect import flow, get_run_logger
+from prefect import flow
 from pydantic import Field
 
 from plancycle.settings import get_settings
 from tasks.notify.team import OPERATOR_HOOKS
-from tasks.progress.report import consolidate_period, percent_text, publish_progress, write_progress_report
+from tasks.progress.steps import consolidate_period, publish_progress, write_progress_report
 
 ACTOR = "flow:consolidate-progress"
 
@@ -34,18 +34,4 @@ def consolidate_progress(
     as_of = as_of or get_settings().today()
     snapshot = consolidate_period(year, period, as_of, actor=ACTOR)
     files = write_progress_report(snapshot)
-    publish_progress(snapshot, files)
-    summary: dict[str, object] = {
-        "period": snapshot.period_label,
-        "items": snapshot.plan.items,
-        "percent": percent_text(snapshot.plan.weighted_percent),
-        "approved_dong": snapshot.plan.approved,
-        "disbursed_dong": snapshot.plan.disbursed,
-        "late": [r.unit_code for r in snapshot.late],
-        "missing": [r.unit_code for r in snapshot.missing],
-        "indicators_met": snapshot.indicators_met,
-        "indicators_not_met": snapshot.indicators_not_met,
-        "workbook": str(files.workbook),
-    }
-    get_run_logger().info("Tiến độ %s: %s", snapshot.period_label, summary)
-    return summary
+    return publish_progress(snapshot, files)

@@ -6,16 +6,14 @@ from datetime import date
 from typing import Literal
 
 from prefect import flow
-from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 from pydantic import Field
 
 from plancycle.settings import get_settings
 from tasks.notify.steps import deliver
 from tasks.notify.team import OPERATOR_HOOKS
-from tasks.submissions.calls import open_cycle_task, prepare_call_messages
 from tasks.submissions.cycles import CycleSpec, FundingSourceSpec
-from templates import environment
+from tasks.submissions.steps import open_cycle_task, prepare_call_messages, publish_open_cycle
 
 
 @flow(name="open-cycle", flow_run_name="mở kỳ kế hoạch năm {year}", log_prints=True, **OPERATOR_HOOKS)
@@ -62,11 +60,5 @@ def open_cycle(
         "sent_now": result.sent_now,
         "failed": len(result.failed),
     }
-    create_markdown_artifact(
-        environment()
-        .get_template("reports/open_cycle.md.j2")
-        .render(year=year, summary=summary, as_of=as_of),
-        key=f"open-cycle-{year}",
-        description=f"Mở kỳ kế hoạch năm {year}",
-    )
+    publish_open_cycle(year, summary, as_of)
     return summary

@@ -5,12 +5,12 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from prefect import flow, get_run_logger
+from prefect import flow
 from prefect.runtime import flow_run
 
 from tasks.notify.team import OPERATOR_HOOKS
 from tasks.registry.directory import RegistryImportResult
-from tasks.registry.steps import import_registry_files
+from tasks.registry.steps import import_registry_files, log_import
 
 
 @flow(name="import-units", flow_run_name="nhập danh bạ đơn vị", log_prints=True, **OPERATOR_HOOKS)
@@ -21,5 +21,5 @@ def import_units(files: list[str]) -> RegistryImportResult:
     """
     with tempfile.TemporaryDirectory() as workdir:
         result = import_registry_files(files, actor=f"flow-run:{flow_run.get_id()}", workdir=Path(workdir))
-    get_run_logger().info("Danh bạ: %s", result.model_dump())
+    log_import(result)
     return result

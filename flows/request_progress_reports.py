@@ -6,16 +6,16 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from prefect import flow, get_run_logger
+from prefect import flow
 from prefect.runtime import flow_run
 from pydantic import Field
 
 from plancycle.settings import get_settings
-from tasks.artifacts import publish_markdown
 from tasks.notify.steps import deliver
 from tasks.notify.team import OPERATOR_HOOKS
+from tasks.progress.calendar import ReportingOverrides
 from tasks.progress.periods import PeriodOverride
-from tasks.progress.requests import ReportingOverrides, open_periods_and_request, prepare_progress_messages
+from tasks.progress.steps import open_periods_and_request, prepare_progress_messages, publish_requests
 
 PeriodKindName = Literal["quarterly", "six_monthly", "annual", "monthly"]
 
@@ -54,7 +54,6 @@ def request_progress_reports(
         year, as_of, list(kinds), overrides, actor=f"flow-run:{flow_run.get_id()}"
     )
     if not periods:
-        get_run_logger().info("Chưa đến thời gian đề nghị báo cáo của kỳ nào: không có việc gì.")
         return {"periods": 0, "new_reports": 0, "messages": 0, "sent_now": 0}
     messages = prepare_progress_messages([p.period_id for p in periods])
     result = deliver(messages, as_of=as_of) if messages else None
@@ -64,12 +63,5 @@ def request_progress_reports(
         "messages": len(result.deliveries) if result else 0,
         "sent_now": result.sent_now if result else 0,
     }
-    publish_markdown(
-        "reports/progress_requests.md.j2",
-        key="progress-requests",
-        description=f"Đề nghị báo cáo tiến độ ngày {as_of:%d/%m/%Y}",
-        as_of=as_of,
-        periods=periods,
-        summary=summary,
-    )
+    publish_requests(as_of, periods, summary)
     return summary

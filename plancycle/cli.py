@@ -36,7 +36,7 @@ def progress_import(
 ) -> None:
     """Nhập tệp báo cáo tiến độ nhận qua đường khác: biểu mẫu tự xác định đơn vị và kỳ báo cáo."""
     from models.db import session_scope, upgrade_database
-    from tasks.progress.requests import ingest_progress_report
+    from tasks.progress.intake import ingest_progress_report
 
     upgrade_database()
     received_on = as_of.date() if as_of else get_settings().today()
@@ -174,6 +174,7 @@ def submissions_review(
 ) -> None:
     """Xem xét đề xuất của một đơn vị (cùng quy trình với deployment review-submission)."""
     from flows.review import review_submission
+    from tasks.errors import NoCycleError
     from tasks.submissions.review import ItemComment, ReviewError
 
     if action not in {"accept", "return", "extend", "exempt"}:
@@ -194,7 +195,7 @@ def submissions_review(
             reviewer=reviewer,
             new_deadline=new_deadline.date() if new_deadline else None,
         )
-    except ReviewError as error:
+    except (ReviewError, NoCycleError) as error:
         typer.echo(error.message_vi, err=True)
         raise typer.Exit(1) from None
     typer.echo(f"Đã ghi: {outcome}")
@@ -416,7 +417,8 @@ def check_plan(
     không khớp, 2 không đọc được tệp hoặc không thấy bảng."""
     import json
 
-    from tasks.consolidation.totals_check import PlanCheckError, check_plan_file
+    from tasks.consolidation.totals_check import check_plan_file
+    from tasks.consolidation.totals_report import PlanCheckError
     from templates import error_text
 
     if lang not in ("vi", "en"):
@@ -462,8 +464,9 @@ def decide(
 ) -> None:
     """Nhập ý kiến của người phê duyệt cho bước đang chờ (thay cho biểu mẫu trên Prefect UI); được ghi
     nhận là nhập hộ. Xem docs/approval.md."""
-    from plancycle.decisions import CliDecisionError, send_decision
-    from tasks.approval.chain import DecisionData, parse_adjustment
+    from plancycle.decisions import send_decision
+    from tasks.approval.chain import ApprovalError
+    from tasks.approval.decisions import DecisionData, parse_adjustment
 
     try:
         data = DecisionData(
@@ -480,7 +483,7 @@ def decide(
             entered_by=entered_by,
         )
         run_name = send_decision(year=year, stage_code=stage, data=data)
-    except CliDecisionError as error:
+    except ApprovalError as error:
         typer.echo(error.message_vi, err=True)
         raise typer.Exit(1) from None
     except ValueError as error:  # pydantic: an unknown decision kind and the like

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from prefect.client.orchestration import get_client
@@ -17,32 +16,23 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.flow_runs import resume_flow_run
 
-from tasks.approval.chain import DecisionData
-from templates import error_text
-
-FLOW_NAME = "circulate-for-approval"
-
-
-class CliDecisionError(RuntimeError):
-    def __init__(self, key: str, **values: object) -> None:
-        self.message_vi = error_text("approval", key, "vi", **values)
-        super().__init__(error_text("approval", key, "en", **values))
+from tasks.approval.chain import ApprovalError
+from tasks.approval.decisions import DecisionData
+from tasks.approval.suspension import CIRCULATION_FLOW, input_schema_key, waits_for_stage
 
 
 def waiting_run(*, year: int, stage_code: str) -> FlowRun | None:
     """The suspended circulation of ``year`` whose pause key names ``stage_code`` (newest first)."""
-    stage = re.sub(r"[^a-z0-9]+", "-", stage_code.lower()).strip("-")
-    pattern = re.compile(rf"^v\d+-{re.escape(stage)}-\d+$")
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(
-            flow_filter=FlowFilter(name=FlowFilterName(any_=[FLOW_NAME])),
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[CIRCULATION_FLOW])),
             flow_run_filter=FlowRunFilter(
                 state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
             ),
         )
     for run in sorted(runs, key=lambda r: r.created or 0, reverse=True):  # type: ignore[arg-type,return-value]
         key = str(run.state.state_details.pause_key) if run.state else ""
-        if int(run.parameters.get("year", 0)) == year and pattern.match(key):
+        if int(run.parameters.get("year", 0)) == year and waits_for_stage(key, stage_code):
             return run
     return None
 
@@ -60,7 +50,7 @@ def input_ready(run: FlowRun, timeout: float = 0) -> bool:
     with get_client(sync_client=True) as client:
         while True:
             try:
-                client.read_flow_run_input(run.id, f"suspended-{key}-schema")
+                client.read_flow_run_input(run.id, input_schema_key(key))
                 return True
             except ObjectNotFound:
                 if time.monotonic() >= deadline:
@@ -69,13 +59,14 @@ def input_ready(run: FlowRun, timeout: float = 0) -> bool:
 
 
 def send_decision(*, year: int, stage_code: str, data: DecisionData) -> str:
-    """Resume the waiting run with ``data`` as its input; returns the run's name."""
+    """Resume the waiting run with ``data`` as its input; returns the run's name. ``ApprovalError`` when no
+    run waits for the stage or Prefect refuses the answer."""
     run = waiting_run(year=year, stage_code=stage_code)
     if run is None or not input_ready(run, timeout=30):
-        raise CliDecisionError("no_waiting_run", year=year, stage=stage_code)
+        raise ApprovalError("no_waiting_run", year=year, stage=stage_code)
     answer: dict[str, Any] = data.model_dump(mode="json")
     try:
         resume_flow_run(run.id, run_input=answer)
     except RuntimeError as error:
-        raise CliDecisionError("resume_refused", reason=str(error)) from None
+        raise ApprovalError("resume_refused", reason=str(error)) from None
     return run.name

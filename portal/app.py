@@ -142,8 +142,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/u/{token}/upload", response_class=HTMLResponse)
     async def upload(token: str, request: Request, file: UploadFile) -> HTMLResponse:
-        from tasks.progress.requests import ingest_progress_report
-        from tasks.progress.workbook import is_progress_workbook
+        from tasks.progress.intake import ingest_progress_report
+        from tasks.progress.validation import is_progress_workbook
         from tasks.submissions.intake import ingest_submission
 
         declared = int(request.headers.get("content-length") or 0)

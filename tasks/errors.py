@@ -9,7 +9,9 @@ catalogue and nothing else::
 
     raise ReviewError("nothing_submitted", code="STC")
 
-``str(error)`` is the English text; ``error.message_vi`` (or ``error.message("vi")``) the Vietnamese.
+``error.message_vi`` (or ``error.message("vi")``) is the Vietnamese text, ``error.message_en`` the English;
+``str(error)`` is both, "Vietnamese (English)": what the Prefect UI shows the coordinator when a run fails
+on it, and what an administrator can search for.
 It is a ``ValueError``: the request was wrong, not the program.
 """
 
@@ -26,7 +28,8 @@ class PlancycleError(ValueError):
     def __init__(self, key: str, **values: object) -> None:
         self.key = key
         self.values = values
-        super().__init__(self.message("en"))
+        vi, en = self.message("vi"), self.message("en")
+        super().__init__(vi if vi == en else f"{vi} ({en})")
 
     def message(self, locale: Literal["vi", "en"] = "vi") -> str:
         return error_text(self.catalog, self.key, locale, **self.values)

@@ -197,7 +197,7 @@ def _approval(season: Season, served: ServedApproval, on: date) -> None:
     from prefect.deployments import run_deployment
 
     from plancycle.decisions import send_decision
-    from tasks.approval.chain import AdjustmentIn, DecisionData
+    from tasks.approval.decisions import AdjustmentIn, DecisionData
 
     texts = season.texts_all["approval"]
     emails = season.province.approver_emails
@@ -357,7 +357,7 @@ def _version_total(season: Season) -> int:
     from models.cycle import get_cycle_by_year
     from models.db import session_scope
     from models.items import PlanVersion
-    from tasks.approval.chain import version_totals
+    from tasks.approval.versions import version_totals
 
     with session_scope() as session:
         cycle = get_cycle_by_year(session=session, year=season.year)

@@ -1,7 +1,8 @@
 """Amendments during the year ("điều chỉnh kế hoạch"): add items, change amounts per funding source, drop
 items, each with its reason, through a short approval, as a new plan version.
 
-Plain functions, in the caller's transaction, built on the approval chain of ``tasks/approval/chain.py``:
+Plain functions, in the caller's transaction, built on the approval chain (``tasks/approval/chain.py``,
+``decisions.py``, ``versions.py``):
 
 - ``propose_amendment``: validates a proposal and records it (audit entry ``amendment.proposed``, which
   is append-only: a proposal never changes; a corrected one is a new amendment). Numbered per cycle.
@@ -10,7 +11,9 @@ Plain functions, in the caller's transaction, built on the approval chain of ``t
   same idempotency key, same audit). ``approve`` (with the decision's number, date and signer) applies the
   changes and freezes a new ``PlanVersion`` with ``is_amendment=True`` whose parent is the version decided
   on; ``return_for_revision`` (with a comment) closes the amendment unapplied.
-- ``amendment_messages``: what each unit concerned is told once the amendment is approved.
+
+What the approver reads is ``reports.amendment_markdown``; what each unit concerned is told once the
+amendment is approved, ``notices.amendment_messages``.
 
 Amounts are typed in the cycle's display unit (Vietnamese format accepted) and stored as integer đồng.
 """
@@ -18,14 +21,10 @@ Amounts are typed in the cycle's display unit (Vietnamese format accepted) and s
 from __future__ import annotations
 
 import copy
-from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
-from functools import lru_cache
 from typing import Any, Literal
 
 import sqlalchemy as sa
-import yaml
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
@@ -34,38 +33,32 @@ from models.audit import AuditEntry, record_audit
 from models.base import ItemStatus, nfc
 from models.cycle import PlanningCycle, list_funding_sources
 from models.items import PlanItem, PlanItemAmount, PlanVersion
-from models.registry import Unit, get_unit_by_code, list_unit_recipients
-from plancycle.settings import Settings
-from tasks.approval.chain import (
+from models.registry import Unit, get_unit_by_code
+from tasks.approval.chain import list_stages
+from tasks.approval.decisions import (
     DecisionData,
     DecisionRefused,
-    effective_amount,
-    latest_version,
-    list_stages,
+    amount_in_dong,
     record_decision,
-    version_changes,
-    version_totals,
+    set_approved_amount,
 )
-from tasks.common.money import MoneyFormatError, parse_money
-from tasks.consolidation.plan import roman
-from tasks.notify.delivery import Message
-from templates import TEMPLATES_DIR, environment, error_text
+from tasks.approval.versions import freeze_version, latest_version, version_totals
+from tasks.common.money import MoneyFormatError
+from tasks.consolidation.consolidated import roman
+from tasks.errors import PlancycleError
+from templates import error_text, load_yaml
 
 ENTITY = "amendment"
 AMENDABLE = {"approved", "implementing"}
 
 
-@lru_cache
 def amendment_texts() -> dict[str, Any]:
-    with (TEMPLATES_DIR / "workbook" / "amendments.yaml").open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+    """Words of amendments: the approver's page, the approvers' and the units' messages."""
+    return load_yaml("workbook/amendments.yaml")
 
 
-class AmendmentError(ValueError):
-    def __init__(self, key: str, **values: object) -> None:
-        self.key = key
-        self.message_vi = error_text("amendments", key, "vi", **values)
-        super().__init__(error_text("amendments", key, "en", **values))
+class AmendmentError(PlancycleError):
+    catalog = "amendments"
 
 
 # ---------------------------------------------------------------- what is proposed
@@ -110,45 +103,14 @@ class AmendmentProposal(BaseModel):
     proposed_by: str = Field("", title="Người đề xuất")
 
 
-def parse_change(text: str) -> ChangeAmount:
-    """``"I.3:NSDP=1.000:lý do"`` → item I.3, source NSDP, amount "1.000" (display unit), reason."""
-    ref, _, rest = text.partition(":")
-    source, _, rest = rest.partition("=")
-    amount, _, reason = rest.partition(":")
-    return ChangeAmount(
-        item_ref=ref.strip(), source_code=source.strip(), amount=amount.strip(), reason=reason
-    )
-
-
-def parse_drop(text: str) -> DropItem:
-    """``"II.1:lý do"`` → item II.1 and its reason."""
-    ref, _, reason = text.partition(":")
-    return DropItem(item_ref=ref.strip(), reason=reason)
-
-
-def parse_add(text: str) -> AddItem:
-    """``"SYT|Tên nhiệm vụ|NSDP=500,NSTW=100|lý do"`` → a new item of unit SYT."""
-    parts = [p.strip() for p in text.split("|")]
-    while len(parts) < 4:
-        parts.append("")
-    code, name, amounts, reason = parts[:4]
-    pairs = {}
-    for chunk in filter(None, (c.strip() for c in amounts.split(";" if ";" in amounts else ","))):
-        source, _, value = chunk.partition("=")
-        pairs[source.strip()] = value.strip()
-    return AddItem(lead_unit_code=code, name=name, amounts=pairs, reason=reason)
-
-
 # ---------------------------------------------------------------- validation
 
 
 def _money(raw: str, money_unit: str) -> int:
+    """An amount of the proposal in đồng: neither negative nor empty (``MoneyFormatError``)."""
     if raw.strip().startswith(("-", "−")):
         raise MoneyFormatError(raw, "số âm", "negative")
-    value = parse_money(raw.strip(), money_unit)
-    if value is None:
-        raise MoneyFormatError(raw, "để trống", "empty")
-    return value
+    return amount_in_dong(raw, money_unit)
 
 
 def validate_proposal(*, session: Session, cycle: PlanningCycle, proposal: AmendmentProposal) -> list[str]:
@@ -227,7 +189,8 @@ class Amendment:
         return str(self.number)
 
 
-def _entries(session: Session, cycle: PlanningCycle) -> list[AuditEntry]:
+def amendment_entries(*, session: Session, cycle: PlanningCycle) -> list[AuditEntry]:
+    """The cycle's audit entries about amendments (proposed, approved, returned), oldest first."""
     return list(
         session.exec(
             select(AuditEntry)
@@ -240,7 +203,7 @@ def _entries(session: Session, cycle: PlanningCycle) -> list[AuditEntry]:
 def list_amendments(*, session: Session, cycle: PlanningCycle) -> list[Amendment]:
     """Every amendment of the cycle with its state, read back from the append-only audit log."""
     found: dict[str, Amendment] = {}
-    for entry in _entries(session, cycle):
+    for entry in amendment_entries(session=session, cycle=cycle):
         details = entry.details or {}
         if entry.action == "amendment.proposed":
             found[entry.entity_id or ""] = Amendment(
@@ -380,17 +343,10 @@ def _apply(
     concerned: set[int] = set()
     for change in proposal.change_amounts:
         item = items[change.item_ref]
-        row = session.exec(
-            select(PlanItemAmount).where(
-                PlanItemAmount.item_id == item.id,
-                PlanItemAmount.funding_source_id == sources[change.source_code],
-            )
-        ).first()
-        if row is None:
-            row = PlanItemAmount(item_id=item.id, funding_source_id=sources[change.source_code])  # type: ignore[arg-type]
-            session.add(row)
-        before = row.approved_amount if row.approved_amount is not None else row.amount
-        row.approved_amount = _money(change.amount, cycle.money_unit)
+        after = _money(change.amount, cycle.money_unit)
+        before = set_approved_amount(
+            session=session, item=item, source_id=sources[change.source_code], amount=after
+        )
         concerned.add(item.lead_unit_id)
         record_audit(
             session=session,
@@ -404,7 +360,7 @@ def _apply(
                 "item": change.item_ref,
                 "source": change.source_code,
                 "before": before,
-                "after": row.approved_amount,
+                "after": after,
                 "reason": nfc(change.reason),
             },
         )
@@ -569,8 +525,6 @@ def decide_amendment(
 def _freeze_amendment(
     session: Session, cycle: PlanningCycle, amendment: Amendment, actor: str, parent: PlanVersion
 ) -> PlanVersion:
-    from tasks.approval.chain import freeze_version
-
     version = freeze_version(
         session=session, cycle=cycle, reason=f"amendment:{amendment.number}", actor=actor, parent=parent
     )
@@ -578,254 +532,3 @@ def _freeze_amendment(
     session.add(version)
     session.flush()
     return version
-
-
-# ---------------------------------------------------------------- what people read
-
-
-def amendment_markdown(
-    *, session: Session, cycle: PlanningCycle, amendment: Amendment, problems: list[str]
-) -> str:
-    """The approver's page: the reason, every change with its reason, totals before and after."""
-    from tasks.approval.chain import get_version
-
-    if amendment.state == "approved" and amendment.version is not None:
-        applied = get_version(session=session, cycle=cycle, number=amendment.version)
-        assert applied is not None and applied.parent_version_id is not None
-        base = session.get(PlanVersion, applied.parent_version_id)
-        assert base is not None
-        after = applied.content
-    else:
-        base = latest_version(session=session, cycle=cycle)
-        assert base is not None
-        after = amended_content(base.content, amendment.proposal, cycle.money_unit)
-    return (
-        environment()
-        .get_template("reports/amendment_request.md.j2")
-        .render(
-            cycle=cycle,
-            amendment=amendment,
-            base=base,
-            before_totals=version_totals(base.content),
-            after_totals=version_totals(after),
-            changes=version_changes(base.content, after),
-            sources=base.content["sources"],
-            problems=problems,
-            money_unit=cycle.money_unit,
-            effective=effective_amount,
-            texts=amendment_texts(),
-        )
-    )
-
-
-def amendment_messages(
-    *, session: Session, cycle: PlanningCycle, amendment: Amendment, settings: Settings, as_of: date
-) -> list[Message]:
-    """Each unit concerned (lead unit of an item added, changed or dropped) is told its approved items
-    after the amendment; keyed per amendment and unit, so a re-run sends nothing twice."""
-    from tasks.approval.chain import approved_items_by_unit
-    from tasks.notify.unit_messages import unit_context
-
-    template = "plan_amended"
-    entry = next(
-        e
-        for e in _entries(session, cycle)
-        if e.action == "amendment.approved" and e.entity_id == amendment.entity_id
-    )
-    details = entry.details or {}
-    items = approved_items_by_unit(session=session, cycle=cycle)
-    changes_by_unit: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for change in _unit_changes(session, cycle, amendment):
-        changes_by_unit[change["unit"]].append(change)
-    messages: list[Message] = []
-    for code in details.get("units", []):
-        unit = get_unit_by_code(session=session, code=code)
-        if unit is None or unit.id is None:
-            continue
-        base = unit_context(session=session, unit=unit, cycle=cycle, settings=settings)
-        unit_items = items.get(unit.id, [])
-        for contact in list_unit_recipients(session=session, unit_id=unit.id):
-            messages.append(
-                Message(
-                    template=template,  # type: ignore[arg-type]
-                    key=f"plan-amended:{cycle.year}:{amendment.number}:{code}",
-                    contact_id=contact.id,  # type: ignore[arg-type]
-                    unit_id=unit.id,
-                    cycle_id=cycle.id,
-                    context=base
-                    | {
-                        "decision_number": details.get("decision_number"),
-                        "decision_date": date.fromisoformat(details["decision_date"])
-                        if details.get("decision_date")
-                        else as_of,
-                        "amendment_number": amendment.number,
-                        "reason": amendment.proposal.reason,
-                        "changes": changes_by_unit.get(code, []),
-                        "items": unit_items,
-                        "total": sum(i["amount"] for i in unit_items),
-                    },
-                )
-            )
-    return messages
-
-
-def _unit_changes(session: Session, cycle: PlanningCycle, amendment: Amendment) -> list[dict[str, Any]]:
-    """The amendment's changes as plain rows with the lead unit's code (for the units' messages)."""
-    texts = amendment_texts()["kinds"]
-    units = {u.id: u.code for u in session.exec(select(Unit))}
-    by_ref = {i.row_ref: i for i in session.exec(select(PlanItem).where(PlanItem.cycle_id == cycle.id))}
-    rows: list[dict[str, Any]] = []
-    for change in amendment.proposal.change_amounts:
-        item = by_ref[change.item_ref]
-        rows.append(
-            {
-                "unit": units[item.lead_unit_id],
-                "kind": texts["amount"],
-                "name": item.name,
-                "reason": change.reason,
-            }
-        )
-    for drop in amendment.proposal.drop_items:
-        item = by_ref[drop.item_ref]
-        rows.append(
-            {
-                "unit": units[item.lead_unit_id],
-                "kind": texts["rejected"],
-                "name": item.name,
-                "reason": drop.reason,
-            }
-        )
-    for added in amendment.proposal.add_items:
-        rows.append(
-            {"unit": added.lead_unit_code, "kind": texts["added"], "name": added.name, "reason": added.reason}
-        )
-    return rows
-
-
-# ---------------------------------------------------------------- Prefect tasks of amend-plan
-
-
-@dataclass
-class AmendmentRound:
-    """What the flow needs between tasks: the amendment, its stage, the approvers' messages."""
-
-    number: int
-    stage_code: str
-    state: str
-    messages: list[Message] = field(default_factory=list)
-
-
-def start_amendment_run(
-    year: int,
-    proposal: AmendmentProposal | None,
-    number: int | None,
-    stage_code: str | None,
-    link: str,
-    as_of: date,
-    request_key: str,
-    actor: str,
-) -> AmendmentRound:
-    """Record the proposal (once per ``request_key``) or take amendment ``number``; build the stage
-    approvers' messages (keyed per amendment and stage: sent once)."""
-    from models.db import session_scope
-    from tasks.approval.chain import require_cycle, stage_approvers
-
-    with session_scope() as session:
-        cycle = require_cycle(session, year)
-        if proposal is not None:
-            amendment = propose_amendment(
-                session=session, cycle=cycle, proposal=proposal, actor=actor, request_key=request_key
-            )
-        elif number is not None:
-            amendment = get_amendment(session=session, cycle=cycle, number=number)
-        else:
-            raise AmendmentError("empty")
-        stage = amendment_stage(session=session, cycle=cycle, code=stage_code)
-        base = latest_version(session=session, cycle=cycle)
-        assert base is not None
-        after = amended_content(base.content, amendment.proposal, cycle.money_unit)
-        title = amendment_texts()["plan_title"].format(title=cycle.title)
-        messages = [
-            Message(
-                template="approval_requested",
-                key=f"amendment:{year}:{amendment.number}:{stage.code}",
-                contact_id=contact.id,  # type: ignore[arg-type]
-                unit_id=contact.unit_id,
-                cycle_id=cycle.id,
-                context={
-                    "cycle": {"title": cycle.title, "year": cycle.year},
-                    "plan_title": title,
-                    "item_count": sum(1 for i in after["items"] if not i["rejected"]),
-                    "total": version_totals(after)["total"],
-                    "due": stage.deadline if stage.deadline and stage.deadline >= as_of else as_of,
-                    "link": link,
-                },
-            )
-            for contact in stage_approvers(session=session, stage=stage)
-        ]
-        return AmendmentRound(
-            number=amendment.number, stage_code=stage.code, state=amendment.state, messages=messages
-        )
-
-
-def amendment_request(year: int, number: int, problems: list[str]) -> str:
-    from models.db import session_scope
-    from tasks.approval.chain import require_cycle
-
-    with session_scope() as session:
-        cycle = require_cycle(session, year)
-        amendment = get_amendment(session=session, cycle=cycle, number=number)
-        return amendment_markdown(session=session, cycle=cycle, amendment=amendment, problems=problems)
-
-
-def take_amendment_decision(
-    year: int, number: int, stage_code: str, data: DecisionData, idempotency_key: str, actor: str
-) -> tuple[str, list[str]]:
-    """Validate and record one decision in one transaction: ``(state, problems)``; problems mean nothing
-    was recorded and the flow asks again."""
-    from models.db import session_scope
-    from tasks.approval.chain import require_cycle
-
-    with session_scope() as session:
-        cycle = require_cycle(session, year)
-        stage = amendment_stage(session=session, cycle=cycle, code=stage_code)
-        try:
-            amendment = decide_amendment(
-                session=session,
-                cycle=cycle,
-                number=number,
-                stage=stage,
-                data=data,
-                idempotency_key=idempotency_key,
-                actor=actor,
-            )
-        except DecisionRefused as refused:
-            return "proposed", refused.messages_vi
-        return amendment.state, []
-
-
-def amendment_outcome(year: int, number: int, as_of: date) -> tuple[dict[str, Any], list[Message], str]:
-    """The units' messages once approved, the summary, and the Markdown of the outcome (artifact)."""
-    from models.db import session_scope
-    from plancycle.settings import get_settings
-    from tasks.approval.chain import require_cycle
-
-    with session_scope() as session:
-        cycle = require_cycle(session, year)
-        amendment = get_amendment(session=session, cycle=cycle, number=number)
-        messages: list[Message] = []
-        if amendment.state == "approved":
-            messages = amendment_messages(
-                session=session, cycle=cycle, amendment=amendment, settings=get_settings(), as_of=as_of
-            )
-        version = latest_version(session=session, cycle=cycle)
-        assert version is not None
-        summary = {
-            "amendment": amendment.number,
-            "outcome": amendment.state,
-            "version": amendment.version,
-            "decision_number": amendment.decision_number,
-            "total_dong": version_totals(version.content)["total"],
-        }
-        markdown = amendment_markdown(session=session, cycle=cycle, amendment=amendment, problems=[])
-        return summary, messages, markdown

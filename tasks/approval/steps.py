@@ -1,10 +1,12 @@
-"""Prefect tasks of the `circulate-for-approval` flow, around the plain functions of
-``tasks/approval/chain.py``.
+"""Prefect steps of the `circulate-for-approval` and `amend-plan` flows, around the plain functions of
+``tasks/approval/``: the tasks, the approvers' forms (``RunInput``), the wait for a decision, and what a
+run reports.
 
 Every task is safe to run again: a suspended run that is resumed re-executes the flow from the top, so
 the circulation's first version is found again by the flow run's id (audit entry
-``approval.circulation_started``), decisions are recorded once per key, messages are keyed per version,
-stage and contact, and files for a version are written once."""
+``approval.circulation_started``), an amendment again by its request key, decisions are recorded once per
+key, messages are keyed per version (or amendment), stage and contact, and files for a version are written
+once. Pause keys and decision keys: ``tasks/approval/suspension.py``."""
 
 from __future__ import annotations
 
@@ -13,44 +15,121 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from prefect import get_run_logger, task
+from prefect import get_run_logger, suspend_flow_run, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from sqlmodel import col, select
+from prefect.input import RunInput
+from prefect.runtime import flow_run
+from prefect.states import Completed, State
+from pydantic import Field
+from sqlmodel import Session
 
-from models.audit import AuditEntry, record_audit
 from models.base import CycleStatus
+from models.cycle import PlanningCycle
 from models.db import session_scope
 from models.items import PlanVersion
-from models.registry import list_unit_recipients
 from plancycle.settings import get_settings
+from tasks.approval.amendments import (
+    AmendmentDecisionKind,
+    AmendmentError,
+    AmendmentProposal,
+    amended_content,
+    amendment_stage,
+    amendment_texts,
+    decide_amendment,
+    get_amendment,
+    propose_amendment,
+)
 from tasks.approval.chain import (
     ApprovalError,
+    StageConfig,
+    configure_chain,
+    get_stage,
+    list_stages,
+    stage_groups,
+)
+from tasks.approval.decisions import (
     DecisionData,
     DecisionRefused,
-    StageConfig,
-    approved_items_by_unit,
-    audit_rows,
-    configure_chain,
-    decision_request_markdown,
-    decisions_markdown,
+    begin_circulation,
     effective_plan,
     finalize,
-    freeze_version,
-    get_stage,
-    get_version,
-    list_stages,
     record_decision,
-    require_cycle,
-    stage_approvers,
-    stage_groups,
     unit_ids_by_code,
-    version_totals,
 )
-from tasks.consolidation.steps import plan_folder
+from tasks.approval.notices import amendment_messages, approval_request_messages, plan_approved_messages
+from tasks.approval.reports import (
+    amendment_markdown,
+    audit_rows,
+    decision_request_markdown,
+    decisions_markdown,
+)
+from tasks.approval.suspension import run_url
+from tasks.approval.versions import get_version, latest_version, list_versions, version_totals
+from tasks.consolidation.outputs import plan_folder
 from tasks.notify.delivery import Message
-from tasks.notify.unit_messages import unit_context
+from tasks.submissions.cycles import require_cycle
 from tasks.submissions.review import ItemComment, ReviewError, return_submission
+from templates import load_yaml
+
+
+def _words() -> dict[str, Any]:
+    return load_yaml("reports/approval.vi.yaml")
+
+
+# ---------------------------------------------------------------- the approver's form and the wait
+
+
+def prefect_ui_url() -> str:
+    """The Prefect UI's address: ``PREFECT_UI_URL``, else the API's address without ``/api``."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL
+
+    return PREFECT_UI_URL.value() or (PREFECT_API_URL.value() or "").removesuffix("/api")
+
+
+def flow_run_link() -> str:
+    """The address of this flow run in the Prefect UI (where the approver decides)."""
+    return run_url(str(flow_run.id), prefect_ui_url())
+
+
+class DecisionInput(RunInput, DecisionData):
+    """The approver's form in the Prefect UI (fields from ``DecisionData``)."""
+
+
+class AmendmentDecisionInput(RunInput):
+    """The approver's form: approve (with the amending decision's number, date, signer) or return."""
+
+    approver: str = Field("", title="Người quyết định (email hoặc mã liên hệ của người phê duyệt)")
+    decision: AmendmentDecisionKind = Field(
+        "approve", title="Quyết định: approve = thống nhất điều chỉnh, return_for_revision = trả lại"
+    )
+    comment: str | None = Field(None, title="Ý kiến")
+    decision_number: str | None = Field(None, title="Số quyết định điều chỉnh")
+    decision_date: date | None = Field(None, title="Ngày quyết định")
+    signer: str | None = Field(None, title="Người ký")
+    entered_by: str | None = Field(None, title="Người nhập thay (khi nhập hộ người phê duyệt)")
+
+
+def wait_for_decision(
+    form: type[DecisionInput] | type[AmendmentDecisionInput], description: str, key: str, timeout_days: int
+) -> DecisionData:
+    """Suspend the run under pause ``key`` until an approver answers ``form`` (no process waits); the
+    answer as ``DecisionData``. A re-executed run gets the answer already given under the same key."""
+    answer = suspend_flow_run(
+        wait_for_input=form.with_initial_data(description=description),
+        key=key,
+        timeout=timeout_days * 86_400,
+    )
+    return DecisionData.model_validate(answer.model_dump(include=set(DecisionData.model_fields)))
+
+
+def returned(summary: dict[str, Any], reason: str, **values: object) -> State:
+    """How a run ends when the plan (or the amendment) is returned: completed, named "Trả lại"."""
+    words = _words()["returned"]
+    return Completed(message=words[reason].format(**values), name=words["name"], data=summary)
+
+
+# ---------------------------------------------------------------- circulate-for-approval
 
 
 @dataclass
@@ -75,37 +154,13 @@ def start_circulation(
     """Configure the chain (if given), freeze the plan, and remember which version this run circulates;
     a re-executed run gets the same version back even if decisions have since created newer ones."""
     with session_scope() as session:
-        cycle = require_cycle(session, year)
+        cycle = require_cycle(session=session, year=year)
         if stages:
             configure_chain(session=session, cycle=cycle, stages=stages, actor=actor)
         chain = list_stages(session=session, cycle=cycle)
         if not chain:
             raise ApprovalError("no_stages", year=year)
-        started = [
-            e
-            for e in session.exec(
-                select(AuditEntry)
-                .where(AuditEntry.cycle_id == cycle.id, AuditEntry.action == "approval.circulation_started")
-                .order_by(col(AuditEntry.id))
-            )
-            if (e.details or {}).get("flow_run_id") == flow_run_id
-        ]
-        if started:
-            version = session.get(PlanVersion, int(started[0].entity_id or 0))
-            assert version is not None
-        else:
-            version = freeze_version(session=session, cycle=cycle, reason="circulation", actor=actor)
-            record_audit(
-                session=session,
-                actor=actor,
-                action="approval.circulation_started",
-                entity="planversion",
-                entity_id=version.id,
-                cycle_id=cycle.id,
-                details={"flow_run_id": flow_run_id, "version": version.number},
-            )
-            cycle.status = CycleStatus.circulating
-            session.add(cycle)
+        version = begin_circulation(session=session, cycle=cycle, flow_run_id=flow_run_id, actor=actor)
         findings = write_package(session, cycle, version, as_of)
         return Circulation(
             year=year,
@@ -116,7 +171,9 @@ def start_circulation(
         )
 
 
-def write_package(session: Any, cycle: Any, version: PlanVersion, as_of: date) -> list[dict[str, Any]]:
+def write_package(
+    session: Session, cycle: PlanningCycle, version: PlanVersion, as_of: date
+) -> list[dict[str, Any]]:
     """The appendix workbook of a version, written once (a version never changes), and the findings of
     the checks on the plan as it stands."""
     from tasks.consolidation.annexes import write_plan_workbook
@@ -132,7 +189,7 @@ def write_package(session: Any, cycle: Any, version: PlanVersion, as_of: date) -
 def prepare_version(year: int, version_number: int, as_of: date) -> tuple[str, list[dict[str, Any]]]:
     """The workbook of a version created by a decision during the run (written once)."""
     with session_scope() as session:
-        cycle = require_cycle(session, year)
+        cycle = require_cycle(session=session, year=year)
         version = get_version(session=session, cycle=cycle, number=version_number)
         assert version is not None
         findings = write_package(session, cycle, version, as_of)
@@ -147,32 +204,22 @@ def approval_messages(
     (or a second notice of the same version) sends nothing twice."""
     messages: list[Message] = []
     with session_scope() as session:
-        cycle = require_cycle(session, year)
+        cycle = require_cycle(session=session, year=year)
         version = get_version(session=session, cycle=cycle, number=version_number)
         assert version is not None
-        totals = version_totals(version.content)
-        count = sum(1 for i in version.content["items"] if not i["rejected"])
         for code in stage_codes:
             stage = get_stage(session=session, cycle=cycle, code=code)
-            for contact in stage_approvers(session=session, stage=stage):
-                messages.append(
-                    Message(
-                        template="approval_requested",
-                        key=f"approval:{year}:v{version_number}:{code}",
-                        contact_id=contact.id,  # type: ignore[arg-type]
-                        unit_id=contact.unit_id,
-                        cycle_id=cycle.id,
-                        context={
-                            "cycle": {"title": cycle.title, "year": cycle.year},
-                            "plan_title": cycle.title,
-                            "item_count": count,
-                            "total": totals["total"],
-                            "due": stage.deadline or cycle.approval_deadline or as_of,
-                            "link": link,
-                        },
-                        attachments=[Path(workbook)],
-                    )
-                )
+            messages += approval_request_messages(
+                session=session,
+                cycle=cycle,
+                stage=stage,
+                key=f"approval:{year}:v{version_number}:{code}",
+                content=version.content,
+                plan_title=cycle.title,
+                due=stage.deadline or cycle.approval_deadline or as_of,
+                link=link,
+                attachments=[Path(workbook)],
+            )
     return messages
 
 
@@ -181,7 +228,7 @@ def decision_request(
     year: int, version_number: int, stage_code: str, problems: list[str], workbook: str, findings: list[dict]
 ) -> str:
     with session_scope() as session:
-        cycle = require_cycle(session, year)
+        cycle = require_cycle(session=session, year=year)
         version = get_version(session=session, cycle=cycle, number=version_number)
         assert version is not None
         stage = get_stage(session=session, cycle=cycle, code=stage_code)
@@ -222,7 +269,7 @@ def take_decision(
     with its problems (the flow asks again)."""
     logger = get_run_logger()
     with session_scope() as session:
-        cycle = require_cycle(session, year)
+        cycle = require_cycle(session=session, year=year)
         version = get_version(session=session, cycle=cycle, number=version_number)
         stage = get_stage(session=session, cycle=cycle, code=stage_code)
         assert version is not None
@@ -238,9 +285,10 @@ def take_decision(
                 final_stage=final_stage,
             )
         except DecisionRefused as refused:
-            logger.warning("Ý kiến chưa hợp lệ, hỏi lại: %s", refused.messages_vi)
+            logger.warning(_words()["log"]["decision_refused"], refused.messages_vi)
             return TakenDecision(problems=refused.messages_vi)
         payload = outcome.decision.payload or {}
+        logger.info(_words()["log"]["stage_decided"], stage_code, outcome.decision.decision, version_number)
         return TakenDecision(
             problems=[],
             decision=outcome.decision.decision,
@@ -260,7 +308,7 @@ def return_to_units(year: int, unit_codes: list[str], comment: str, reviewer: st
     settings = get_settings()
     messages: list[Message] = []
     with session_scope() as session:
-        cycle = require_cycle(session, year)
+        cycle = require_cycle(session=session, year=year)
         cycle.status = CycleStatus.reviewing
         session.add(cycle)
         for unit in unit_ids_by_code(session=session, codes=unit_codes):
@@ -276,7 +324,7 @@ def return_to_units(year: int, unit_codes: list[str], comment: str, reviewer: st
                     settings=settings,
                 )
             except ReviewError as error:
-                get_run_logger().warning("Không trả lại được %s: %s", unit.code, error.message_vi)
+                get_run_logger().warning(_words()["log"]["not_returned"], unit.code, error.message_vi)
                 continue
             messages.extend(outcome.messages)
     return messages
@@ -294,7 +342,7 @@ def publish_final_plan(
 
     settings = get_settings()
     with session_scope() as session:
-        cycle = require_cycle(session, year)
+        cycle = require_cycle(session=session, year=year)
         version = finalize(
             session=session,
             cycle=cycle,
@@ -308,37 +356,13 @@ def publish_final_plan(
         stem = f"KH{year}_ban-hanh_v{version.number}"
         workbook = write_plan_workbook(plan, folder / f"{stem}.xlsx", province_name=settings.province_name)
         document = write_plan_document(plan, folder / f"{stem}.docx", province_name=settings.province_name)
-        messages: list[Message] = []
-        from models.registry import Unit
-
-        for unit_id, items in approved_items_by_unit(session=session, cycle=cycle).items():
-            unit = session.get(Unit, unit_id)
-            assert unit is not None
-            base = unit_context(session=session, unit=unit, cycle=cycle, settings=settings)
-            for contact in list_unit_recipients(session=session, unit_id=unit_id):
-                messages.append(
-                    Message(
-                        template="plan_approved",
-                        key=f"plan-approved:{year}:{cycle.decision_number}:{unit.code}",
-                        contact_id=contact.id,  # type: ignore[arg-type]
-                        unit_id=unit_id,
-                        cycle_id=cycle.id,
-                        context=base
-                        | {
-                            "decision_number": cycle.decision_number,
-                            "decision_date": cycle.decision_date,
-                            "items": items,
-                            "total": sum(i["amount"] for i in items),
-                        },
-                    )
-                )
         return {
             "version": version.number,
             "content_hash": version.content_hash,
             "total": version_totals(version.content)["total"],
             "workbook": str(workbook),
             "document": str(document),
-            "messages": messages,
+            "messages": plan_approved_messages(session=session, cycle=cycle, settings=settings),
         }
 
 
@@ -346,17 +370,144 @@ def publish_final_plan(
 def publish_chain(year: int) -> str:
     """Artifacts: the versions with their decisions (Markdown) and the chain's audit entries (table)."""
     with session_scope() as session:
-        cycle = require_cycle(session, year)
+        cycle = require_cycle(session=session, year=year)
         markdown = decisions_markdown(session=session, cycle=cycle)
         per_version = {
             v.number: decisions_markdown(session=session, cycle=cycle, version=v.number)
-            for v in session.exec(select(PlanVersion).where(PlanVersion.cycle_id == cycle.id))
+            for v in list_versions(session=session, cycle=cycle)
         }
         rows = audit_rows(session=session, cycle=cycle)
-    create_markdown_artifact(markdown, key=f"approval-decisions-{year}", description=f"Trình duyệt {year}")
+    words = _words()["artifacts"]
+    create_markdown_artifact(
+        markdown, key=f"approval-decisions-{year}", description=words["decisions"].format(year=year)
+    )
     for number, text in per_version.items():  # one artifact per plan version, its history in the UI
         create_markdown_artifact(
-            text, key=f"approval-v{number}-{year}", description=f"Phiên bản {number} của kế hoạch {year}"
+            text,
+            key=f"approval-v{number}-{year}",
+            description=words["version"].format(number=number, year=year),
         )
-    create_table_artifact(table=rows, key=f"approval-audit-{year}", description="Nhật ký phê duyệt")
+    create_table_artifact(table=rows, key=f"approval-audit-{year}", description=words["audit"])
     return markdown
+
+
+# ---------------------------------------------------------------- amend-plan
+
+
+@dataclass
+class AmendmentRound:
+    """What the flow needs between tasks: the amendment, its stage, the approvers' messages."""
+
+    number: int
+    stage_code: str
+    state: str
+    messages: list[Message] = field(default_factory=list)
+
+
+@task(name="ghi nhận đề xuất điều chỉnh", cache_policy=NO_CACHE)
+def start_amendment(
+    year: int,
+    proposal: AmendmentProposal | None,
+    number: int | None,
+    stage_code: str | None,
+    link: str,
+    as_of: date,
+    request_key: str,
+    actor: str,
+) -> AmendmentRound:
+    """Record the proposal (once per ``request_key``) or take amendment ``number``; build the stage
+    approvers' messages (keyed per amendment and stage: sent once)."""
+    with session_scope() as session:
+        cycle = require_cycle(session=session, year=year)
+        if proposal is not None:
+            amendment = propose_amendment(
+                session=session, cycle=cycle, proposal=proposal, actor=actor, request_key=request_key
+            )
+        elif number is not None:
+            amendment = get_amendment(session=session, cycle=cycle, number=number)
+        else:
+            raise AmendmentError("empty")
+        stage = amendment_stage(session=session, cycle=cycle, code=stage_code)
+        base = latest_version(session=session, cycle=cycle)
+        assert base is not None
+        messages = approval_request_messages(
+            session=session,
+            cycle=cycle,
+            stage=stage,
+            key=f"amendment:{year}:{amendment.number}:{stage.code}",
+            content=amended_content(base.content, amendment.proposal, cycle.money_unit),
+            plan_title=amendment_texts()["plan_title"].format(title=cycle.title),
+            due=stage.deadline if stage.deadline and stage.deadline >= as_of else as_of,
+            link=link,
+        )
+        return AmendmentRound(
+            number=amendment.number, stage_code=stage.code, state=amendment.state, messages=messages
+        )
+
+
+@task(name="nội dung xin ý kiến điều chỉnh", cache_policy=NO_CACHE)
+def amendment_request(year: int, number: int, problems: list[str]) -> str:
+    """The approver's page of amendment ``number``, with why the previous answer was refused (if it was)."""
+    with session_scope() as session:
+        cycle = require_cycle(session=session, year=year)
+        amendment = get_amendment(session=session, cycle=cycle, number=number)
+        return amendment_markdown(session=session, cycle=cycle, amendment=amendment, problems=problems)
+
+
+@task(name="ghi nhận ý kiến về điều chỉnh", cache_policy=NO_CACHE)
+def take_amendment_decision(
+    year: int, number: int, stage_code: str, data: DecisionData, idempotency_key: str, actor: str
+) -> tuple[str, list[str]]:
+    """Validate and record one decision in one transaction: ``(state, problems)``; problems mean nothing
+    was recorded and the flow asks again."""
+    with session_scope() as session:
+        cycle = require_cycle(session=session, year=year)
+        stage = amendment_stage(session=session, cycle=cycle, code=stage_code)
+        try:
+            amendment = decide_amendment(
+                session=session,
+                cycle=cycle,
+                number=number,
+                stage=stage,
+                data=data,
+                idempotency_key=idempotency_key,
+                actor=actor,
+            )
+        except DecisionRefused as refused:
+            return "proposed", refused.messages_vi
+        return amendment.state, []
+
+
+@task(name="kết quả điều chỉnh", cache_policy=NO_CACHE)
+def amendment_outcome(year: int, number: int, as_of: date) -> tuple[dict[str, Any], list[Message], str]:
+    """The units' messages once approved, the summary, and the Markdown of the outcome (artifact)."""
+    with session_scope() as session:
+        cycle = require_cycle(session=session, year=year)
+        amendment = get_amendment(session=session, cycle=cycle, number=number)
+        messages: list[Message] = []
+        if amendment.state == "approved":
+            messages = amendment_messages(
+                session=session, cycle=cycle, amendment=amendment, settings=get_settings(), as_of=as_of
+            )
+        version = latest_version(session=session, cycle=cycle)
+        assert version is not None
+        summary = {
+            "amendment": amendment.number,
+            "outcome": amendment.state,
+            "version": amendment.version,
+            "decision_number": amendment.decision_number,
+            "total_dong": version_totals(version.content)["total"],
+        }
+        markdown = amendment_markdown(session=session, cycle=cycle, amendment=amendment, problems=[])
+        return summary, messages, markdown
+
+
+def publish_amendment(year: int, number: int, markdown: str, summary: dict[str, Any]) -> None:
+    """The amendment's outcome as the run's artifact and log line."""
+    words = _words()
+    create_markdown_artifact(
+        markdown,
+        key=f"amendment-{year}-{number}",
+        description=words["artifacts"]["amendment"].format(number=number),
+    )
+    get_run_logger().info(words["log"]["amendment_outcome"], number, summary)

@@ -18,32 +18,38 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 from docx import Document
 from docx.document import Document as DocxDocument
 from docx.enum.section import WD_ORIENT
 from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.table import WD_ALIGN_VERTICAL, WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK, WD_COLOR_INDEX
-from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Mm, Pt, RGBColor
-from docx.table import Table, _Cell
+from docx.table import _Cell
 from docx.text.paragraph import Paragraph
 from jinja2 import Template
 
 from models.base import ItemStatus
 from tasks.common.money import money_in_words
-from tasks.consolidation.plan import ConsolidatedPlan
-from templates import TEMPLATES_DIR, environment
+from tasks.common.numbers import share_percent
+from tasks.consolidation.consolidated import ConsolidatedPlan
+from tasks.consolidation.word import (
+    add_border,
+    add_page_field,
+    no_borders,
+    repeat_header,
+    set_column_widths,
+    set_fonts,
+    set_language,
+)
+from templates import environment, load_yaml
 
-TEXTS_PATH = TEMPLATES_DIR / "documents" / "plan_document.vi.yaml"
 BODY_STYLE = "Plan Body"
 CELL_STYLE = "Plan Cell"
 SECTION_STYLE = "Heading 1"
@@ -51,11 +57,9 @@ SUBSECTION_STYLE = "Heading 2"
 A4_MM = (210, 297)
 
 
-@lru_cache
 def document_texts() -> dict[str, Any]:
-    """The document's sentences and layout settings, from the YAML template."""
-    with TEXTS_PATH.open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+    """The document's sentences and layout settings: templates/documents/plan_document.vi.yaml."""
+    return load_yaml("documents/plan_document.vi.yaml")
 
 
 @lru_cache(maxsize=512)
@@ -69,19 +73,6 @@ def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
-def percent_text(part: int, whole: int) -> str:
-    """``part`` as a share of ``whole``, Vietnamese style, one decimal, half-up: "33,3%", "50%",
-    "2.076,8%"."""
-    if not whole:
-        return "0%"
-    value = (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-    integer, fraction = divmod(abs(value), 1)
-    text = ("-" if value < 0 else "") + f"{int(integer):,}".replace(",", ".")
-    if fraction:
-        text += "," + f"{fraction:f}"[2:]
-    return f"{text}%"
-
-
 def _optional_int(value: Any) -> int | None:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
@@ -92,83 +83,6 @@ def _text(value: Any) -> str:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
     return nfc(str(value)).strip()
-
-
-# ---------------------------------------------------------------- low-level Word helpers
-
-
-def _set_fonts(rpr: Any, name: str) -> None:
-    """Name the font for every script and drop theme fonts (which would otherwise win over the name)."""
-    fonts = rpr.get_or_add_rFonts()
-    for attribute in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
-        fonts.attrib.pop(qn(attribute), None)
-    for attribute in ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs"):
-        fonts.set(qn(attribute), name)
-
-
-def _set_language(rpr: Any, language: str = "vi-VN") -> None:
-    lang = rpr.find(qn("w:lang"))
-    if lang is None:
-        lang = OxmlElement("w:lang")
-        rpr.append(lang)
-    lang.set(qn("w:val"), language)
-    lang.set(qn("w:eastAsia"), language)
-
-
-def _border(paragraph: Paragraph, *sides: str, size: int = 6) -> None:
-    """A single line on the given sides of a paragraph (its indents set the line's length)."""
-    ppr = paragraph._p.get_or_add_pPr()
-    borders = OxmlElement("w:pBdr")
-    for side in sides:
-        line = OxmlElement(f"w:{side}")
-        line.set(qn("w:val"), "single")
-        line.set(qn("w:sz"), str(size))
-        line.set(qn("w:space"), "1")
-        line.set(qn("w:color"), "000000")
-        borders.append(line)
-    ppr.append(borders)
-
-
-def _no_borders(table: Table) -> None:
-    tbl_pr = table._tbl.tblPr
-    borders = OxmlElement("w:tblBorders")
-    for side in ("top", "left", "bottom", "right", "insideH", "insideV"):
-        line = OxmlElement(f"w:{side}")
-        line.set(qn("w:val"), "nil")
-        borders.append(line)
-    tbl_pr.append(borders)
-
-
-def _widths(table: Table, widths_mm: list[float]) -> None:
-    table.autofit = False
-    for column, width in zip(table.columns, widths_mm, strict=True):
-        column.width = Mm(width)
-        for cell in column.cells:
-            cell.width = Mm(width)
-
-
-def _repeat_header(table: Table) -> None:
-    tr_pr = table.rows[0]._tr.get_or_add_trPr()
-    header = OxmlElement("w:tblHeader")
-    header.set(qn("w:val"), "true")
-    tr_pr.append(header)
-
-
-def _page_field(paragraph: Paragraph) -> None:
-    """The PAGE field (Word computes the number)."""
-    for kind, text in (("begin", None), ("instr", "PAGE"), ("separate", None), ("text", "2"), ("end", None)):
-        run = paragraph.add_run()
-        if kind == "instr":
-            instr = OxmlElement("w:instrText")
-            instr.set(qn("xml:space"), "preserve")
-            instr.text = text
-            run._r.append(instr)
-        elif kind == "text":
-            run.text = text or ""
-        else:
-            char = OxmlElement("w:fldChar")
-            char.set(qn("w:fldCharType"), kind)
-            run._r.append(char)
 
 
 # ---------------------------------------------------------------- the writer
@@ -194,7 +108,7 @@ class _PlanDocument:
             "as_of": plan.as_of,
             "placeholder": self.placeholder,
             "in_words": money_in_words,
-            "percent": percent_text,
+            "percent": share_percent,
         }
         self.context["finance_department"] = self.t(self.texts["finance_department"])
         self.context["coordinator"] = _text(plan.coordinator_name) or self.placeholder(
@@ -240,6 +154,12 @@ class _PlanDocument:
         style = SECTION_STYLE if level == 1 else SUBSECTION_STYLE
         return self._runs(self.doc.add_paragraph(style=style), text)
 
+    def subsection(self, heading: str, lines: list[str]) -> None:
+        """A level-2 heading and its paragraphs, each a sentence of the YAML."""
+        self.heading(self.t(heading), level=2)
+        for line in lines:
+            self.body(self.t(line))
+
     def centred(self, container: Any, text: str, **style: Any) -> Paragraph:
         paragraph = container.add_paragraph(style=CELL_STYLE)
         paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
@@ -252,7 +172,7 @@ class _PlanDocument:
         paragraph.paragraph_format.left_indent = margin
         paragraph.paragraph_format.right_indent = margin
         paragraph.paragraph_format.space_after = Pt(0)
-        _border(paragraph, "top")
+        add_border(paragraph, "top")
         return paragraph
 
     def cell(self, cell: _Cell, text: str, *, align: Any = None, **style: Any) -> Paragraph:
@@ -287,13 +207,13 @@ class _PlanDocument:
         if defaults is not None:
             rpr = defaults.find(qn("w:rPrDefault") + "/" + qn("w:rPr"))
             if rpr is not None:
-                _set_fonts(rpr, font)
+                set_fonts(rpr, font)
         styles = self.doc.styles
         normal = styles["Normal"]
         normal.font.name = font
         normal.font.size = Pt(size)
-        _set_fonts(normal.element.get_or_add_rPr(), font)
-        _set_language(normal.element.get_or_add_rPr())
+        set_fonts(normal.element.get_or_add_rPr(), font)
+        set_language(normal.element.get_or_add_rPr())
         normal.paragraph_format.space_before = Pt(0)
         normal.paragraph_format.space_after = Pt(0)
         normal.paragraph_format.line_spacing = 1.0
@@ -312,7 +232,7 @@ class _PlanDocument:
         for name in (SECTION_STYLE, SUBSECTION_STYLE):
             heading = styles[name]
             rpr = heading.element.get_or_add_rPr()
-            _set_fonts(rpr, font)
+            set_fonts(rpr, font)
             color = rpr.find(qn("w:color"))
             if color is not None:
                 rpr.remove(color)
@@ -333,13 +253,13 @@ class _PlanDocument:
         number = section.header.paragraphs[0]
         number.style = styles[CELL_STYLE]
         number.alignment = WD_ALIGN_PARAGRAPH.CENTER
-        _page_field(number)
+        add_page_field(number)
         # The draft mark, boxed, on the first page only.
         mark = section.first_page_header.paragraphs[0]
         mark.style = styles[CELL_STYLE]
         mark.alignment = WD_ALIGN_PARAGRAPH.CENTER
         mark.paragraph_format.left_indent = Mm(self.text_width_mm - 38)
-        _border(mark, "top", "left", "bottom", "right", size=8)
+        add_border(mark, "top", "left", "bottom", "right", size=8)
         self._runs(mark, self.t(self.texts["draft_mark"]), bold=True)
         note = section.first_page_header.add_paragraph(style=CELL_STYLE)
         note.alignment = WD_ALIGN_PARAGRAPH.RIGHT
@@ -357,8 +277,8 @@ class _PlanDocument:
         left, right = 62.0, self.text_width_mm - 62.0
         table = self.doc.add_table(rows=2, cols=2)
         table.alignment = WD_TABLE_ALIGNMENT.CENTER
-        _no_borders(table)
-        _widths(table, [left, right])
+        no_borders(table)
+        set_column_widths(table, [left, right])
         issuer = table.cell(0, 0)
         self.cell(
             issuer, self.t(texts["issuer_parent"]), align=WD_ALIGN_PARAGRAPH.CENTER, bold=True, size=small
@@ -478,9 +398,7 @@ class _PlanDocument:
     def section_objectives(self) -> None:
         texts, plan = self.texts["objectives"], self.plan
         self.heading(self.t(self.texts["sections"]["objectives"]))
-        self.heading(self.t(texts["general_heading"]), level=2)
-        for text in texts["general"]:
-            self.body(self.t(text))
+        self.subsection(texts["general_heading"], texts["general"])
         self.heading(self.t(texts["specific_heading"]), level=2)
         total = plan.grand_totals.get("total", 0)
         if len(plan.items):
@@ -568,10 +486,10 @@ class _PlanDocument:
         table = self.doc.add_table(rows=1, cols=4)
         table.style = self.doc.styles["Table Grid"]
         table.alignment = WD_TABLE_ALIGNMENT.CENTER
-        _widths(table, [15, self.text_width_mm - 15 - 32 - 38, 32, 38])
+        set_column_widths(table, [15, self.text_width_mm - 15 - 32 - 38, 32, 38])
         for cell, text in zip(table.rows[0].cells, headers, strict=True):
             self.cell(cell, self.t(text), align=WD_ALIGN_PARAGRAPH.CENTER, bold=True)
-        _repeat_header(table)
+        repeat_header(table)
         for group in plan.groups.itertuples(index=False):
             cells = table.add_row().cells
             self.cell(cells[0], _text(group.group_roman), align=WD_ALIGN_PARAGRAPH.CENTER)
@@ -591,19 +509,13 @@ class _PlanDocument:
     def section_solutions(self) -> None:
         self.heading(self.t(self.texts["sections"]["solutions"]))
         for block in self.texts["solutions"]:
-            self.heading(self.t(block["heading"]), level=2)
-            for line in block["lines"]:
-                self.body(self.t(line))
+            self.subsection(block["heading"], block["lines"])
 
     def section_organisation(self) -> None:
         texts, plan = self.texts["organisation"], self.plan
         self.heading(self.t(self.texts["sections"]["organisation"]))
-        self.heading(self.t(texts["coordinator_heading"]), level=2)
-        for line in texts["coordinator"]:
-            self.body(self.t(line))
-        self.heading(self.t(texts["finance_heading"]), level=2)
-        for line in texts["finance"]:
-            self.body(self.t(line))
+        self.subsection(texts["coordinator_heading"], texts["coordinator"])
+        self.subsection(texts["finance_heading"], texts["finance"])
         self.heading(self.t(texts["units_heading"]), level=2)
         if not len(plan.by_unit):
             self.body(self.t(texts["no_units"]))
@@ -628,8 +540,8 @@ class _PlanDocument:
         size = layout["size_pt"]
         left = 85.0
         table = self.doc.add_table(rows=1, cols=2)
-        _no_borders(table)
-        _widths(table, [left, self.text_width_mm - left])
+        no_borders(table)
+        set_column_widths(table, [left, self.text_width_mm - left])
         recipients, signer = table.cell(0, 0), table.cell(0, 1)
         label = self.cell(recipients, self.t(texts["recipients_label"]), bold=True, italic=True)
         label.runs[0].font.size = Pt(layout["tiny_size_pt"])
@@ -685,4 +597,4 @@ def placeholder_text(what: str) -> str:
     return nfc(_compiled(document_texts()["placeholder"]).render(what=what))
 
 
-__all__ = ["document_texts", "percent_text", "placeholder_text", "write_plan_document"]
+__all__ = ["document_texts", "placeholder_text", "write_plan_document"]

@@ -20,7 +20,6 @@ __all__ = [
     "RenderError",
     "Rendered",
     "TemplateName",
-    "deliver",
     "log_key",
     "notify_team",
     "notify_team_of_failures",

@@ -1,7 +1,5 @@
 """Where the plan stands during the year: progress per item, unit and plan, late and missing reports,
-indicators against their targets, and the status tracked on each plan item.
-
-Plain functions (no Prefect) first, then the Prefect tasks of the `consolidate-progress` flow:
+indicators against their targets, and the status tracked on each plan item. Plain functions:
 
 - ``choose_period``: the period asked for by label, else the latest whose data cut-off has passed.
 - ``progress_snapshot``: everything the report shows, computed from the database for one period and one
@@ -9,37 +7,27 @@ Plain functions (no Prefect) first, then the Prefect tasks of the `consolidate-p
   the period is shown with its previous figures, and listed as missing).
 - ``track_statuses``: ``PlanItem.status / percent_complete / status_note`` from those latest entries, in
   the caller's transaction; unchanged items are not touched, so running it twice writes nothing.
-- ``write_progress_workbook``: the Excel report (sheets Tổng hợp with charts, Theo nhiệm vụ, Theo đơn vị,
-  Chỉ tiêu, Chưa báo cáo); texts in ``templates/workbook/progress_report.yaml``.
-- ``leadership_summary``: the short Markdown summary for leadership (``templates/reports/``).
 
+The Excel report is written by `tasks.progress.report_workbook`, the leadership summary by
+`tasks.progress.summary`; every label is in ``templates/workbook/progress_report.yaml``.
 Money is integer đồng; percentages weighted by approved amount are exact fractions, rounded for display.
 """
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from fractions import Fraction
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import xlsxwriter
-import yaml
-from prefect import get_run_logger, task
-from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
-from prefect.cache_policies import NO_CACHE
 from sqlmodel import Session, col, select
 
 from models.audit import record_audit
 from models.base import ItemStatus, PeriodKind, SubmissionStatus, UnitKind
-from models.cycle import PlanningCycle, get_cycle_by_year
-from models.db import session_scope
+from models.cycle import PlanningCycle
 from models.items import PlanItem, PlanItemAmount
 from models.progress import (
     Indicator,
@@ -50,13 +38,11 @@ from models.progress import (
     ReportingPeriod,
 )
 from models.registry import Unit
-from plancycle.settings import get_settings
 from tasks.common.calendar import WorkingCalendar
 from tasks.common.money import MONEY_UNIT_LABELS, format_money
-from tasks.consolidation.annexes import amount_format
 from tasks.consolidation.plan import STATUS_LABELS
-from tasks.submissions.workbook import render_text
-from templates import TEMPLATES_DIR, environment
+from tasks.progress.errors import ProgressError
+from templates import load_yaml
 
 # A report counts once the unit has sent it (the coordinator may still accept or return it).
 SENT_STATUSES = {SubmissionStatus.submitted.value, SubmissionStatus.accepted.value}
@@ -82,21 +68,9 @@ COMPARATORS = {
 }
 
 
-class ProgressError(ValueError):
-    """The report cannot be made; ``message_vi`` says why, for the coordinator."""
-
-    def __init__(self, key: str, **values: object) -> None:
-        from templates import error_text
-
-        self.message_vi = error_text("progress_report", key, "vi", **values)
-        super().__init__(error_text("progress_report", key, "en", **values))
-
-
-@lru_cache
-def progress_texts() -> dict[str, Any]:
+def report_texts() -> dict[str, Any]:
     """Every label of the progress report (workbook, Markdown, artifacts), from the YAML template."""
-    with (TEMPLATES_DIR / "workbook" / "progress_report.yaml").open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+    return load_yaml("workbook/progress_report.yaml")
 
 
 # ---------------------------------------------------------------- the snapshot
@@ -189,7 +163,7 @@ class ReportState:
 
     @property
     def label(self) -> str:
-        texts = progress_texts()["report_states"]
+        texts = report_texts()["report_states"]
         return texts[self.state].format(days=self.days_late, working_days=self.working_days_late)
 
 
@@ -256,22 +230,6 @@ class ProgressSnapshot:
         return format_money(amount, self.money_unit)
 
 
-def percent_text(value: Fraction | float | int | None, decimals: int = 1) -> str:
-    """Display only: 37.25 → "37,3" (Vietnamese decimal comma); None → ""."""
-    if value is None:
-        return ""
-    text = f"{float(value):.{decimals}f}".replace(".", ",")
-    return text.removesuffix(",0") if decimals == 1 else text
-
-
-def decimal_text(value: Decimal | None) -> str:
-    """Display only: Decimal("90.0000") → "90", Decimal("12.5000") → "12,5"."""
-    if value is None:
-        return ""
-    text = format(value.normalize(), "f")
-    return text.replace(".", ",")
-
-
 def list_periods(*, session: Session, cycle: PlanningCycle) -> list[ReportingPeriod]:
     """The cycle's periods by cut-off, the longer kind last on a shared cut-off (Q4 before the year)."""
     periods = list(session.exec(select(ReportingPeriod).where(ReportingPeriod.cycle_id == cycle.id)))
@@ -298,8 +256,6 @@ def choose_period(
 def _local_date(moment: datetime | None, timezone: str) -> date | None:
     if moment is None:
         return None
-    from datetime import UTC
-
     aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     return aware.astimezone(ZoneInfo(timezone)).date()
 
@@ -411,6 +367,27 @@ def unit_level(kind: str | None) -> str:
     return "province"
 
 
+def _result(
+    indicator: Indicator,
+    comparator: str,
+    level: str,
+    target: Decimal | None,
+    unit: Unit | None,
+    **reported: Any,
+) -> IndicatorResult:
+    """One line of the indicators table; ``reported`` gives the value, note, period and verdict, if any."""
+    return IndicatorResult(
+        code=indicator.code,
+        name=indicator.name,
+        measure_unit=indicator.measure_unit,
+        level=level,
+        comparator=comparator,
+        target=target,
+        unit_name=unit.name if unit else None,
+        **({"value": None, "note": None, "reported_in": None, "met": None} | reported),
+    )
+
+
 def indicator_results(
     *, session: Session, cycle: PlanningCycle, up_to: ReportingPeriod
 ) -> list[IndicatorResult]:
@@ -462,6 +439,7 @@ def indicator_results(
             ((unit_id, pair) for (ind, unit_id), pair in latest.items() if ind == indicator.id),
             key=lambda entry: (units[entry[0]].code if entry[0] in units else "", entry[0]),
         )
+
         for unit_id, (value, period) in values:
             unit = units.get(unit_id)
             level = unit_level(unit.kind if unit else None)
@@ -469,41 +447,26 @@ def indicator_results(
             level_shown = level if level in by_level else ("all" if "all" in by_level else level)
             seen_levels.add(level_shown)
             number = Decimal(value.value)
+            met = None if target is None or compare is None else bool(compare(number, target))
             results.append(
-                IndicatorResult(
-                    code=indicator.code,
-                    name=indicator.name,
-                    measure_unit=indicator.measure_unit,
-                    level=level_shown,
-                    comparator=comparator,
-                    target=target,
-                    unit_name=unit.name if unit else None,
+                _result(
+                    indicator,
+                    comparator,
+                    level_shown,
+                    target,
+                    unit,
                     value=number,
                     note=value.note,
                     reported_in=period.label,
-                    met=None if target is None or compare is None else bool(compare(number, target)),
+                    met=met,
                 )
             )
-        for level, target in by_level.items():
-            if level not in seen_levels:
-                responsible = (
-                    units.get(indicator.responsible_unit_id) if indicator.responsible_unit_id else None
-                )
-                results.append(
-                    IndicatorResult(
-                        code=indicator.code,
-                        name=indicator.name,
-                        measure_unit=indicator.measure_unit,
-                        level=level,
-                        comparator=comparator,
-                        target=target,
-                        unit_name=responsible.name if responsible else None,
-                        value=None,
-                        note=None,
-                        reported_in=None,
-                        met=None,
-                    )
-                )
+        responsible = units.get(indicator.responsible_unit_id) if indicator.responsible_unit_id else None
+        results += [
+            _result(indicator, comparator, level, target, responsible)
+            for level, target in by_level.items()
+            if level not in seen_levels
+        ]
     return results
 
 
@@ -648,462 +611,4 @@ def track_statuses(
     session.flush()
     return TrackedStatuses(
         period_label=period.label, changed=len(changed), unchanged=unchanged, unreported=unreported
-    )
-
-
-# ---------------------------------------------------------------- the Excel report
-
-
-class _Formats:
-    def __init__(self, wb: Any, money_unit: str) -> None:
-        font = {"font_name": "Times New Roman", "font_size": 11}
-        cell = font | {"border": 1, "valign": "top", "text_wrap": True}
-
-        def add(**properties: Any) -> Any:
-            return wb.add_format(font | properties)
-
-        self.title = add(bold=True, font_size=13, align="center", valign="vcenter", text_wrap=True)
-        self.subtitle = add(italic=True, align="center")
-        self.section = add(bold=True, font_size=12)
-        self.note = add(italic=True, text_wrap=True, valign="top")
-        self.header = add(**(cell | {"valign": "vcenter"}), bold=True, align="center", bg_color="#DDEBF7")
-        self.text = add(**cell)
-        self.center = add(**cell, align="center")
-        self.amount = add(**cell, align="right", num_format=amount_format(money_unit))
-        self.count = add(**cell, align="right", num_format="#,##0")
-        self.percent = add(**cell, align="right", num_format="0.0")
-        self.rate = add(**cell, align="right", num_format="0.0%")
-        self.decimal = add(**cell, align="right", num_format="#,##0.##")
-        self.total_text = add(**cell, bold=True, bg_color="#FFF2CC")
-        self.total_amount = add(
-            **cell, bold=True, bg_color="#FFF2CC", align="right", num_format=amount_format(money_unit)
-        )
-        self.total_count = add(**cell, bold=True, bg_color="#FFF2CC", align="right", num_format="#,##0")
-        self.total_percent = add(**cell, bold=True, bg_color="#FFF2CC", align="right", num_format="0.0")
-        self.total_rate = add(**cell, bold=True, bg_color="#FFF2CC", align="right", num_format="0.0%")
-        self.good = add(**cell, align="center", bold=True, font_color="#006100", bg_color="#C6EFCE")
-        self.bad = add(**cell, align="center", bold=True, font_color="#9C0006", bg_color="#FFC7CE")
-        self.warn = add(**cell, align="center", bold=True, font_color="#9C5700", bg_color="#FFEB9C")
-
-
-def _text(ws: Any, row: int, col: int, value: Any, fmt: Any) -> None:
-    if value is None or value == "":
-        ws.write_blank(row, col, None, fmt)
-    else:
-        ws.write_string(row, col, str(value), fmt)
-
-
-def _number(ws: Any, row: int, col: int, value: Any, fmt: Any) -> None:
-    if value is None:
-        ws.write_blank(row, col, None, fmt)
-    elif isinstance(value, int):
-        ws.write_number(row, col, value, fmt)  # exact đồng, never divided
-    else:
-        ws.write_number(row, col, float(value), fmt)  # display-only ratios and indicator values
-
-
-def _headers(ws: Any, row: int, labels: list[str], widths: list[float], fmt: _Formats) -> None:
-    for c, (label, width) in enumerate(zip(labels, widths, strict=True)):
-        ws.set_column(c, c, width)
-        ws.write_string(row, c, label, fmt.header)
-    ws.set_row(row, 32)
-
-
-def _heading(ws: Any, snapshot: ProgressSnapshot, title: str, last_col: int, fmt: _Formats) -> None:
-    texts = progress_texts()
-    values = _values(snapshot)
-    ws.merge_range(0, 0, 0, last_col, render_text(title, **values), fmt.title)
-    ws.set_row(0, 36)
-    ws.merge_range(1, 0, 1, last_col, render_text(texts["subtitle"], **values), fmt.subtitle)
-    ws.set_landscape()
-    ws.set_paper(9)
-    ws.fit_to_pages(1, 0)
-    ws.set_footer(texts["footer"])
-
-
-def _values(snapshot: ProgressSnapshot) -> dict[str, Any]:
-    return {
-        "year": snapshot.year,
-        "title": snapshot.title,
-        "period": snapshot.period_label,
-        "as_of": snapshot.as_of,
-        "deadline": snapshot.period_deadline,
-        "ends_on": snapshot.period_ends_on,
-        "money_unit_label": snapshot.money_unit_label,
-    }
-
-
-def _write_summary(wb: Any, ws: Any, snapshot: ProgressSnapshot, fmt: _Formats) -> None:
-    texts = progress_texts()["summary"]
-    sheet = progress_texts()["sheets"]["summary"]
-    values = _values(snapshot)
-    _heading(ws, snapshot, texts["title"], 5, fmt)
-    plan = snapshot.plan
-    ws.set_column(0, 0, 42)
-    ws.set_column(1, 5, 16)
-    row = 3
-    ws.write_string(row, 0, texts["overview"], fmt.section)
-    facts = [
-        (texts["items"], plan.items, fmt.count),
-        (texts["approved"].format(**values), plan.approved, fmt.amount),
-        (texts["disbursed"].format(**values), plan.disbursed, fmt.amount),
-        (texts["disbursement_rate"], plan.disbursement_rate, fmt.rate),
-        (texts["weighted_percent"], plan.weighted_percent, fmt.percent),
-        (texts["reports_late"], len(snapshot.late), fmt.count),
-        (texts["reports_missing"], len(snapshot.missing), fmt.count),
-        (texts["indicators_met"], snapshot.indicators_met, fmt.count),
-        (texts["indicators_not_met"], snapshot.indicators_not_met, fmt.count),
-    ]
-    for label, value, number_format in facts:
-        row += 1
-        ws.write_string(row, 0, label, fmt.text)
-        _number(ws, row, 1, value, number_format)
-    # by status: the table feeding the doughnut
-    row += 2
-    ws.write_string(row, 0, texts["by_status"], fmt.section)
-    row += 1
-    ws.write_string(row, 0, texts["status"], fmt.header)
-    ws.write_string(row, 1, texts["count"], fmt.header)
-    status_first = row + 1
-    for status, count in plan.by_status.items():
-        row += 1
-        ws.write_string(row, 0, STATUS_LABELS.get(status, status), fmt.text)
-        ws.write_number(row, 1, count, fmt.count)
-    status_last = row
-    # by unit: the table feeding the bars (percent and disbursement)
-    row += 2
-    ws.write_string(row, 0, texts["by_unit"], fmt.section)
-    row += 1
-    unit_headers = [texts["unit"], texts["percent"], texts["disbursement_rate"]]
-    for c, label in enumerate(unit_headers):
-        ws.write_string(row, c, label, fmt.header)
-    unit_first = row + 1
-    for unit in snapshot.units:
-        row += 1
-        ws.write_string(row, 0, unit.unit_name, fmt.text)
-        _number(ws, row, 1, unit.totals.weighted_percent, fmt.percent)
-        _number(ws, row, 2, unit.totals.disbursement_rate, fmt.rate)
-    unit_last = row
-    charts = texts["charts"]
-    if plan.by_status:
-        doughnut = wb.add_chart({"type": "doughnut"})
-        doughnut.add_series(
-            {
-                "name": charts["by_status"],
-                "categories": [sheet, status_first, 0, status_last, 0],
-                "values": [sheet, status_first, 1, status_last, 1],
-                "data_labels": {"value": True},
-            }
-        )
-        doughnut.set_title({"name": charts["by_status"]})
-        doughnut.set_size({"width": 480, "height": 300})
-        ws.insert_chart(3, 7, doughnut)
-    if snapshot.units:
-        bars = wb.add_chart({"type": "bar"})
-        bars.add_series(
-            {
-                "name": texts["percent"],
-                "categories": [sheet, unit_first, 0, unit_last, 0],
-                "values": [sheet, unit_first, 1, unit_last, 1],
-                "data_labels": {"value": True, "num_format": "0"},
-            }
-        )
-        bars.set_title({"name": charts["by_unit"]})
-        bars.set_x_axis({"min": 0, "max": 100})
-        bars.set_y_axis({"reverse": True})
-        bars.set_legend({"none": True})
-        bars.set_size({"width": 620, "height": max(240, 40 + 28 * len(snapshot.units))})
-        ws.insert_chart(20, 7, bars)
-        money = wb.add_chart({"type": "column"})
-        for c, key in ((1, "approved"), (2, "disbursed")):
-            money.add_series(
-                {
-                    "name": texts[f"chart_{key}"],
-                    "categories": [sheet, unit_first, 0, unit_last, 0],
-                    "values": [progress_texts()["sheets"]["units"], 4, 3 + c, 3 + len(snapshot.units), 3 + c],
-                }
-            )
-        money.set_title({"name": charts["money_by_unit"].format(**values)})
-        money.set_y_axis({"num_format": amount_format(snapshot.money_unit)})
-        money.set_size({"width": 620, "height": 320})
-        ws.insert_chart(20 + max(12, 2 + len(snapshot.units) * 2), 7, money)
-    ws.write_string(unit_last + 2, 0, texts["rounding"], fmt.note)
-
-
-def _write_items(ws: Any, snapshot: ProgressSnapshot, fmt: _Formats) -> None:
-    texts = progress_texts()["items"]
-    columns = texts["columns"]
-    labels = [render_text(columns[k], **_values(snapshot)) for k in columns]
-    widths = [7, 40, 24, 18, 10, 16, 16, 10, 14, 30, 30]
-    _heading(ws, snapshot, texts["title"], len(labels) - 1, fmt)
-    _headers(ws, 3, labels, widths, fmt)
-    ws.freeze_panes(4, 2)
-    row = 3
-    for item in snapshot.items:
-        row += 1
-        _text(ws, row, 0, item.ref, fmt.center)
-        _text(ws, row, 1, item.name, fmt.text)
-        _text(ws, row, 2, item.unit_name, fmt.text)
-        _text(ws, row, 3, item.status_label, fmt.text)
-        _number(ws, row, 4, item.percent, fmt.count)
-        _number(ws, row, 5, item.approved, fmt.amount)
-        _number(ws, row, 6, item.disbursed, fmt.amount)
-        _number(ws, row, 7, item.disbursement_rate, fmt.rate)
-        source = item.reported_in or ""
-        if item.reported_in and not item.current:
-            source = render_text(texts["stale"], period=item.reported_in)
-        _text(ws, row, 8, source, fmt.center if item.current else fmt.warn)
-        _text(ws, row, 9, item.problems, fmt.text)
-        _text(ws, row, 10, item.proposals, fmt.text)
-    plan = snapshot.plan
-    row += 1
-    ws.write_blank(row, 0, None, fmt.total_text)
-    ws.write_string(row, 1, texts["total"], fmt.total_text)
-    for c in (2, 3):
-        ws.write_blank(row, c, None, fmt.total_text)
-    _number(ws, row, 4, plan.weighted_percent, fmt.total_percent)
-    ws.write_number(row, 5, plan.approved, fmt.total_amount)
-    ws.write_number(row, 6, plan.disbursed, fmt.total_amount)
-    _number(ws, row, 7, plan.disbursement_rate, fmt.total_rate)
-    for c in (8, 9, 10):
-        ws.write_blank(row, c, None, fmt.total_text)
-    ws.autofilter(3, 0, row - 1, len(labels) - 1)
-
-
-def _write_units(ws: Any, snapshot: ProgressSnapshot, fmt: _Formats) -> None:
-    texts = progress_texts()["units"]
-    columns = texts["columns"]
-    statuses = [s for s in STATUS_ORDER if snapshot.plan.by_status.get(s)]
-    labels = [render_text(columns[k], **_values(snapshot)) for k in columns]
-    labels += [STATUS_LABELS.get(s, s) for s in statuses]
-    widths = [12, 36, 10, 12, 17, 17, 12, 22] + [12] * len(statuses)
-    _heading(ws, snapshot, texts["title"], len(labels) - 1, fmt)
-    _headers(ws, 3, labels, widths, fmt)
-    ws.freeze_panes(4, 2)
-    row = 3
-    for unit in snapshot.units:
-        row += 1
-        _text(ws, row, 0, unit.unit_code, fmt.center)
-        _text(ws, row, 1, unit.unit_name, fmt.text)
-        ws.write_number(row, 2, unit.totals.items, fmt.count)
-        _number(ws, row, 3, unit.totals.weighted_percent, fmt.percent)
-        ws.write_number(row, 4, unit.totals.approved, fmt.amount)
-        ws.write_number(row, 5, unit.totals.disbursed, fmt.amount)
-        _number(ws, row, 6, unit.totals.disbursement_rate, fmt.rate)
-        state_format = {"missing": fmt.bad, "late": fmt.warn, "on_time": fmt.good}.get(
-            unit.report.state, fmt.center
-        )
-        _text(ws, row, 7, unit.report.label, state_format)
-        for c, status in enumerate(statuses, start=8):
-            ws.write_number(row, c, unit.totals.by_status.get(status, 0), fmt.count)
-    plan = snapshot.plan
-    row += 1
-    ws.write_blank(row, 0, None, fmt.total_text)
-    ws.write_string(row, 1, texts["total"], fmt.total_text)
-    ws.write_number(row, 2, plan.items, fmt.total_count)
-    _number(ws, row, 3, plan.weighted_percent, fmt.total_percent)
-    ws.write_number(row, 4, plan.approved, fmt.total_amount)
-    ws.write_number(row, 5, plan.disbursed, fmt.total_amount)
-    _number(ws, row, 6, plan.disbursement_rate, fmt.total_rate)
-    ws.write_blank(row, 7, None, fmt.total_text)
-    for c, status in enumerate(statuses, start=8):
-        ws.write_number(row, c, plan.by_status.get(status, 0), fmt.total_count)
-
-
-def _write_indicators(ws: Any, snapshot: ProgressSnapshot, fmt: _Formats) -> None:
-    texts = progress_texts()["indicators"]
-    columns = texts["columns"]
-    labels = [columns[k] for k in columns]
-    widths = [10, 44, 12, 12, 14, 30, 12, 14, 16, 30]
-    _heading(ws, snapshot, texts["title"], len(labels) - 1, fmt)
-    _headers(ws, 3, labels, widths, fmt)
-    ws.freeze_panes(4, 2)
-    if not snapshot.indicators:
-        ws.write_string(4, 0, texts["none"], fmt.note)
-        return
-    levels = progress_texts()["levels"]
-    row = 3
-    for result in snapshot.indicators:
-        row += 1
-        _text(ws, row, 0, result.code, fmt.center)
-        _text(ws, row, 1, result.name, fmt.text)
-        _text(ws, row, 2, levels.get(result.level, result.level), fmt.center)
-        _text(ws, row, 3, result.comparator, fmt.center)
-        _number(ws, row, 4, result.target, fmt.decimal)
-        _text(ws, row, 5, result.unit_name, fmt.text)
-        _number(ws, row, 6, result.value, fmt.decimal)
-        met_text = (
-            texts["met"] if result.met else texts["not_met"] if result.met is False else texts["no_value"]
-        )
-        met_format = fmt.good if result.met else fmt.bad if result.met is False else fmt.warn
-        _text(ws, row, 7, met_text, met_format)
-        _text(ws, row, 8, result.reported_in, fmt.center)
-        _text(ws, row, 9, result.note, fmt.text)
-
-
-def _write_missing(ws: Any, snapshot: ProgressSnapshot, fmt: _Formats) -> None:
-    texts = progress_texts()["missing"]
-    columns = texts["columns"]
-    labels = [columns[k] for k in columns]
-    widths = [12, 40, 14, 14, 26, 12, 14]
-    _heading(ws, snapshot, texts["title"], len(labels) - 1, fmt)
-    _headers(ws, 3, labels, widths, fmt)
-    ws.freeze_panes(4, 0)
-    rows = [r for r in snapshot.reports if r.state in ("missing", "late", "not_due")]
-    if not rows:
-        ws.write_string(4, 0, texts["none"], fmt.note)
-        return
-    row = 3
-    for state in rows:
-        row += 1
-        _text(ws, row, 0, state.unit_code, fmt.center)
-        _text(ws, row, 1, state.unit_name, fmt.text)
-        _text(ws, row, 2, state.deadline.strftime("%d/%m/%Y"), fmt.center)
-        _text(ws, row, 3, state.submitted_on.strftime("%d/%m/%Y") if state.submitted_on else "", fmt.center)
-        _text(ws, row, 4, state.label, fmt.bad if state.state == "missing" else fmt.warn)
-        ws.write_number(row, 5, state.days_late, fmt.count)
-        ws.write_number(row, 6, state.working_days_late, fmt.count)
-
-
-def progress_workbook_filename(snapshot: ProgressSnapshot) -> str:
-    return render_text(progress_texts()["file_name"], **_values(snapshot) | {"slug": period_slug(snapshot)})
-
-
-def period_slug(snapshot: ProgressSnapshot) -> str:
-    """A file-name-safe key of the period: ``quarterly-3``, ``annual``… from its kind and cut-off."""
-    return f"{snapshot.period_kind}-{snapshot.period_ends_on.isoformat()}"
-
-
-def write_progress_workbook(snapshot: ProgressSnapshot, path: Path) -> Path:
-    """Write the report to ``path`` (beside it first, then renamed: a reader never sees half a file)."""
-    sheets = progress_texts()["sheets"]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    wb = xlsxwriter.Workbook(str(partial))
-    fmt = _Formats(wb, snapshot.money_unit)
-    summary = wb.add_worksheet(sheets["summary"])
-    items = wb.add_worksheet(sheets["items"])
-    units = wb.add_worksheet(sheets["units"])
-    indicators = wb.add_worksheet(sheets["indicators"])
-    missing = wb.add_worksheet(sheets["missing"])
-    _write_summary(wb, summary, snapshot, fmt)
-    _write_items(items, snapshot, fmt)
-    _write_units(units, snapshot, fmt)
-    _write_indicators(indicators, snapshot, fmt)
-    _write_missing(missing, snapshot, fmt)
-    wb.close()
-    os.replace(partial, path)
-    return path
-
-
-# ---------------------------------------------------------------- what leadership reads
-
-
-def leadership_summary(snapshot: ProgressSnapshot, *, workbook_name: str | None = None) -> str:
-    """The one-page Markdown summary (Prefect artifact; also the text of a report to leadership)."""
-    attention = sorted(
-        (i for i in snapshot.items if i.status in ("suspended", "not_started") or i.problems),
-        key=lambda i: -i.approved,
-    )
-    return (
-        environment()
-        .get_template("reports/progress_summary.md.j2")
-        .render(
-            s=snapshot,
-            texts=progress_texts(),
-            labels=STATUS_LABELS,
-            pct=percent_text,
-            num=decimal_text,
-            attention=attention[:10],
-            workbook_name=workbook_name,
-        )
-    )
-
-
-def units_table(snapshot: ProgressSnapshot) -> list[dict[str, object]]:
-    """One row per unit for the Prefect table artifact (amounts in exact đồng)."""
-    columns = progress_texts()["artifact_columns"]
-    return [
-        {
-            columns["unit"]: u.unit_name,
-            columns["items"]: u.totals.items,
-            columns["percent"]: percent_text(u.totals.weighted_percent),
-            columns["approved"]: u.totals.approved,
-            columns["disbursed"]: u.totals.disbursed,
-            columns["report"]: u.report.label,
-        }
-        for u in snapshot.units
-    ]
-
-
-def require_cycle(session: Session, year: int) -> PlanningCycle:
-    cycle = get_cycle_by_year(session=session, year=year)
-    if cycle is None or cycle.id is None:
-        raise ProgressError("no_cycle", year=year)
-    return cycle
-
-
-# ---------------------------------------------------------------- Prefect tasks of consolidate-progress
-
-
-@dataclass
-class ProgressFiles:
-    workbook: Path
-    summary: str
-
-
-def progress_folder(year: int) -> Path:
-    """Where a cycle's progress reports go: data_dir/plans/<year>/tien-do."""
-    from tasks.consolidation.steps import plan_folder
-
-    folder = plan_folder(year) / "tien-do"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@task(name="tổng hợp tiến độ", cache_policy=NO_CACHE)
-def consolidate_period(year: int, period_label: str | None, as_of: date, actor: str) -> ProgressSnapshot:
-    """Choose the period, update the status tracked on each item (one transaction) and compute the
-    snapshot the report shows."""
-    settings = get_settings()
-    logger = get_run_logger()
-    with session_scope() as session:
-        cycle = require_cycle(session, year)
-        period = choose_period(session=session, cycle=cycle, label=period_label, as_of=as_of)
-        tracked = track_statuses(session=session, cycle=cycle, period=period, actor=actor)
-        logger.info(
-            "Kỳ %s: cập nhật %s nhiệm vụ, %s không đổi, %s chưa có báo cáo.",
-            period.label,
-            tracked.changed,
-            tracked.unchanged,
-            tracked.unreported,
-        )
-        return progress_snapshot(
-            session=session, cycle=cycle, period=period, as_of=as_of, timezone=settings.timezone
-        )
-
-
-@task(name="xuất báo cáo tiến độ", cache_policy=NO_CACHE)
-def write_progress_report(snapshot: ProgressSnapshot) -> ProgressFiles:
-    """The Excel report and the leadership summary (Markdown file beside it), named by period and date."""
-    folder = progress_folder(snapshot.year)
-    workbook = write_progress_workbook(snapshot, folder / progress_workbook_filename(snapshot))
-    summary = leadership_summary(snapshot, workbook_name=workbook.name)
-    workbook.with_suffix(".md").write_text(summary, encoding="utf-8")
-    return ProgressFiles(workbook=workbook, summary=summary)
-
-
-@task(name="công bố báo cáo tiến độ", cache_policy=NO_CACHE)
-def publish_progress(snapshot: ProgressSnapshot, files: ProgressFiles) -> None:
-    """Artifacts: the leadership summary (Markdown), the units table, a link to the workbook."""
-    key = f"progress-{snapshot.year}"
-    create_markdown_artifact(files.summary, key=key, description=f"Tiến độ {snapshot.period_label}")
-    create_table_artifact(
-        table=units_table(snapshot), key=f"{key}-units", description="Tiến độ theo đơn vị chủ trì"
-    )
-    create_link_artifact(
-        link=files.workbook.resolve().as_uri(),
-        link_text=files.workbook.name,
-        key=f"{key}-workbook",
-        description="Báo cáo tiến độ (Excel)",
     )

@@ -18,13 +18,17 @@ from sqlmodel import Session
 from models.audit import record_audit
 from models.base import CycleStatus, PeriodKind
 from models.cycle import PlanningCycle
+from models.items import PlanItem
 from models.progress import ReportingPeriod
+from models.registry import Unit
+from tasks.consolidation.plan import STATUS_LABELS
+from tasks.progress.errors import ProgressError
 from tasks.progress.report import (
-    ProgressError,
     ReportState,
     approved_items,
     list_periods,
     progress_snapshot,
+    report_texts,
     track_statuses,
 )
 from tasks.submissions.workbook import CLOSED_STATUSES
@@ -114,3 +118,24 @@ def close_year(
         missing_reports=snapshot.missing,
         closed_now=closed_now,
     )
+
+
+def carry_over_rows(*, session: Session, year_end: YearEnd) -> list[dict[str, object]]:
+    """The carry-over candidates as the coordinator reads them (unit, item, status, percent), one row per
+    item, by lead unit; column names from ``templates/workbook/progress_report.yaml``."""
+    columns = report_texts()["runs"]["carry_over_columns"]
+    rows: list[dict[str, object]] = []
+    for unit_id, item_ids in year_end.carry_over_candidates.items():
+        unit = session.get(Unit, unit_id)
+        for item_id in item_ids:
+            item = session.get(PlanItem, item_id)
+            assert item is not None
+            rows.append(
+                {
+                    columns["unit"]: unit.name if unit else str(unit_id),
+                    columns["item"]: item.name,
+                    columns["status"]: STATUS_LABELS.get(item.status, item.status),
+                    columns["percent"]: item.percent_complete,
+                }
+            )
+    return rows

@@ -2,16 +2,13 @@
 
 All or nothing: every row of every file is checked first; if anything is wrong, nothing is written and
 every problem is reported with its file, row and column. A re-import updates by code (units) and by
-unit + name + role (contacts); it never duplicates. The column list is in ``docs/unit-registry.md``.
+unit + name + role (contacts); it never duplicates. The column list is in ``docs/unit-registry.md``;
+reading the files is ``tasks.registry.files``.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -22,34 +19,15 @@ from sqlmodel import Session, select
 from models import Contact, Unit, UnitAlias, record_audit
 from models.base import ContactRole, UnitKind, nfc, utcnow
 from models.registry import unit_name_key
-from templates import error_text
-
-# Accepted headers (after normalisation: no diacritics, lower case, spaces → _) → field name.
-UNIT_COLUMNS: dict[str, str] = {
-    "ma_dinh_danh": "code", "code": "code",
-    "ten": "name", "ten_don_vi": "name", "name": "name",
-    "ten_viet_tat": "short_name", "short_name": "short_name",
-    "loai": "kind", "loai_don_vi": "kind", "kind": "kind",
-    "don_vi_cap_tren": "parent", "ma_don_vi_cap_tren": "parent", "parent": "parent",
-    "hieu_luc_tu": "valid_from", "valid_from": "valid_from",
-    "hieu_luc_den": "valid_to", "valid_to": "valid_to",
-    "don_vi_ke_thua": "successor", "ma_don_vi_ke_thua": "successor", "successor": "successor",
-    "ten_goi_khac": "aliases", "aliases": "aliases",
-}  # fmt: skip
-CONTACT_COLUMNS: dict[str, str] = {
-    "ma_don_vi": "unit", "unit": "unit",
-    "ho_ten": "full_name", "ho_va_ten": "full_name", "full_name": "full_name",
-    "chuc_vu": "position", "position": "position",
-    "vai_tro": "role", "role": "role",
-    "email": "email", "thu_dien_tu": "email",
-    "zalo_user_id": "zalo_user_id", "zalo": "zalo_user_id",
-    "dien_thoai": "phone", "so_dien_thoai": "phone", "phone": "phone",
-    "kenh": "channels", "kenh_nhan_tin": "channels", "channels": "channels",
-    "ngon_ngu": "locale", "locale": "locale",
-    "hoat_dong": "active", "active": "active",
-}  # fmt: skip
-UNIT_REQUIRED = ("code", "name")
-CONTACT_REQUIRED = ("unit", "full_name")
+from tasks.registry.files import (
+    CONTACT_REQUIRED,
+    UNIT_REQUIRED,
+    RegistryIssue,
+    RegistryRow,
+    collect_rows,
+    word_key,
+)
+from templates import format_date
 
 KIND_WORDS: dict[str, str] = {
     "so_ban_nganh": UnitKind.department, "department": UnitKind.department, "so": UnitKind.department,
@@ -86,20 +64,6 @@ LIMITS = {
 }
 
 
-@dataclass
-class RegistryIssue:
-    file: str
-    row: int | None
-    column: str | None
-    key: str
-    values: dict[str, Any] = field(default_factory=dict)
-
-    def message(self, locale: str = "vi") -> str:
-        return error_text(
-            "registry", self.key, locale, file=self.file, row=self.row, column=self.column, **self.values
-        )
-
-
 class RegistryImportError(Exception):
     """Raised with every problem found; nothing was written."""
 
@@ -115,92 +79,6 @@ class RegistryImportResult(BaseModel):
     contacts_created: int = 0
     contacts_updated: int = 0
     contacts_unchanged: int = 0
-
-
-@dataclass
-class _Row:
-    file: str
-    number: int  # row number as the person sees it in the file (header is row 1)
-    values: dict[str, Any]
-    headers: dict[str, str]  # field → header as written
-
-
-def _header_key(text: str) -> str:
-    return unit_name_key(str(text)).replace(" ", "_")
-
-
-def _word_key(text: str) -> str:
-    return unit_name_key(str(text)).replace(" ", "_")
-
-
-def _read_tables(path: Path) -> list[tuple[str, list[str], list[tuple[int, list[Any]]]]]:
-    """(table name, headers, [(row number, cells)]) for each sheet of a workbook or the one CSV table."""
-    if path.suffix.lower() == ".csv":
-        text = path.read_bytes().decode("utf-8-sig")
-        rows = list(csv.reader(io.StringIO(text)))
-        if not rows:
-            return []
-        return [(path.name, rows[0], [(i + 2, r) for i, r in enumerate(rows[1:])])]
-    from openpyxl import load_workbook
-
-    workbook = load_workbook(path, read_only=True, data_only=True)
-    tables = []
-    for sheet in workbook.worksheets:
-        rows = list(sheet.iter_rows(values_only=True))
-        if not rows or not any(cell not in (None, "") for cell in rows[0]):
-            continue
-        headers = ["" if cell is None else str(cell) for cell in rows[0]]
-        tables.append(
-            (f"{path.name} / {sheet.title}", headers, [(i + 2, list(r)) for i, r in enumerate(rows[1:])])
-        )
-    workbook.close()
-    return tables
-
-
-def _collect_rows(paths: Iterable[Path], issues: list[RegistryIssue]) -> tuple[list[_Row], list[_Row]]:
-    unit_rows: list[_Row] = []
-    contact_rows: list[_Row] = []
-    for path in paths:
-        try:
-            tables = _read_tables(path)
-        except Exception as exc:  # a corrupt or non-spreadsheet file
-            issues.append(RegistryIssue(path.name, None, None, "unreadable", {"reason": type(exc).__name__}))
-            continue
-        for name, headers, rows in tables:
-            keys = [_header_key(h) for h in headers]
-            if "ma_dinh_danh" in keys or "code" in keys:
-                columns, required, target = UNIT_COLUMNS, UNIT_REQUIRED, unit_rows
-            elif ("ma_don_vi" in keys or "unit" in keys) and (
-                "ho_ten" in keys or "full_name" in keys or "ho_va_ten" in keys
-            ):
-                columns, required, target = CONTACT_COLUMNS, CONTACT_REQUIRED, contact_rows
-            else:
-                issues.append(RegistryIssue(name, 1, None, "unknown_layout"))
-                continue
-            mapping: dict[int, str] = {}
-            header_of: dict[str, str] = {}
-            for index, (header, key) in enumerate(zip(headers, keys, strict=True)):
-                if not key:
-                    continue
-                if key not in columns:
-                    issues.append(RegistryIssue(name, 1, header, "unknown_column"))
-                    continue
-                mapping[index] = columns[key]
-                header_of[columns[key]] = header
-            for needed in required:
-                if needed not in header_of:
-                    issues.append(RegistryIssue(name, 1, needed, "missing_column"))
-            for number, cells in rows:
-                values = {}
-                for index, fname in mapping.items():
-                    cell = cells[index] if index < len(cells) else None
-                    if isinstance(cell, str):
-                        cell = nfc(cell) or None
-                    values[fname] = cell
-                if all(v in (None, "") for v in values.values()):
-                    continue
-                target.append(_Row(name, number, values, header_of))
-    return unit_rows, contact_rows
 
 
 def _parse_date(value: Any) -> date | None:
@@ -233,78 +111,74 @@ def import_registry(
     """Check every row of the files, then create or update units, aliases and contacts in the caller's
     transaction. Raises ``RegistryImportError`` listing every problem, before writing anything."""
     issues: list[RegistryIssue] = []
-    unit_rows, contact_rows = _collect_rows(paths, issues)
+    unit_rows, contact_rows = collect_rows(paths, issues)
     existing = {u.code: u for u in session.exec(select(Unit))}
+    parsed_units = _check_units(unit_rows, issues)
+    known_codes = set(existing) | set(parsed_units)
+    _check_references(parsed_units, known_codes, issues)
+    _check_merger_loops(session, existing, parsed_units, issues)
+    _check_names(session, existing, parsed_units, issues)
+    parsed_contacts = _check_contacts(contact_rows, known_codes, issues)
+    if issues:
+        raise RegistryImportError(issues)
+    return _write(
+        session=session, existing=existing, units=parsed_units, contacts=parsed_contacts, actor=actor
+    )
 
-    # ---- units: per-row checks
+
+def _word(
+    row: RegistryRow, fname: str, words: dict[str, str], key: str, allowed: str, issues: list[RegistryIssue]
+) -> str | None:
+    """The value a word of the row stands for (``KIND_WORDS``, ``ROLE_WORDS``); None when the cell is
+    empty or the word unknown (then an issue, with the words allowed)."""
+    raw = _text(row.values.get(fname))
+    if not raw:
+        return None
+    value = words.get(word_key(raw))
+    if value is None:
+        issues.append(row.issue(row.headers.get(fname), key, value=raw, allowed=allowed))
+    return value
+
+
+def _check_units(rows: list[RegistryRow], issues: list[RegistryIssue]) -> dict[str, dict[str, Any]]:
+    """Each unit row checked on its own; the units by code (a code's first row wins)."""
     parsed_units: dict[str, dict[str, Any]] = {}
     first_row: dict[str, int] = {}
-    for row in unit_rows:
+    for row in rows:
         v = row.values
         col = row.headers.get
         code = _text(v.get("code"))
         for needed in UNIT_REQUIRED:
             if not _text(v.get(needed)):
-                issues.append(RegistryIssue(row.file, row.number, col(needed, needed), "required"))
+                issues.append(row.issue(col(needed, needed), "required"))
         if not code:
             continue
         if code in first_row:
-            issues.append(
-                RegistryIssue(
-                    row.file,
-                    row.number,
-                    col("code"),
-                    "duplicate_code",
-                    {"value": code, "first_row": first_row[code]},
-                )
-            )
+            issues.append(row.issue(col("code"), "duplicate_code", value=code, first_row=first_row[code]))
             continue
         first_row[code] = row.number
         record: dict[str, Any] = {"code": code, "name": _text(v.get("name")), "_row": row}
         for fname in ("name", "short_name"):
             text = _text(v.get(fname))
             if text and len(text) > LIMITS[fname]:
-                issues.append(
-                    RegistryIssue(row.file, row.number, col(fname), "too_long", {"limit": LIMITS[fname]})
-                )
+                issues.append(row.issue(col(fname), "too_long", limit=LIMITS[fname]))
         if len(code) > LIMITS["code"]:
-            issues.append(
-                RegistryIssue(row.file, row.number, col("code"), "too_long", {"limit": LIMITS["code"]})
-            )
+            issues.append(row.issue(col("code"), "too_long", limit=LIMITS["code"]))
         record["short_name"] = _text(v.get("short_name"))
-        kind_raw = _text(v.get("kind"))
-        if kind_raw:
-            kind = KIND_WORDS.get(_word_key(kind_raw))
-            if kind is None:
-                issues.append(
-                    RegistryIssue(
-                        row.file,
-                        row.number,
-                        col("kind"),
-                        "bad_kind",
-                        {"value": kind_raw, "allowed": KIND_HINT},
-                    )
-                )
-            record["kind"] = kind
+        record["kind"] = _word(row, "kind", KIND_WORDS, "bad_kind", KIND_HINT, issues)
         for fname in ("valid_from", "valid_to"):
             try:
                 record[fname] = _parse_date(v.get(fname))
             except ValueError:
-                issues.append(
-                    RegistryIssue(row.file, row.number, col(fname), "bad_date", {"value": v.get(fname)})
-                )
+                issues.append(row.issue(col(fname), "bad_date", value=v.get(fname)))
                 record[fname] = None
         if record.get("valid_from") and record.get("valid_to") and record["valid_to"] < record["valid_from"]:
             issues.append(
-                RegistryIssue(
-                    row.file,
-                    row.number,
+                row.issue(
                     None,
                     "date_order",
-                    {
-                        "valid_from": record["valid_from"].strftime("%d/%m/%Y"),
-                        "valid_to": record["valid_to"].strftime("%d/%m/%Y"),
-                    },
+                    valid_from=format_date(record["valid_from"]),
+                    valid_to=format_date(record["valid_to"]),
                 )
             )
         record["parent"] = _text(v.get("parent"))
@@ -315,8 +189,13 @@ def import_registry(
         )
         record["has"] = {k for k in v if k != "code"}
         parsed_units[code] = record
+    return parsed_units
 
-    known_codes = set(existing) | set(parsed_units)
+
+def _check_references(
+    parsed_units: dict[str, dict[str, Any]], known_codes: set[str], issues: list[RegistryIssue]
+) -> None:
+    """A parent or successor is another unit, known already or imported now."""
     for code, record in parsed_units.items():
         row = record["_row"]
         for ref in ("parent", "successor"):
@@ -324,15 +203,19 @@ def import_registry(
             if not target:
                 continue
             if target == code:
-                issues.append(RegistryIssue(row.file, row.number, row.headers.get(ref), "self_reference"))
+                issues.append(row.issue(row.headers.get(ref), "self_reference"))
             elif target not in known_codes:
-                issues.append(
-                    RegistryIssue(
-                        row.file, row.number, row.headers.get(ref), "unknown_unit", {"value": target}
-                    )
-                )
+                issues.append(row.issue(row.headers.get(ref), "unknown_unit", value=target))
 
-    # ---- merger loops over the registry as it would be after the import
+
+def _check_merger_loops(
+    session: Session,
+    existing: dict[str, Unit],
+    parsed_units: dict[str, dict[str, Any]],
+    issues: list[RegistryIssue],
+) -> None:
+    """No chain of successors comes back to where it started, in the registry as it would be after the
+    import (each loop reported once)."""
     successor_of = {
         c: (existing[c].successor_id and _code_of(session, existing[c].successor_id)) for c in existing
     }
@@ -350,17 +233,16 @@ def import_registry(
             loop = chain[chain.index(current) :] + [current]
             reported.update(loop)
             row = record["_row"]
-            issues.append(
-                RegistryIssue(
-                    row.file,
-                    row.number,
-                    row.headers.get("successor"),
-                    "merger_loop",
-                    {"chain": " → ".join(loop)},
-                )
-            )
+            issues.append(row.issue(row.headers.get("successor"), "merger_loop", chain=" → ".join(loop)))
 
-    # ---- names and aliases must point at one unit only
+
+def _check_names(
+    session: Session,
+    existing: dict[str, Unit],
+    parsed_units: dict[str, dict[str, Any]],
+    issues: list[RegistryIssue],
+) -> None:
+    """Names and aliases must point at one unit only."""
     key_owner: dict[str, str] = {}
     for unit in existing.values():
         if unit.code not in parsed_units:
@@ -383,78 +265,49 @@ def import_registry(
             owner = key_owner.get(key)
             if owner and owner != code:
                 issues.append(
-                    RegistryIssue(
-                        row.file,
-                        row.number,
-                        row.headers.get(fname, fname),
-                        "alias_conflict",
-                        {"value": name, "other": owner},
-                    )
+                    row.issue(row.headers.get(fname, fname), "alias_conflict", value=name, other=owner)
                 )
             else:
                 key_owner[key] = code
             if fname == "aliases" and len(name) > LIMITS["alias"]:
-                issues.append(
-                    RegistryIssue(
-                        row.file, row.number, row.headers.get(fname), "too_long", {"limit": LIMITS["alias"]}
-                    )
-                )
+                issues.append(row.issue(row.headers.get(fname), "too_long", limit=LIMITS["alias"]))
 
-    # ---- contacts
+
+def _check_contacts(
+    rows: list[RegistryRow], known_codes: set[str], issues: list[RegistryIssue]
+) -> list[dict[str, Any]]:
+    """Each contact row checked and normalised (email lower case, phone 84…, channels, locale, active)."""
     parsed_contacts: list[dict[str, Any]] = []
     seen_contacts: dict[tuple[str, str, str], int] = {}
-    for row in contact_rows:
+    for row in rows:
         v = row.values
         col = row.headers.get
-        record = {"_row": row}
+        record: dict[str, Any] = {"_row": row}
         for needed in CONTACT_REQUIRED:
             if not _text(v.get(needed)):
-                issues.append(RegistryIssue(row.file, row.number, col(needed, needed), "required"))
+                issues.append(row.issue(col(needed, needed), "required"))
         unit_code = _text(v.get("unit"))
         if unit_code and unit_code not in known_codes:
-            issues.append(
-                RegistryIssue(row.file, row.number, col("unit"), "unknown_unit", {"value": unit_code})
-            )
+            issues.append(row.issue(col("unit"), "unknown_unit", value=unit_code))
         record["unit"] = unit_code
         record["full_name"] = _text(v.get("full_name"))
         record["position"] = _text(v.get("position"))
         for fname in ("full_name", "position"):
             if record[fname] and len(record[fname]) > LIMITS[fname]:
-                issues.append(
-                    RegistryIssue(row.file, row.number, col(fname), "too_long", {"limit": LIMITS[fname]})
-                )
-        role_raw = _text(v.get("role"))
-        record["role"] = ContactRole.officer
-        if role_raw:
-            role = ROLE_WORDS.get(_word_key(role_raw))
-            if role is None:
-                issues.append(
-                    RegistryIssue(
-                        row.file,
-                        row.number,
-                        col("role"),
-                        "bad_role",
-                        {"value": role_raw, "allowed": ROLE_HINT},
-                    )
-                )
-            else:
-                record["role"] = role
+                issues.append(row.issue(col(fname), "too_long", limit=LIMITS[fname]))
+        record["role"] = _word(row, "role", ROLE_WORDS, "bad_role", ROLE_HINT, issues) or ContactRole.officer
         email = _text(v.get("email"))
         if email:
             email = email.lower()
             if not EMAIL_RE.match(email) or len(email) > LIMITS["email"]:
-                issues.append(
-                    RegistryIssue(row.file, row.number, col("email"), "bad_email", {"value": email})
-                )
+                issues.append(row.issue(col("email"), "bad_email", value=email))
         record["email"] = email
         record["zalo_user_id"] = _text(v.get("zalo_user_id"))
         phone = _text(v.get("phone"))
         if phone:
             phone = re.sub(r"[\s.\-+()]", "", phone)
             if not PHONE_RE.match(phone):
-                issues.append(
-                    RegistryIssue(row.file, row.number, col("phone"), "bad_phone", {"value": v.get("phone")})
-                )
+                issues.append(row.issue(col("phone"), "bad_phone", value=v.get("phone")))
             elif phone.startswith("0"):
                 phone = "84" + phone[1:]
         record["phone"] = phone
@@ -462,46 +315,36 @@ def import_registry(
         channels = [c.strip().lower() for c in re.split(r"[,;\s]+", channels_raw or "email") if c.strip()]
         for channel in channels:
             if channel not in {"email", "zalo", "zns"}:
-                issues.append(
-                    RegistryIssue(row.file, row.number, col("channels"), "bad_channel", {"value": channel})
-                )
+                issues.append(row.issue(col("channels"), "bad_channel", value=channel))
         record["preferred_channels"] = ",".join(dict.fromkeys(channels))
         locale = (_text(v.get("locale")) or "vi").lower()
         if locale not in {"vi", "en"}:
-            issues.append(RegistryIssue(row.file, row.number, col("locale"), "bad_locale", {"value": locale}))
+            issues.append(row.issue(col("locale"), "bad_locale", value=locale))
         record["locale"] = locale
         active_raw = _text(v.get("active"))
         record["active"] = True
         if active_raw:
-            word = _word_key(active_raw)
+            word = word_key(active_raw)
             if word in TRUE_WORDS:
                 record["active"] = True
             elif word in FALSE_WORDS:
                 record["active"] = False
             else:
-                issues.append(
-                    RegistryIssue(row.file, row.number, col("active"), "bad_bool", {"value": active_raw})
-                )
+                issues.append(row.issue(col("active"), "bad_bool", value=active_raw))
         if unit_code and record["full_name"]:
             identity = (unit_code, unit_name_key(record["full_name"]), record["role"])
             if identity in seen_contacts:
                 issues.append(
-                    RegistryIssue(
-                        row.file,
-                        row.number,
+                    row.issue(
                         None,
                         "duplicate_contact",
-                        {"value": record["full_name"], "first_row": seen_contacts[identity]},
+                        value=record["full_name"],
+                        first_row=seen_contacts[identity],
                     )
                 )
             seen_contacts.setdefault(identity, row.number)
         parsed_contacts.append(record)
-
-    if issues:
-        raise RegistryImportError(issues)
-    return _write(
-        session=session, existing=existing, units=parsed_units, contacts=parsed_contacts, actor=actor
-    )
+    return parsed_contacts
 
 
 def _code_of(session: Session, unit_id: int) -> str | None:

@@ -5,12 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import fsspec
-from prefect import task
-from prefect.artifacts import create_markdown_artifact
+from prefect import get_run_logger, task
 
 from models.db import session_scope
+from tasks.artifacts import publish_markdown
 from tasks.registry.directory import RegistryImportError, RegistryImportResult, import_registry
-from templates import environment
+from templates import load_yaml
+
+
+def texts() -> dict:
+    """The import's run texts from ``templates/reports/registry.vi.yaml``."""
+    return load_yaml("reports/registry.vi.yaml")
 
 
 def _local_copy(url: str, folder: Path) -> Path:
@@ -32,9 +37,24 @@ def import_registry_files(urls: list[str], actor: str, workdir: Path) -> Registr
         with session_scope() as session:
             result = import_registry(session=session, paths=paths, actor=actor)
     except RegistryImportError as error:
-        body = environment().get_template("reports/registry_import.md.j2").render(result=None, error=error)
-        create_markdown_artifact(body, key="registry-import", description="Nhập danh bạ đơn vị: lỗi")
+        _publish("failed", result=None, error=error)
         raise
-    body = environment().get_template("reports/registry_import.md.j2").render(result=result, error=None)
-    create_markdown_artifact(body, key="registry-import", description="Nhập danh bạ đơn vị")
+    _publish("imported", result=result, error=None)
     return result
+
+
+def _publish(
+    description: str, *, result: RegistryImportResult | None, error: RegistryImportError | None
+) -> None:
+    publish_markdown(
+        "reports/registry_import.md.j2",
+        key="registry-import",
+        description=texts()["artifacts"][description],
+        result=result,
+        error=error,
+    )
+
+
+def log_import(result: RegistryImportResult) -> None:
+    """What the import did, in the run's log."""
+    get_run_logger().info(texts()["log"]["imported"].format(result=result.model_dump()))

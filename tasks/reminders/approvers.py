@@ -1,8 +1,7 @@
 """Reminders to approvers (đôn đốc cho ý kiến): while a plan is out for approval, the approvers of the
 stages now waiting are reminded about their stage's deadline, with the same rules as units' deadlines
 (tasks/reminders/schedule.py: before, on the day, overdue; quiet hours and days off), from the cycle's
-reminder
-policy for ``approval`` (defaults otherwise). Escalation goes to the coordinators, who follow up in
+reminder policy for ``approval`` (defaults otherwise). Escalation goes to the coordinators, who follow up in
 person: an approver has no "head" to tell.
 
 Which stages wait: the circulation is the one started last (audit ``approval.circulation_started``);
@@ -23,12 +22,12 @@ from models import ApprovalDecision, ApprovalStage, AuditEntry, PlanningCycle
 from models.base import CycleStatus, RequestKind
 from plancycle.settings import Settings
 from tasks.approval.chain import list_stages, stage_approvers, stage_groups
+from tasks.approval.decisions import circulation_entries
+from tasks.approval.suspension import run_url
 from tasks.common.calendar import WorkingCalendar
 from tasks.notify.delivery import Message
 from tasks.reminders.schedule import due_reminders
 from tasks.reminders.units import coordinators, record_skipped_steps, reminder_schedule, settled_steps
-
-CIRCULATION_STARTED = "approval.circulation_started"
 
 
 class ApprovalReminderRow(BaseModel):
@@ -42,23 +41,16 @@ class ApprovalReminderRow(BaseModel):
     recipients: int
 
 
-def _circulation(session: Session, cycle: PlanningCycle) -> AuditEntry | None:
-    return session.exec(
-        select(AuditEntry)
-        .where(AuditEntry.cycle_id == cycle.id, AuditEntry.action == CIRCULATION_STARTED)
-        .order_by(col(AuditEntry.id).desc())
-    ).first()
-
-
 def waiting_stages(
     *, session: Session, cycle: PlanningCycle
 ) -> tuple[AuditEntry | None, list[ApprovalStage]]:
     """The current circulation's start entry and the stages whose decision it is waiting for now."""
     if cycle.status != CycleStatus.circulating:
         return None, []
-    started = _circulation(session, cycle)
-    if started is None:
+    circulations = circulation_entries(session=session, cycle=cycle)
+    if not circulations:
         return None, []
+    started = circulations[-1]
     decided = set(
         session.exec(
             select(ApprovalDecision.stage_id).where(
@@ -76,20 +68,12 @@ def waiting_stages(
     return started, []
 
 
-def run_url(flow_run_id: str | None) -> str:
-    """The address of a flow run in the Prefect UI (where an approver decides); the UI's home without id."""
-    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL
-
-    ui = PREFECT_UI_URL.value() or (PREFECT_API_URL.value() or "").removesuffix("/api")
-    return f"{ui.rstrip('/')}/runs/flow-run/{flow_run_id}" if flow_run_id else ui
-
-
 def plan_approval_reminders(
-    *, session: Session, as_of: date | datetime, settings: Settings
+    *, session: Session, as_of: date | datetime, settings: Settings, ui_url: str = ""
 ) -> tuple[list[Message], list[ApprovalReminderRow]]:
     """Messages due now to the approvers of every stage waiting for a decision, in every cycle whose plan
-    is out for approval. Stale steps are logged as skipped in the caller's transaction, so they are never
-    sent later."""
+    is out for approval, linking to the waiting run in the Prefect UI at ``ui_url``. Stale steps are logged
+    as skipped in the caller's transaction, so they are never sent later."""
     calendar = WorkingCalendar.from_session(session)
     messages: list[Message] = []
     rows: list[ApprovalReminderRow] = []
@@ -105,7 +89,7 @@ def plan_approval_reminders(
         schedule = reminder_schedule(
             session=session, cycle=cycle, kind=RequestKind.approval, settings=settings
         )
-        link = run_url((started.details or {}).get("flow_run_id"))
+        link = run_url((started.details or {}).get("flow_run_id"), ui_url)
         version = (started.details or {}).get("version")
         for stage in stages:
             deadline = stage.deadline or cycle.approval_deadline

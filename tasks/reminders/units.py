@@ -23,6 +23,7 @@ from tasks.notify.delivery import Message
 from tasks.notify.unit_messages import unit_context
 from tasks.reminders.schedule import ReminderSchedule, due_reminders, reminder_state
 from tasks.submissions.status import status_rows
+from templates import load_yaml
 
 SETTLED = {DeliveryStatus.sent, DeliveryStatus.failed_permanent, DeliveryStatus.skipped}
 OPEN_STATUSES = (SubmissionStatus.requested, SubmissionStatus.returned)
@@ -200,8 +201,11 @@ def digest_messages(
         ),
         "returned": sum(r.status == "returned" for r in rows),
     }
+    late = load_yaml("reports/reminders.vi.yaml")["overdue_unit"]
     overdue = [
-        f"{r.unit_name} ({r.days_late} ngày)" for r in rows if r.status in OPEN_STATUSES and r.days_late
+        late.format(name=r.unit_name, days=r.days_late)
+        for r in rows
+        if r.status in OPEN_STATUSES and r.days_late
     ]
     context = {
         "cycle": {"title": cycle.title, "year": cycle.year},

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 from sqlmodel import Session, col, select
 
 from models import PlanningCycle, Submission, Unit
 from models.base import SubmissionStatus
-from models.db import session_scope
 from models.registry import list_unit_recipients
-from plancycle.settings import Settings, get_settings
+from plancycle.settings import Settings
 from tasks.notify.delivery import Message
 from tasks.notify.unit_messages import unit_context
-from tasks.submissions.cycles import CycleSpec, OpenedCycle, open_cycle_records
 from tasks.submissions.workbook import generate_unit_workbook
 
 
@@ -68,20 +63,3 @@ def call_messages(*, session: Session, cycle: PlanningCycle, settings: Settings)
             for contact in contacts
         )
     return messages
-
-
-@task(name="mở kỳ và lập yêu cầu", cache_policy=NO_CACHE)
-def open_cycle_task(spec: CycleSpec, as_of: date, actor: str) -> OpenedCycle:
-    """Create the cycle and one submission request per selected unit (idempotent)."""
-    with session_scope() as session:
-        return open_cycle_records(session=session, spec=spec, as_of=as_of, actor=actor)
-
-
-@task(name="chuẩn bị văn bản đề nghị", cache_policy=NO_CACHE)
-def prepare_call_messages(cycle_id: int) -> list[Message]:
-    """Workbooks, links and messages for every unit still asked to submit."""
-    settings = get_settings()
-    with session_scope() as session:
-        cycle = session.get(PlanningCycle, cycle_id)
-        assert cycle is not None
-        return call_messages(session=session, cycle=cycle, settings=settings)

@@ -4,10 +4,8 @@ unit. Idempotent: running it again with the same year changes nothing and report
 from __future__ import annotations
 
 from datetime import date
-from functools import lru_cache
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
@@ -15,8 +13,14 @@ from models import ApplicationField, FundingSource, PlanningCycle, Submission, U
 from models.base import CycleStatus, FundingGroup, MoneyUnit, SubmissionStatus
 from models.cycle import get_cycle_by_year, list_funding_sources
 from models.registry import get_unit_by_code, list_active_units
-from tasks.errors import NoCycleError
-from templates import TEMPLATES_DIR
+from tasks.errors import NoCycleError, PlancycleError
+from templates import load_yaml
+
+
+class CycleError(PlancycleError):
+    """A cycle that cannot be opened as asked; ``message_vi`` says why, for the coordinator."""
+
+    catalog = "cycle"
 
 
 def require_cycle(*, session: Session, year: int) -> PlanningCycle:
@@ -59,14 +63,8 @@ class OpenedCycle(BaseModel):
     new_submission_ids: list[int]
 
 
-@lru_cache
-def cycle_defaults() -> dict:
-    with (TEMPLATES_DIR / "defaults" / "cycle.yaml").open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
-
-
 def default_title(year: int) -> str:
-    return f"Kế hoạch ứng dụng công nghệ thông tin, chuyển đổi số năm {year}"
+    return load_yaml("reports/submissions.vi.yaml")["default_title"].format(year=year)
 
 
 def select_units(*, session: Session, spec: CycleSpec, on: date) -> list[Unit]:
@@ -78,7 +76,7 @@ def select_units(*, session: Session, spec: CycleSpec, on: date) -> list[Unit]:
             unit = get_unit_by_code(session=session, code=code)
             (units.append(unit) if unit else missing.append(code))
         if missing:
-            raise ValueError(f"Không có đơn vị mã: {', '.join(missing)} / unknown unit codes")
+            raise CycleError("unknown_units", codes=", ".join(missing))
         return units
     kinds = spec.unit_kinds if spec.units == "by_kind" else None
     return list_active_units(session=session, on=on, kinds=kinds)
@@ -109,7 +107,7 @@ def open_cycle_records(*, session: Session, spec: CycleSpec, as_of: date, actor:
         )
         session.add(cycle)
         session.flush()
-        defaults = cycle_defaults()
+        defaults = load_yaml("defaults/cycle.yaml")
         sources = spec.funding_sources or [FundingSourceSpec(**s) for s in defaults["funding_sources"]]
         for order, source in enumerate(sources, start=1):
             session.add(

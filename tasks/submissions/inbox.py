@@ -7,7 +7,9 @@ moves to ``rejected/`` with a note beside it saying why. The intake itself is th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
+from typing import Protocol
 
 import fsspec
 from pydantic import BaseModel
@@ -17,8 +19,8 @@ from models import PlanningCycle
 from models.base import utcnow
 from models.registry import get_unit_by_code
 from plancycle.settings import Settings
-from tasks.progress.requests import ingest_progress_report
-from tasks.progress.workbook import is_progress_workbook
+from tasks.progress.intake import ingest_progress_report
+from tasks.progress.validation import is_progress_workbook
 from tasks.submissions.intake import IntakeResult, ingest_submission, sanitise_filename
 from tasks.submissions.notices import notify_intake_result
 from tasks.submissions.validation import identify_workbook
@@ -55,15 +57,7 @@ def collect_inbox(
                 session=session, filename=name, content=content, channel="inbox", as_of=as_of, actor="inbox"
             )
             _move(fs, path, f"{root}/processed/{utcnow():%Y%m%dT%H%M%S}-{sanitise_filename(name)}")
-            outcomes.append(
-                InboxOutcome(
-                    filename=name,
-                    unit_code=progress.unit_code,
-                    accepted=progress.accepted,
-                    duplicate=progress.duplicate,
-                    errors=len(progress.errors),
-                )
-            )
+            outcomes.append(_processed(name, progress.unit_code, progress))
             continue
         if cycle is None:
             continue  # a submission workbook waits for the next cycle to open
@@ -96,16 +90,30 @@ def collect_inbox(
             session=session, cycle=cycle, unit=unit, result=result, received_on=as_of, settings=settings
         )
         _move(fs, path, f"{root}/processed/{stamp}-{sanitise_filename(name)}")
-        outcomes.append(
-            InboxOutcome(
-                filename=name,
-                unit_code=unit.code,
-                accepted=result.accepted,
-                duplicate=result.duplicate,
-                errors=len(result.errors),
-            )
-        )
+        outcomes.append(_processed(name, unit.code, result))
     return outcomes
+
+
+class Intake(Protocol):
+    """What either intake (a submission's, a progress report's) answers about one file."""
+
+    @property
+    def accepted(self) -> bool: ...
+    @property
+    def duplicate(self) -> bool: ...
+    @property
+    def errors(self) -> Sequence[object]: ...
+
+
+def _processed(filename: str, unit_code: str | None, result: Intake) -> InboxOutcome:
+    """What the inbox did with a file the intake (of a submission or a progress report) took in."""
+    return InboxOutcome(
+        filename=filename,
+        unit_code=unit_code,
+        accepted=result.accepted,
+        duplicate=result.duplicate,
+        errors=len(result.errors),
+    )
 
 
 def _move(fs: fsspec.AbstractFileSystem, source: str, target: str) -> None:

@@ -22,6 +22,7 @@ import re
 import unicodedata
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import insert
@@ -40,7 +41,17 @@ MAX_SAFE_NAME = 120
 _WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$", re.IGNORECASE)
 
 
-class IntakeResult(BaseModel):
+class ReceivedFile(BaseModel):
+    """A received file as every intake records it (``archive_received``)."""
+
+    original_filename: str
+    safe_filename: str
+    archive_path: str
+    sha256: str
+    size_bytes: int
+
+
+class IntakeResult(ReceivedFile):
     """What happened to one received file; enough for the portal page and the unit's notification."""
 
     accepted: bool
@@ -55,11 +66,6 @@ class IntakeResult(BaseModel):
     grand_total: int = 0
     money_unit: str
     errors: list[ValidationIssue] = []
-    original_filename: str
-    safe_filename: str
-    archive_path: str
-    sha256: str
-    size_bytes: int
 
 
 def sanitise_filename(filename: str | None, *, default: str = "tep-tai-len.xlsx") -> str:
@@ -85,6 +91,7 @@ def sanitise_filename(filename: str | None, *, default: str = "tep-tai-len.xlsx"
 
 
 def _original_for_record(filename: str | None) -> str:
+    """The client's file name as recorded (NFC, no NUL or control characters, at most 255 characters)."""
     text = unicodedata.normalize("NFC", filename or "").replace("\x00", "")
     text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
     return text[:255]
@@ -115,6 +122,58 @@ def archive_original(
         os.fsync(handle.fileno())
     os.replace(temporary, target)
     return target
+
+
+def archive_received(
+    *, archive_dir: Path, cycle_year: int, unit_code: str, filename: str, content: bytes, at: datetime
+) -> dict[str, Any]:
+    """Archive a received file (``archive_original``) and describe it as every intake records it: the
+    fields of ``ReceivedFile``, as a dict to merge into a result."""
+    sha256 = hashlib.sha256(content).hexdigest()
+    safe_name = sanitise_filename(filename)
+    archive_path = archive_original(
+        archive_dir=archive_dir,
+        cycle_year=cycle_year,
+        unit_code=unit_code,
+        safe_name=safe_name,
+        content=content,
+        sha256=sha256,
+        at=at,
+    )
+    return {
+        "original_filename": _original_for_record(filename),
+        "safe_filename": safe_name,
+        "archive_path": str(archive_path),
+        "sha256": sha256,
+        "size_bytes": len(content),
+    }
+
+
+def record_intake_attempt(
+    *,
+    session: Session,
+    submission_id: int | None,
+    channel: str,
+    received: dict[str, Any],
+    received_at: datetime,
+    accepted: bool,
+    errors: list[dict] | None = None,
+) -> IntakeAttempt:
+    """Record one received file, valid or not (``received`` as ``archive_received`` describes it)."""
+    attempt = IntakeAttempt(
+        submission_id=submission_id,
+        channel=channel,
+        original_filename=received["original_filename"],
+        archive_path=received["archive_path"],
+        sha256=received["sha256"],
+        size_bytes=received["size_bytes"],
+        accepted=accepted,
+        errors=errors,
+        received_at=received_at,
+    )
+    session.add(attempt)
+    session.flush()
+    return attempt
 
 
 def _deadline(submission: Submission | None, cycle: PlanningCycle) -> date | None:
@@ -154,26 +213,15 @@ def ingest_submission(
     assert cycle.id is not None and unit.id is not None
     channel = IntakeChannel(channel).value  # refuse a channel nobody handles before touching anything
     received_at = utcnow()
-    sha256 = hashlib.sha256(content).hexdigest()
-    safe_name = sanitise_filename(filename)
-    original = _original_for_record(filename)
-    archive_path = archive_original(
+    common = archive_received(
         archive_dir=archive_dir or get_settings().archive_dir,
         cycle_year=cycle.year,
         unit_code=unit.code,
-        safe_name=safe_name,
+        filename=filename,
         content=content,
-        sha256=sha256,
         at=received_at,
-    )
-    common = {
-        "original_filename": original,
-        "safe_filename": safe_name,
-        "archive_path": str(archive_path),
-        "sha256": sha256,
-        "size_bytes": len(content),
-        "money_unit": cycle.money_unit,
-    }
+    ) | {"money_unit": cycle.money_unit}
+    sha256 = common["sha256"]
     try:
         # Lock the submission row (PostgreSQL) so two uploads of one unit cannot take the same number.
         submission = session.exec(
@@ -181,9 +229,21 @@ def ingest_submission(
             .where(Submission.cycle_id == cycle.id, Submission.unit_id == unit.id)
             .with_for_update()
         ).first()
+
+        def record_attempt(accepted: bool, errors: list[dict] | None = None) -> IntakeAttempt:
+            return record_intake_attempt(
+                session=session,
+                submission_id=submission.id if submission else None,  # the submission as it is by then
+                channel=channel,
+                received=common,
+                received_at=received_at,
+                accepted=accepted,
+                errors=errors,
+            )
+
         latest = _latest_version(session, submission.id) if submission and submission.id else None
         if latest is not None and _attempt_sha(session, latest.attempt_id) == sha256:
-            attempt = _record_attempt(session, submission, channel, common, received_at, accepted=True)
+            attempt = record_attempt(accepted=True)
             session.commit()
             return IntakeResult(
                 accepted=True,
@@ -202,15 +262,7 @@ def ingest_submission(
         context = context or load_workbook_context(session=session, cycle=cycle, unit=unit)
         result: ValidationResult = validate_workbook(content, context=context)
         if not result.ok:
-            attempt = _record_attempt(
-                session,
-                submission,
-                channel,
-                common,
-                received_at,
-                accepted=False,
-                errors=[issue.model_dump() for issue in result.errors],
-            )
+            attempt = record_attempt(accepted=False, errors=[issue.model_dump() for issue in result.errors])
             session.commit()
             return IntakeResult(
                 accepted=False,
@@ -229,7 +281,7 @@ def ingest_submission(
             session.flush()
         assert submission.id is not None
         previous_status = submission.status
-        attempt = _record_attempt(session, submission, channel, common, received_at, accepted=True)
+        attempt = record_attempt(accepted=True)
         number = (
             session.exec(
                 select(func.max(SubmissionVersion.number)).where(
@@ -346,32 +398,6 @@ def ingest_submission(
         grand_total=sum(totals.values()),
         **common,
     )
-
-
-def _record_attempt(
-    session: Session,
-    submission: Submission | None,
-    channel: str,
-    common: dict,
-    received_at: datetime,
-    *,
-    accepted: bool,
-    errors: list[dict] | None = None,
-) -> IntakeAttempt:
-    attempt = IntakeAttempt(
-        submission_id=submission.id if submission else None,
-        channel=channel,
-        original_filename=common["original_filename"],
-        archive_path=common["archive_path"],
-        sha256=common["sha256"],
-        size_bytes=common["size_bytes"],
-        accepted=accepted,
-        errors=errors,
-        received_at=received_at,
-    )
-    session.add(attempt)
-    session.flush()
-    return attempt
 
 
 def _attempt_sha(session: Session, attempt_id: int) -> str | None:

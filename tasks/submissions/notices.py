@@ -14,6 +14,7 @@ from plancycle.settings import Settings
 from tasks.notify.delivery import BatchResult, Message, send_batch
 from tasks.notify.unit_messages import unit_context
 from tasks.submissions.intake import IntakeResult
+from templates import load_yaml
 
 
 def intake_messages(
@@ -44,14 +45,15 @@ def intake_messages(
         }
     else:
         template = "submission_invalid"
+        words = load_yaml("reports/submissions.vi.yaml")["where"]
         context["errors"] = [
             {
                 "where": ", ".join(
                     p
                     for p in (
                         e.sheet,
-                        f"dòng {e.row}" if e.row else None,
-                        f"cột {e.column}" if e.column else None,
+                        words["row"].format(row=e.row) if e.row else None,
+                        words["column"].format(column=e.column) if e.column else None,
                     )
                     if p
                 ),

@@ -15,23 +15,22 @@ from sqlmodel import Session
 from models import DeadlineExtension, PlanningCycle, ReviewComment, Submission, SubmissionVersion, Unit
 from models.audit import record_audit
 from models.base import SubmissionStatus, nfc, utcnow
-from models.cycle import get_cycle_by_year, list_funding_sources
+from models.cycle import list_funding_sources
 from models.items import list_submission_items
 from models.registry import get_unit_by_code, list_unit_recipients, unit_name_key
 from models.submissions import get_submission, list_units_awaiting_review, list_versions
 from plancycle.settings import Settings
+from tasks.errors import NoCycleError, PlancycleError
 from tasks.notify.delivery import Message
 from tasks.notify.unit_messages import unit_context
-from templates import error_text
+from tasks.submissions.cycles import require_cycle
+from templates import format_date, load_yaml
 
 
-class ReviewError(ValueError):
+class ReviewError(PlancycleError):
     """A review action that cannot be taken; ``message_vi`` says why, for the coordinator."""
 
-    def __init__(self, key: str, **values: object) -> None:
-        self.key = key
-        self.message_vi = error_text("review", key, "vi", **values)
-        super().__init__(error_text("review", key, "en", **values))
+    catalog = "review"
 
 
 class ItemComment(BaseModel):
@@ -47,9 +46,7 @@ class ReviewOutcome(BaseModel):
 
 
 def _load(session: Session, year: int, unit_code: str) -> tuple[PlanningCycle, Unit, Submission]:
-    cycle = get_cycle_by_year(session=session, year=year)
-    if cycle is None or cycle.id is None:
-        raise ReviewError("no_cycle", year=year)
+    cycle = require_cycle(session=session, year=year)
     unit = get_unit_by_code(session=session, code=unit_code)
     if unit is None or unit.id is None:
         raise ReviewError("no_unit", code=unit_code)
@@ -132,10 +129,8 @@ def accept_submissions(
 
     if unit_codes is None:
         with session_scope() as session:
-            cycle = get_cycle_by_year(session=session, year=year)
-            if cycle is None or cycle.id is None:
-                raise ReviewError("no_cycle", year=year)
-            unit_codes = list_units_awaiting_review(session=session, cycle_id=cycle.id)
+            cycle = require_cycle(session=session, year=year)
+            unit_codes = list_units_awaiting_review(session=session, cycle_id=cycle.id)  # type: ignore[arg-type]
     result = BatchAcceptance()
     for code in dict.fromkeys(c.strip() for c in unit_codes if c.strip()):
         try:
@@ -148,7 +143,7 @@ def accept_submissions(
                     comment=comment,
                     settings=settings,
                 )
-        except ReviewError as error:
+        except (ReviewError, NoCycleError) as error:
             result.refused[code] = error.message_vi
             continue
         result.accepted.append(outcome)
@@ -212,8 +207,10 @@ def return_submission(
         )
     session.flush()
     comments = [{"where": "", "comment": comment}] if comment else []
+    item_where = load_yaml("reports/submissions.vi.yaml")["where"]["item"]
     comments += [
-        {"where": f"{items[c.row_ref].name} (STT {c.row_ref})", "comment": c.comment} for c in item_comments
+        {"where": item_where.format(name=items[c.row_ref].name, row_ref=c.row_ref), "comment": c.comment}
+        for c in item_comments
     ]
     messages = _unit_messages(
         session=session,
@@ -267,7 +264,7 @@ def extend_deadline(
     cycle, _unit, submission = _load(session, year, unit_code)
     current = submission.deadline or cycle.submission_deadline
     if current and new_deadline <= current:
-        raise ReviewError("extension_not_later", current=current.strftime("%d/%m/%Y"))
+        raise ReviewError("extension_not_later", current=format_date(current))
     if not reason.strip():
         raise ReviewError("reason_required")
     _extend(session, cycle, submission, new_deadline, reason=reason, granted_by=granted_by)

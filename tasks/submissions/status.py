@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import date
+from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
@@ -15,7 +16,7 @@ from models import IntakeAttempt, PlanningCycle, Submission, SubmissionItem, Sub
 from models.base import SubmissionStatus
 from models.cycle import list_funding_sources
 from tasks.common.money import MONEY_UNIT_LABELS, format_money
-from templates import environment
+from templates import environment, format_date
 
 ANSWERED = {
     SubmissionStatus.submitted,
@@ -37,6 +38,11 @@ class UnitStatusRow(BaseModel):
     item_count: int
     invalid_attempts: int
     totals: dict[str, int]  # đồng per funding source code
+
+
+def status_labels() -> Any:
+    """Column names and words of the status table and its export (``templates/reports/status_labels.j2``)."""
+    return environment().get_template("reports/status_labels.j2").module  # type: ignore[attr-defined]
 
 
 def status_rows(*, session: Session, cycle: PlanningCycle, as_of: date) -> list[UnitStatusRow]:
@@ -114,7 +120,7 @@ def status_table(
     *, session: Session, cycle: PlanningCycle, rows: list[UnitStatusRow]
 ) -> list[dict[str, str]]:
     """Rows for a Prefect table artifact, with column names and status words in Vietnamese."""
-    labels = environment().get_template("reports/status_labels.j2").module  # type: ignore[attr-defined]
+    labels = status_labels()
     sources = list_funding_sources(session=session, cycle_id=cycle.id)  # type: ignore[arg-type]
     unit = cycle.money_unit
     table = []
@@ -123,7 +129,7 @@ def status_table(
             labels.col_unit: f"{r.unit_code} – {r.unit_name}",
             labels.col_status: getattr(labels, f"status_{r.status}"),
             labels.col_version: str(r.version or ""),
-            labels.col_received: r.received_on.strftime("%d/%m/%Y") if r.received_on else "",
+            labels.col_received: format_date(r.received_on),
             labels.col_timeliness: (
                 labels.late_by.format(days=r.days_late)
                 if r.days_late
@@ -143,7 +149,7 @@ def status_workbook(*, session: Session, cycle: PlanningCycle, rows: list[UnitSt
     sources = list_funding_sources(session=session, cycle_id=cycle.id)  # type: ignore[arg-type]
     wb = Workbook()
     ws = wb.active
-    ws.title = "Tinh hinh gui de xuat"
+    ws.title = status_labels().sheet_title
     fixed = len(table[0]) - len(sources) if table else 0
     headers = (list(table[0])[:fixed] if table else []) + [
         f"{s.name} ({MONEY_UNIT_LABELS['dong']})" for s in sources

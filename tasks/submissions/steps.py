@@ -1,10 +1,11 @@
-"""Prefect tasks of the submission season: inbox intake, status artifacts, review decisions."""
+"""Prefect tasks of the submission season: opening the cycle and calling for submissions, inbox intake,
+status artifacts, review decisions; and the reports the flows publish at their end."""
 
 from __future__ import annotations
 
 from datetime import date
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.artifacts import create_progress_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from sqlmodel import col, select
@@ -14,9 +15,65 @@ from models.base import CycleStatus
 from models.cycle import get_cycle_by_year
 from models.db import session_scope
 from plancycle.settings import get_settings
+from tasks.artifacts import publish_markdown
+from tasks.notify.delivery import Message
+from tasks.submissions.calls import call_messages
+from tasks.submissions.cycles import CycleSpec, OpenedCycle, open_cycle_records, require_cycle
 from tasks.submissions.inbox import InboxOutcome, collect_inbox
+from tasks.submissions.review import (
+    BatchAcceptance,
+    ItemComment,
+    ReviewError,
+    ReviewOutcome,
+    accept_submission,
+    accept_submissions,
+    changes_since_previous,
+    exempt_unit,
+    extend_deadline,
+    return_submission,
+)
 from tasks.submissions.status import UnitStatusRow, answered_share, status_rows, status_table
-from templates import environment
+from templates import environment, load_yaml
+
+
+def texts() -> dict:
+    """The stage's artifact descriptions and log lines: ``templates/reports/submissions.vi.yaml``."""
+    return load_yaml("reports/submissions.vi.yaml")
+
+
+# ---------------------------------------------------------------- opening the cycle
+
+
+@task(name="mở kỳ và lập yêu cầu", cache_policy=NO_CACHE)
+def open_cycle_task(spec: CycleSpec, as_of: date, actor: str) -> OpenedCycle:
+    """Create the cycle and one submission request per selected unit (idempotent)."""
+    with session_scope() as session:
+        return open_cycle_records(session=session, spec=spec, as_of=as_of, actor=actor)
+
+
+@task(name="chuẩn bị văn bản đề nghị", cache_policy=NO_CACHE)
+def prepare_call_messages(cycle_id: int) -> list[Message]:
+    """Workbooks, links and messages for every unit still asked to submit."""
+    settings = get_settings()
+    with session_scope() as session:
+        cycle = session.get(PlanningCycle, cycle_id)
+        assert cycle is not None
+        return call_messages(session=session, cycle=cycle, settings=settings)
+
+
+def publish_open_cycle(year: int, summary: dict[str, int], as_of: date) -> None:
+    """The run's summary artifact ``open-cycle-<year>``."""
+    publish_markdown(
+        "reports/open_cycle.md.j2",
+        key=f"open-cycle-{year}",
+        description=texts()["artifacts"]["open_cycle"].format(year=year),
+        year=year,
+        summary=summary,
+        as_of=as_of,
+    )
+
+
+# ---------------------------------------------------------------- collecting
 
 
 def resolve_cycle_year(year: int | None) -> int | None:
@@ -48,8 +105,7 @@ def publish_status(year: int, as_of: date) -> list[UnitStatusRow]:
     """Table artifact (unit, status, version, received, on time or late, items, totals by source) and a
     progress artifact (share of units that answered)."""
     with session_scope() as session:
-        cycle = get_cycle_by_year(session=session, year=year)
-        assert cycle is not None
+        cycle = require_cycle(session=session, year=year)
         rows = status_rows(session=session, cycle=cycle, as_of=as_of)
         table = status_table(session=session, cycle=cycle, rows=rows)
     share = answered_share(rows)
@@ -63,6 +119,112 @@ def publish_status(year: int, as_of: date) -> list[UnitStatusRow]:
     create_progress_artifact(
         progress=share,
         key=f"submission-progress-{year}",
-        description=f"Tỷ lệ đơn vị đã trả lời, kỳ kế hoạch năm {year}",
+        description=texts()["artifacts"]["submission_progress"].format(year=year),
     )
     return rows
+
+
+def log_no_collecting_cycle(files: int) -> None:
+    """Say in the run's log that no cycle collects submissions, so only progress reports were taken."""
+    get_run_logger().info(texts()["log"]["no_collecting_cycle"].format(files=files))
+
+
+def log_collected(summary: dict[str, int]) -> None:
+    """The run's summary in its log."""
+    get_run_logger().info(texts()["log"]["collected"].format(summary=summary))
+
+
+# ---------------------------------------------------------------- review
+
+
+@task(name="ghi quyết định xem xét", cache_policy=NO_CACHE)
+def record_review(
+    year: int,
+    unit_code: str,
+    action: str,
+    reviewer: str,
+    comment: str | None,
+    item_comments: list[ItemComment],
+    new_deadline: date | None,
+) -> tuple[ReviewOutcome, list[dict]]:
+    """Record the decision in one transaction; returns it with the changes since the previous version."""
+    settings = get_settings()
+    with session_scope() as session:
+        if action == "accept":
+            outcome = accept_submission(
+                session=session,
+                year=year,
+                unit_code=unit_code,
+                reviewer=reviewer,
+                comment=comment,
+                settings=settings,
+            )
+        elif action == "return":
+            outcome = return_submission(
+                session=session,
+                year=year,
+                unit_code=unit_code,
+                reviewer=reviewer,
+                comment=comment or "",
+                item_comments=item_comments,
+                new_deadline=new_deadline,
+                settings=settings,
+            )
+        elif action == "extend":
+            if new_deadline is None:
+                raise ReviewError("new_deadline_required")
+            outcome = extend_deadline(
+                session=session,
+                year=year,
+                unit_code=unit_code,
+                new_deadline=new_deadline,
+                reason=comment or "",
+                granted_by=reviewer,
+            )
+        else:
+            outcome = exempt_unit(
+                session=session, year=year, unit_code=unit_code, reason=comment or "", granted_by=reviewer
+            )
+        changes = [
+            c.model_dump() for c in changes_since_previous(session=session, year=year, unit_code=unit_code)
+        ]
+    return outcome, changes
+
+
+def publish_review(
+    year: int, unit_code: str, outcome: ReviewOutcome, action: str, changes: list[dict], comment: str | None
+) -> None:
+    """The decision's artifact ``review-<year>-<unit code>``."""
+    publish_markdown(
+        "reports/review.md.j2",
+        key=f"review-{year}-{unit_code.lower()}",
+        description=texts()["artifacts"]["review"].format(unit_code=unit_code, year=year),
+        outcome=outcome,
+        action=action,
+        changes=changes,
+        comment=comment,
+    )
+
+
+@task(name="chấp nhận các đề xuất", cache_policy=NO_CACHE)
+def record_acceptances(
+    year: int, unit_codes: list[str] | None, reviewer: str, comment: str | None
+) -> BatchAcceptance:
+    """Accept each unit in its own transaction; a unit that cannot be accepted is reported, not fatal."""
+    return accept_submissions(
+        year=year, unit_codes=unit_codes, reviewer=reviewer, comment=comment, settings=get_settings()
+    )
+
+
+def publish_acceptances(year: int, result: BatchAcceptance, comment: str | None) -> None:
+    """The batch's artifact ``acceptances-<year>``; the units refused are also logged as a warning."""
+    publish_markdown(
+        "reports/acceptances.md.j2",
+        key=f"acceptances-{year}",
+        description=texts()["artifacts"]["acceptances"].format(year=year),
+        year=year,
+        result=result,
+        comment=comment,
+    )
+    if result.refused:
+        get_run_logger().warning(texts()["log"]["not_accepted"].format(refused=result.refused))

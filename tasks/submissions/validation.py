@@ -11,58 +11,47 @@ Messages live in ``templates/workbook/messages.yaml``; the key of each rule is t
 
 from __future__ import annotations
 
-import io
-import re
-import unicodedata
-import warnings
-import zipfile
 from dataclasses import dataclass
-from datetime import date, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-from openpyxl import load_workbook
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 from pydantic import BaseModel
-from sqlmodel import Session
 
-from models.base import ItemOrigin, ItemStatus, nfc
-from models.cycle import PlanningCycle
+from models.base import ItemOrigin, ItemStatus
 from models.items import SubmissionItem
-from models.registry import Unit
-from tasks.common.money import MONEY_UNIT_LABELS, MoneyFormatError, format_money, parse_money
+from tasks.common.money import MONEY_UNIT_LABELS, format_money
+from tasks.excel.checks import check_amount, check_choice, check_percent
+from tasks.excel.files import check_file, formulas_workbook, open_checked, open_xlsx
+from tasks.excel.grid import (
+    UNREADABLE,
+    cell_text,
+    choice_map,
+    is_blank,
+    loose_key,
+    read_table,
+    sort_issues,
+    whole_number,
+)
+from tasks.excel.issues import ValidationIssue, make_issue
+from tasks.excel.metadata import META_SHEET, read_metadata_sheet, signature_verifies
 from tasks.submissions.workbook import (
     CLOSED_STATUSES,
     ITEMS_DATA_START_ROW,
     ITEMS_HEADER_ROW,
     ITEMS_SUBHEADER_ROW,
-    META_SHEET,
     REPORTABLE_STATUSES,
     STATUS_DATA_START_ROW,
     STATUS_HEADER_ROW,
     YEAR_WINDOW,
-    ColumnSpec,
     PreviousItem,
     WorkbookContext,
     item_columns,
-    load_workbook_context,
-    render_text,
     sign_metadata,
-    signature_verifies,
     status_columns,
     workbook_texts,
 )
-from templates import TEMPLATES_DIR
-
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
-MAX_UNCOMPRESSED_BYTES = 100 * 1024 * 1024  # all zip members together, as declared in the directory
-MAX_MEMBER_RATIO = 100  # uncompressed / compressed for one member larger than 1 MB
-MAX_ZIP_MEMBERS = 1000
-OLE2_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, and any password-protected Office file
-XLSX_MAIN_TYPE = b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
 
 
 def _max_length(name: str) -> int:
@@ -79,22 +68,6 @@ STATUS_NOTE_LIMIT = _max_length("status_note")
 
 
 # ---------------------------------------------------------------- results
-
-
-class ValidationIssue(BaseModel):
-    """One problem, located as precisely as the workbook allows."""
-
-    key: str
-    sheet: str | None = None
-    row: int | None = None
-    column: str | None = None  # letter, e.g. "K"
-    column_name: str | None = None  # header text of that column
-    message_vi: str
-    message_en: str
-
-    @property
-    def cell(self) -> str | None:
-        return f"{self.column}{self.row}" if self.column and self.row else None
 
 
 class ParsedItem(BaseModel):
@@ -161,168 +134,12 @@ class ValidationResult(BaseModel):
         return self.submission is not None and not self.errors
 
 
-# ---------------------------------------------------------------- messages
-
-
-@lru_cache
-def validation_messages() -> dict[str, dict[str, str]]:
-    with (TEMPLATES_DIR / "workbook" / "messages.yaml").open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
-
-
-def make_issue(
-    key: str,
-    *,
-    sheet: str | None = None,
-    row: int | None = None,
-    column: ColumnSpec | None = None,
-    **params: Any,
-) -> ValidationIssue:
-    texts = validation_messages()[key]
-    return ValidationIssue(
-        key=key,
-        sheet=sheet,
-        row=row,
-        column=column.letter if column else None,
-        column_name=column.header if column else None,
-        message_vi=render_text(texts["vi"], sheet=sheet, row=row, **params),
-        message_en=render_text(texts["en"], sheet=sheet, row=row, **params),
-    )
-
-
-# ---------------------------------------------------------------- cell readers
-
-
-class _Unreadable:
-    """A cell already reported (formula without value): no further rule looks at it."""
-
-
-UNREADABLE = _Unreadable()
-
-
-def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, _Unreadable):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, datetime | date):
-        value = value.strftime("%d/%m/%Y")
-    text = nfc(str(value))
-    return text or None
-
-
-def _loose_key(text: str) -> str:
-    """Case-, spacing- and punctuation-insensitive key (diacritics kept: they tell Vietnamese words apart)."""
-    text = unicodedata.normalize("NFC", text).casefold()
-    text = re.sub(r"[\s.,;:!?\"'()\[\]\-–—/]+", " ", text)
-    return text.strip()
-
-
 def item_name_key(name: str) -> str:
     """The key used to find duplicates within a submission and to match carry-over items by name."""
-    return _loose_key(name)
-
-
-def _whole_number(value: Any) -> int | None:
-    """An int from an int, an integral float or a digit string; None if it is not one."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
-        return int(value)
-    return None
-
-
-def _is_blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-# ---------------------------------------------------------------- the file
-
-
-def check_file(content: bytes) -> list[ValidationIssue]:
-    """Refuse anything that is not a reasonable .xlsx before openpyxl opens it: size, signature, the
-    zip directory (declared sizes and ratios, which zipfile enforces when reading) and content types."""
-    if not content:
-        return [make_issue("file_empty")]
-    if len(content) > MAX_UPLOAD_BYTES:
-        return [
-            make_issue(
-                "file_too_large",
-                size_mb=f"{len(content) / 1024 / 1024:.1f}".replace(".", ","),
-                limit_mb=MAX_UPLOAD_BYTES // 1024 // 1024,
-            )
-        ]
-    if content.startswith(OLE2_SIGNATURE):
-        return [make_issue("file_is_xls")]
-    if not content.startswith(b"PK\x03\x04"):
-        return [make_issue("file_not_xlsx")]
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(content))
-        members = archive.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError):
-        return [make_issue("file_not_xlsx")]
-    with archive:
-        if len(members) > MAX_ZIP_MEMBERS:
-            return [make_issue("file_zip_bomb", reason=f"{len(members)} members")]
-        declared = sum(m.file_size for m in members)
-        if declared > MAX_UNCOMPRESSED_BYTES:
-            return [make_issue("file_zip_bomb", reason=f"{declared} bytes uncompressed")]
-        for member in members:
-            if member.file_size > 1024 * 1024 and member.file_size > MAX_MEMBER_RATIO * max(
-                member.compress_size, 1
-            ):
-                return [make_issue("file_zip_bomb", reason=f"ratio of {member.filename}")]
-        names = {m.filename for m in members}
-        try:
-            if "mimetype" in names and b"opendocument" in archive.read("mimetype")[:200]:
-                return [make_issue("file_is_ods")]
-            if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
-                return [make_issue("file_not_xlsx")]
-            content_types = archive.read("[Content_Types].xml")
-        except (zipfile.BadZipFile, ValueError, OSError, NotImplementedError):
-            return [make_issue("file_not_xlsx")]
-    if b"macroEnabled" in content_types:
-        return [make_issue("file_macro_enabled")]
-    if XLSX_MAIN_TYPE not in content_types:
-        return [make_issue("file_not_xlsx")]
-    return []
-
-
-_FORMULA_ELEMENT = re.compile(rb"<(?:\w+:)?f[\s>/]")  # <f>, <f t="shared" …>, <x:f>; not <formula1>
-
-
-def has_formulas(content: bytes) -> bool:
-    """Whether any worksheet of an (already checked) .xlsx holds a formula element."""
-    with zipfile.ZipFile(io.BytesIO(content)) as archive:
-        return any(
-            _FORMULA_ELEMENT.search(archive.read(name))
-            for name in archive.namelist()
-            if name.startswith("xl/worksheets/") and name.endswith(".xml")
-        )
-
-
-def _load(content: bytes, *, data_only: bool) -> Workbook:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # openpyxl warns about extensions it drops; not the unit's problem
-        return load_workbook(io.BytesIO(content), data_only=data_only, keep_links=False, rich_text=False)
+    return loose_key(name)
 
 
 # ---------------------------------------------------------------- metadata
-
-
-def read_metadata_sheet(wb: Workbook) -> dict[str, str] | None:
-    """The name/value pairs of a generated workbook's hidden metadata sheet (None when it has none)."""
-    if META_SHEET not in wb.sheetnames:
-        return None
-    fields: dict[str, str] = {}
-    for name, value in wb[META_SHEET].iter_rows(min_col=1, max_col=2, values_only=True):
-        if isinstance(name, str) and value is not None:
-            fields[name] = str(value)
-    return fields
 
 
 @dataclass(frozen=True)
@@ -337,7 +154,7 @@ def identify_workbook(content: bytes) -> WorkbookIdentity | None:
     if check_file(content):
         return None
     try:
-        fields = read_metadata_sheet(_load(content, data_only=True)) or {}
+        fields = read_metadata_sheet(open_xlsx(content, data_only=True)) or {}
         return WorkbookIdentity(year=int(fields["cycle_year"]), unit_code=str(fields["unit_code"]))
     except Exception:  # an unreadable workbook is simply not identified; the caller says so
         return None
@@ -380,109 +197,6 @@ def check_metadata(wb: Workbook, context: WorkbookContext, secret: bytes | None)
     return []
 
 
-# ---------------------------------------------------------------- sheet helpers
-
-
-def _header_issues(
-    ws: Worksheet, columns: list[ColumnSpec], header_row_of: dict[str, int]
-) -> list[ValidationIssue]:
-    issues = []
-    for column in columns:
-        row = header_row_of.get(column.key, header_row_of["*"])
-        found = _text(ws.cell(row=row, column=column.index).value) or ""
-        if _loose_key(found) != _loose_key(column.header):
-            issues.append(
-                make_issue(
-                    "header_changed",
-                    sheet=ws.title,
-                    row=row,
-                    column=column,
-                    expected=column.header,
-                    found=found,
-                )
-            )
-    return issues
-
-
-def _grid(
-    values_ws: Worksheet, formulas_ws: Worksheet, *, first_row: int, columns: list[ColumnSpec], issues: list
-) -> list[tuple[int, list[Any]]]:
-    """Rows of cached values from ``first_row``; formula cells without a cached value are reported and
-    replaced by UNREADABLE, so no later rule reads them as empty."""
-    width = columns[-1].index
-    rows: list[tuple[int, list[Any]]] = []
-    value_rows = values_ws.iter_rows(min_row=first_row, max_col=width, values_only=True)
-    formula_rows = formulas_ws.iter_rows(min_row=first_row, max_col=width)
-    for offset, (values, cells) in enumerate(zip(value_rows, formula_rows, strict=False)):
-        row_values = list(values) + [None] * (width - len(values))
-        for cell in cells:
-            if cell.data_type == "f":
-                index = cell.column - 1
-                if row_values[index] is None:
-                    formula = cell.value if isinstance(cell.value, str) else getattr(cell.value, "text", "")
-                    issues.append(
-                        make_issue(
-                            "formula_without_value",
-                            sheet=values_ws.title,
-                            row=first_row + offset,
-                            column=columns[index],
-                            formula=formula,
-                        )
-                    )
-                    row_values[index] = UNREADABLE
-        rows.append((first_row + offset, row_values))
-    return rows
-
-
-def _structure_issues(
-    ws: Worksheet,
-    *,
-    first_row: int,
-    columns: list[ColumnSpec],
-    rows: list[tuple[int, list[Any]]],
-    content_keys,
-) -> list[ValidationIssue]:
-    """Merged cells over the data area and hidden rows holding data: both hide what the unit meant.
-    Cells under a merge are marked UNREADABLE in ``rows``."""
-    issues = []
-    by_index = {c.index: c for c in columns}
-    by_row = dict(rows)
-    for merged in sorted(ws.merged_cells.ranges, key=lambda r: (r.min_row, r.min_col)):
-        if merged.max_row >= first_row:
-            # Which row a merged value belongs to is a guess: no rule reads these cells.
-            for row in range(max(merged.min_row, first_row), merged.max_row + 1):
-                for index in range(merged.min_col, min(merged.max_col, len(columns)) + 1):
-                    if row in by_row:
-                        by_row[row][index - 1] = UNREADABLE
-            issues.append(
-                make_issue(
-                    "merged_cells",
-                    sheet=ws.title,
-                    row=max(merged.min_row, first_row),
-                    column=by_index.get(merged.min_col),
-                    range=merged.coord,
-                )
-            )
-    for row, values in rows:
-        dimension = ws.row_dimensions.get(row)
-        if dimension is not None and dimension.hidden and _has_content(values, columns, content_keys):
-            issues.append(make_issue("hidden_row", sheet=ws.title, row=row))
-    return issues
-
-
-def _has_content(values: list[Any], columns: list[ColumnSpec], content_keys: set[str] | None) -> bool:
-    return any(
-        not _is_blank(values[c.index - 1]) for c in columns if content_keys is None or c.key in content_keys
-    )
-
-
-# ---------------------------------------------------------------- the items sheet
-
-
-def _choice_map(pairs: dict[str, str]) -> dict[str, str]:
-    return {_loose_key(label): key for key, label in pairs.items()} | {_loose_key(k): k for k in pairs}
-
-
 def _parse_items(
     values_ws: Worksheet,
     formulas_ws: Worksheet,
@@ -495,23 +209,23 @@ def _parse_items(
     columns = item_columns(context)
     col = {c.key: c for c in columns if c.key != "amount"}
     amount_columns = [c for c in columns if c.key == "amount"]
-    header_issues = _header_issues(values_ws, columns, {"*": ITEMS_HEADER_ROW, "amount": ITEMS_SUBHEADER_ROW})
-    if header_issues:
-        issues.extend(header_issues)
-        return []
-    rows = _grid(values_ws, formulas_ws, first_row=ITEMS_DATA_START_ROW, columns=columns, issues=issues)
-    content_keys = {c.key for c in columns} - {"stt", "lead_unit"}
-    issues.extend(
-        _structure_issues(
-            values_ws, first_row=ITEMS_DATA_START_ROW, columns=columns, rows=rows, content_keys=content_keys
-        )
+    rows = read_table(
+        values_ws,
+        formulas_ws,
+        columns=columns,
+        header_rows={"*": ITEMS_HEADER_ROW, "amount": ITEMS_SUBHEADER_ROW},
+        first_row=ITEMS_DATA_START_ROW,
+        content_keys={c.key for c in columns} - {"stt", "lead_unit"},
+        issues=issues,
     )
+    if rows is None:
+        return []
 
-    fields = {_loose_key(f.name): f.code for f in context.fields} | {
-        _loose_key(f.code): f.code for f in context.fields
+    fields = {loose_key(f.name): f.code for f in context.fields} | {
+        loose_key(f.code): f.code for f in context.fields
     }
-    origins = _choice_map(texts["origins"])
-    origin_choices = " hoặc ".join(f"«{label}»" for label in texts["origins"].values())
+    origins = choice_map(texts["origins"])
+    origin_choices = list(texts["origins"].values())
     previous_by_id = {p.id: p for p in context.previous_items}
     previous_by_name = {item_name_key(p.name): p for p in context.previous_items}
     status_labels = texts["statuses"]
@@ -522,8 +236,6 @@ def _parse_items(
     items: list[ParsedItem] = []
 
     for row, values in rows:
-        if not _has_content(values, columns, content_keys):
-            continue
         before = len(issues)
 
         def cell(key: str, values: list[Any] = values) -> Any:
@@ -534,9 +246,9 @@ def _parse_items(
 
         def text(key: str, required: bool = False, limit_key: str | None = None) -> str | None:
             raw = cell(key)
-            value = _text(raw)
+            value = cell_text(raw)
             if value is None:
-                if required and not isinstance(raw, _Unreadable):
+                if required and raw is not UNREADABLE:
                     err("required", key, column_label=col[key].header)
                 return None
             limit = ITEM_TEXT_LIMITS.get(limit_key or key)
@@ -554,14 +266,14 @@ def _parse_items(
         field_code = None
         field_text = text("field", required=True)
         if field_text is not None:
-            field_code = fields.get(_loose_key(field_text))
+            field_code = fields.get(loose_key(field_text))
             if field_code is None:
                 err("field_unknown", "field", value=field_text)
 
         origin = None
         origin_text = text("origin", required=True)
         if origin_text is not None:
-            origin = origins.get(_loose_key(origin_text)) or origins.get(_loose_key("dự án " + origin_text))
+            origin = origins.get(loose_key(origin_text)) or origins.get(loose_key("dự án " + origin_text))
             if origin is None:
                 err("origin_unknown", "origin", value=origin_text, choices=origin_choices)
 
@@ -569,12 +281,12 @@ def _parse_items(
         for key in ("start_year", "end_year"):
             raw = cell(key)
             years[key] = None
-            if _is_blank(raw):
+            if is_blank(raw):
                 err("required", key, column_label=col[key].header)
-            elif not isinstance(raw, _Unreadable):
-                years[key] = _whole_number(raw)
+            elif raw is not UNREADABLE:
+                years[key] = whole_number(raw)
                 if years[key] is None:
-                    err("year_not_integer", key, value=_text(raw))
+                    err("year_not_integer", key, value=cell_text(raw))
         start, end = years["start_year"], years["end_year"]
         if start is not None and start < year - YEAR_WINDOW:
             err("start_year_too_early", "start_year", value=start, min_year=year - YEAR_WINDOW)
@@ -598,53 +310,19 @@ def _parse_items(
             raw = values[column.index - 1]
             assert column.source_code is not None
             amounts[column.source_code] = None
-            if isinstance(raw, _Unreadable):
+            if raw is UNREADABLE:
                 amounts_ok = False
                 continue
-            try:
-                amounts[column.source_code], other_unit = read_amount(raw, context.money_unit)
-            except MoneyFormatError as exc:
+            amounts[column.source_code], problem = check_amount(raw, context.money_unit)
+            if problem is not None:
                 amounts_ok = False
-                issues.append(
-                    make_issue(
-                        "amount_invalid",
-                        sheet=sheet,
-                        row=row,
-                        column=column,
-                        detail_vi=exc.message_vi,
-                        detail_en=str(exc),
-                    )
-                )
-                continue
-            if other_unit is not None:
-                amounts_ok = False
-                issues.append(
-                    make_issue(
-                        "amount_unit_mismatch",
-                        sheet=sheet,
-                        row=row,
-                        column=column,
-                        value=_text(raw),
-                        found=MONEY_UNIT_LABELS[other_unit],
-                        expected=unit_label,
-                    )
-                )
+                issues.append(make_issue(problem[0], sheet=sheet, row=row, column=column, **problem[1]))
         stated_total = None
         raw_total = cell("total")
-        if not isinstance(raw_total, _Unreadable):
-            try:
-                stated_total, other_unit = read_amount(raw_total, context.money_unit)
-            except MoneyFormatError as exc:
-                err("amount_invalid", "total", detail_vi=exc.message_vi, detail_en=str(exc))
-            else:
-                if other_unit is not None:
-                    err(
-                        "amount_unit_mismatch",
-                        "total",
-                        value=_text(raw_total),
-                        found=MONEY_UNIT_LABELS[other_unit],
-                        expected=unit_label,
-                    )
+        if raw_total is not UNREADABLE:
+            stated_total, problem = check_amount(raw_total, context.money_unit)
+            if problem is not None:
+                err(problem[0], "total", **problem[1])
         if stated_total is not None and amounts_ok:
             computed = sum(a for a in amounts.values() if a is not None)
             if computed != stated_total:
@@ -665,9 +343,9 @@ def _parse_items(
 
         carry_over_from: PreviousItem | None = None
         raw_ref = cell("previous_ref")
-        ref_text = _text(raw_ref)
+        ref_text = cell_text(raw_ref)
         if ref_text is not None:
-            ref_id = _whole_number(raw_ref)
+            ref_id = whole_number(raw_ref)
             carry_over_from = previous_by_id.get(ref_id) if ref_id is not None else None
             if carry_over_from is None:
                 err(
@@ -716,27 +394,6 @@ def _parse_items(
     return items
 
 
-# A unit word after a number ("12 tỷ", "500 triệu đồng", "1.000đ"); not the end of any other word.
-_UNIT_SUFFIX = re.compile(r"(?i)(?<=[\d\s.,])\s*(triệu\s*đồng|tỷ\s*đồng|triệu|tỷ|đồng|vnđ|vnd|đ)\s*$")
-_SUFFIX_UNITS = {"triệu": "trieu", "tỷ": "ty", "đồng": "dong", "vnđ": "dong", "vnd": "dong", "đ": "dong"}
-
-
-def read_amount(raw: Any, money_unit: str) -> tuple[int | None, str | None]:
-    """Exact đồng from a cell written in ``money_unit``, or the key and parameters of what is wrong.
-
-    A unit word after the number must be the column's unit: "12 tỷ" in a column in triệu would
-    otherwise be read as 12 triệu, a thousand times too little."""
-    if isinstance(raw, str):
-        raw = unicodedata.normalize("NFC", raw)
-        suffix = _UNIT_SUFFIX.search(raw)
-        if suffix is not None:
-            word = re.sub(r"\s+", " ", suffix.group(1).casefold()).split(" ")[0]
-            if _SUFFIX_UNITS[word] != money_unit:
-                return None, _SUFFIX_UNITS[word]
-            raw = raw[: suffix.start()]
-    return parse_money(raw, money_unit), None
-
-
 # ---------------------------------------------------------------- the status sheet
 
 
@@ -747,60 +404,57 @@ def _parse_statuses(
     sheet = values_ws.title
     columns = status_columns(context)
     col = {c.key: c for c in columns}
-    header_issues = _header_issues(values_ws, columns, {"*": STATUS_HEADER_ROW})
-    if header_issues:
-        issues.extend(header_issues)
-        return []
-    rows = _grid(values_ws, formulas_ws, first_row=STATUS_DATA_START_ROW, columns=columns, issues=issues)
-    content_keys = {"ref", "status", "percent", "note"}
-    issues.extend(
-        _structure_issues(
-            values_ws, first_row=STATUS_DATA_START_ROW, columns=columns, rows=rows, content_keys=content_keys
-        )
+    rows = read_table(
+        values_ws,
+        formulas_ws,
+        columns=columns,
+        header_rows={"*": STATUS_HEADER_ROW},
+        first_row=STATUS_DATA_START_ROW,
+        content_keys={"ref", "status", "percent", "note"},
+        issues=issues,
     )
-    statuses = _choice_map({k: v for k, v in texts["statuses"].items() if k in REPORTABLE_STATUSES})
+    if rows is None:
+        return []
+    statuses = choice_map({k: v for k, v in texts["statuses"].items() if k in REPORTABLE_STATUSES})
     previous_by_id = {p.id: p for p in context.previous_items}
     seen: dict[int, int] = {}
     parsed: list[ParsedStatus] = []
     for row, values in rows:
-        if not _has_content(values, columns, content_keys):
-            continue
         before = len(issues)
 
         def err(key: str, column_key: str | None = None, row: int = row, **params: Any) -> None:
             issues.append(make_issue(key, sheet=sheet, row=row, column=col.get(column_key or ""), **params))
 
         raw_ref = values[col["ref"].index - 1]
-        ref_id = _whole_number(raw_ref)
+        ref_id = whole_number(raw_ref)
         if ref_id is None or ref_id not in previous_by_id:
-            err("status_unknown_ref", "ref", value=_text(raw_ref) or "", previous_year=context.previous_year)
+            err(
+                "status_unknown_ref",
+                "ref",
+                value=cell_text(raw_ref) or "",
+                previous_year=context.previous_year,
+            )
             continue
         if ref_id in seen:
             err("status_duplicate_ref", "ref", first_row=seen[ref_id])
             continue
         seen[ref_id] = row
-        raw_status = values[col["status"].index - 1]
-        status_text = _text(raw_status)
-        status = None
-        if status_text is None:
-            if not isinstance(raw_status, _Unreadable):
-                err("required", "status", column_label=col["status"].header)
-        else:
-            status = statuses.get(_loose_key(status_text))
-            if status is None:
-                err("status_unknown", "status", value=status_text)
-        raw_percent = values[col["percent"].index - 1]
-        percent = None
-        if not _is_blank(raw_percent) and not isinstance(raw_percent, _Unreadable):
-            percent = _whole_number(raw_percent.rstrip("% ") if isinstance(raw_percent, str) else raw_percent)
-            if percent is None or not 0 <= percent <= 100:
-                err("percent_invalid", "percent", value=_text(raw_percent))
-                percent = None
+        status, problem = check_choice(
+            values[col["status"].index - 1],
+            statuses,
+            unknown_key="status_unknown",
+            column_label=col["status"].header,
+        )
+        if problem is not None:
+            err(problem[0], "status", **problem[1])
+        percent, problem = check_percent(values[col["percent"].index - 1])
+        if problem is not None:
+            err(problem[0], "percent", **problem[1])
         if status == ItemStatus.completed:
             if percent is not None and percent != 100:
                 err("status_percent_mismatch", "percent", status=texts["statuses"][status], percent=percent)
             percent = 100
-        note = _text(values[col["note"].index - 1])
+        note = cell_text(values[col["note"].index - 1])
         if note is not None and len(note) > STATUS_NOTE_LIMIT:
             err("too_long", "note", length=len(note), max_length=STATUS_NOTE_LIMIT)
         if len(issues) == before and status is not None:
@@ -823,19 +477,14 @@ def validate_workbook(
 ) -> ValidationResult:
     """Validate an uploaded workbook for ``context`` (one cycle, one unit). Collects every error."""
     content = source.read_bytes() if isinstance(source, Path) else source
-    issues = check_file(content)
-    if issues:
+    values_wb, issues = open_checked(content)
+    if values_wb is None:
         return ValidationResult(errors=issues)
-    try:
-        values_wb = _load(content, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds on a damaged file
-        return ValidationResult(errors=[make_issue("file_unreadable", reason=f"{type(exc).__name__}: {exc}")])
     issues = check_metadata(values_wb, context, secret)
     if issues:
         return ValidationResult(errors=issues)
-    # The second load sees formulas: one without a cached value is reported, not read as empty. A file
-    # whose sheets hold no formula element at all would show nothing more, so it is not loaded twice.
-    formulas_wb = _load(content, data_only=False) if has_formulas(content) else values_wb
+    # The second load sees formulas: one without a cached value is reported, not read as empty.
+    formulas_wb = formulas_workbook(content, values_wb)
     sheets = workbook_texts()["sheets"]
     for key in ("items", "status"):
         if sheets[key] not in values_wb.sheetnames:
@@ -848,10 +497,7 @@ def validate_workbook(
     if not items and not any(i.sheet == sheets["items"] for i in issues):
         issues.append(make_issue("no_items", sheet=sheets["items"], row=ITEMS_DATA_START_ROW))
     # Report in reading order: items sheet first, then the status sheet, each top to bottom.
-    order = {sheets["items"]: 0, sheets["status"]: 1}
-    issues.sort(
-        key=lambda i: (order.get(i.sheet or "", 2), i.row or 10**9, len(i.column or ""), i.column or "")
-    )
+    sort_issues(issues, [sheets["items"], sheets["status"]])
     if issues:
         return ValidationResult(errors=issues)
     metadata = read_metadata_sheet(values_wb) or {}
@@ -868,16 +514,3 @@ def validate_workbook(
             source_codes=[s.code for s in context.funding_sources],
         )
     )
-
-
-def validate_upload(
-    *,
-    session: Session,
-    cycle: PlanningCycle,
-    unit: Unit,
-    content: bytes,
-    context: WorkbookContext | None = None,
-) -> ValidationResult:
-    """Validate an upload for ``unit`` in ``cycle``, reading the context from the database."""
-    context = context or load_workbook_context(session=session, cycle=cycle, unit=unit)
-    return validate_workbook(content, context=context)

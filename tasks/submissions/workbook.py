@@ -8,25 +8,13 @@ here) changes what an uploaded file must look like, so ``WORKBOOK_TEMPLATE_VERSI
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import io
-import math
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from functools import lru_cache
 from typing import Any
 
-import yaml
-from jinja2 import Template
 from openpyxl import Workbook
 from openpyxl.comments import Comment
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
-from openpyxl.workbook.protection import WorkbookProtection
-from openpyxl.worksheet.datavalidation import DataValidation
-from openpyxl.worksheet.worksheet import Worksheet
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session, col, select
 
@@ -39,11 +27,28 @@ from models.cycle import (
 )
 from models.items import PlanItem
 from models.registry import Unit
-from templates import TEMPLATES_DIR, environment
+from tasks.excel.files import finish_workbook
+from tasks.excel.layout import ColumnSpec, render_text
+from tasks.excel.metadata import issued_at_text, sign_fields, signing_secret, write_signed_metadata
+from tasks.excel.styles import (
+    FONT,
+    PREFILL_FILL,
+    REF_FILL,
+    UNLOCKED,
+    amount_number_format,
+    fit_row,
+    list_validation,
+    print_on_a4,
+    protect_sheet,
+    style_data,
+    style_header,
+    title_row,
+    whole_number_validation,
+)
+from templates import load_yaml
 
 # Bump when the layout (sheets, columns, rows, metadata) changes: older files are then refused.
 WORKBOOK_TEMPLATE_VERSION = "1"
-META_SHEET = "plancycle_meta"  # very hidden; not user-facing, so not in the YAML
 SIGNATURE_CONTEXT = b"plancycle-workbook-metadata\x00"
 SIGNED_FIELDS = ("template_version", "cycle_id", "cycle_year", "unit_id", "unit_code", "issued_at")
 
@@ -80,21 +85,9 @@ CLOSED_STATUSES: frozenset[str] = frozenset({ItemStatus.completed, ItemStatus.ca
 # ---------------------------------------------------------------- texts
 
 
-@lru_cache
 def workbook_texts() -> dict[str, Any]:
     """The workbook's texts (labels, instructions, drop-down values) from the YAML template."""
-    with (TEMPLATES_DIR / "workbook" / "workbook.vi.yaml").open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
-
-
-@lru_cache(maxsize=512)
-def _compiled(text: str) -> Template:
-    return environment().from_string(text)
-
-
-def render_text(text: str, **values: Any) -> str:
-    """Render one YAML text through the project's Jinja environment (filters: money, vndate…)."""
-    return _compiled(text).render(**values)
+    return load_yaml("workbook/workbook.vi.yaml")
 
 
 # ---------------------------------------------------------------- context
@@ -164,21 +157,29 @@ def previous_cycle_of(*, session: Session, cycle: PlanningCycle) -> PlanningCycl
     return get_cycle_by_year(session=session, year=cycle.year - 1)
 
 
+def led_items(*, session: Session, cycle_id: int, unit_id: int) -> list[PlanItem]:
+    """The items of a cycle's plan a unit leads, rejected ones excluded, in plan order: last year's items a
+    unit's workbook prefills, this year's items its progress reports cover."""
+    return list(
+        session.exec(
+            select(PlanItem)
+            .where(
+                PlanItem.cycle_id == cycle_id,
+                PlanItem.lead_unit_id == unit_id,
+                col(PlanItem.rejected).is_(False),
+            )
+            .order_by(col(PlanItem.position), col(PlanItem.id))
+        )
+    )
+
+
 def load_workbook_context(*, session: Session, cycle: PlanningCycle, unit: Unit) -> WorkbookContext:
     """Read the cycle's sources and fields and the unit's items of the previous cycle."""
     assert cycle.id is not None and unit.id is not None
     previous = previous_cycle_of(session=session, cycle=cycle)
     previous_items: list[PreviousItem] = []
     if previous is not None:
-        rows = session.exec(
-            select(PlanItem)
-            .where(
-                PlanItem.cycle_id == previous.id,
-                PlanItem.lead_unit_id == unit.id,
-                col(PlanItem.rejected).is_(False),
-            )
-            .order_by(col(PlanItem.position), col(PlanItem.id))
-        )
+        rows = led_items(session=session, cycle_id=previous.id, unit_id=unit.id)  # type: ignore[arg-type]
         previous_items = [
             PreviousItem(
                 id=row.id,  # type: ignore[arg-type]
@@ -218,20 +219,6 @@ def load_workbook_context(*, session: Session, cycle: PlanningCycle, unit: Unit)
 
 
 # ---------------------------------------------------------------- layout
-
-
-@dataclass(frozen=True)
-class ColumnSpec:
-    key: str  # stt, name, …, "amount" for a funding source, total, basis, previous_ref
-    index: int  # 1-based
-    header: str
-    width: float
-    required: bool = False
-    source_code: str | None = None  # for amount columns
-
-    @property
-    def letter(self) -> str:
-        return get_column_letter(self.index)
 
 
 def _texts_values(context: WorkbookContext) -> dict[str, Any]:
@@ -312,34 +299,9 @@ def status_columns(context: WorkbookContext) -> list[ColumnSpec]:
 # ---------------------------------------------------------------- metadata
 
 
-def sign_fields(fields: dict[str, str], secret: bytes, *, signed: tuple[str, ...], context: bytes) -> str:
-    """HMAC-SHA256 over the ``signed`` fields, with a ``context`` label per kind of workbook so the key is
-    not reused verbatim and one kind's signature never validates another kind."""
-    message = "|".join(f"{name}={fields.get(name, '')}" for name in signed).encode("utf-8")
-    return hmac.new(secret, context + message, hashlib.sha256).hexdigest()
-
-
 def sign_metadata(fields: dict[str, str], secret: bytes) -> str:
     """The signature of a submission workbook's metadata."""
     return sign_fields(fields, secret, signed=SIGNED_FIELDS, context=SIGNATURE_CONTEXT)
-
-
-def signing_secret() -> bytes:
-    from plancycle.settings import get_settings
-
-    return get_settings().signing_secret.get_secret_value().encode("utf-8")
-
-
-def signature_verifies(signature: str, sign: Callable[[bytes], str], secret: bytes | None = None) -> bool:
-    """Whether ``signature`` is ``sign(key)`` for ``secret`` or, when none is given, for the current signing
-    secret or one listed in ``PLANCYCLE_SIGNING_SECRET_PREVIOUS``: a workbook sent before a rotation is still
-    recognised. Every key is compared in constant time."""
-    from plancycle.settings import get_settings
-    from tasks.common.links import signing_keys
-
-    keys = [secret] if secret is not None else signing_keys(get_settings())
-    given = signature.encode()
-    return any([hmac.compare_digest(given, sign(key).encode()) for key in keys])
 
 
 def metadata_fields(context: WorkbookContext, *, issued_at: datetime) -> dict[str, str]:
@@ -349,92 +311,8 @@ def metadata_fields(context: WorkbookContext, *, issued_at: datetime) -> dict[st
         "cycle_year": str(context.cycle_year),
         "unit_id": str(context.unit_id),
         "unit_code": context.unit_code,
-        "issued_at": issued_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "issued_at": issued_at_text(issued_at),
     }
-
-
-# ---------------------------------------------------------------- styles
-
-_FONT = "Times New Roman"
-_THIN = Side(style="thin", color="000000")
-_BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
-_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
-_REF_FILL = PatternFill("solid", fgColor="EDEDED")
-_PREFILL_FILL = PatternFill("solid", fgColor="FFF9E5")
-_WRAP_TOP = Alignment(wrap_text=True, vertical="top")
-_CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
-_UNLOCKED = Protection(locked=False)
-_LOCKED = Protection(locked=True)
-
-
-def _amount_format(money_unit: str) -> str:
-    # Shown with the reader's locale separators: 1.234,5 in a Vietnamese Excel.
-    return "#,##0" if money_unit == "dong" else "#,##0.###"
-
-
-def _style_header(cell: Any) -> None:
-    cell.font = Font(name=_FONT, size=11, bold=True)
-    cell.alignment = _CENTER
-    cell.fill = _HEADER_FILL
-    cell.border = _BORDER
-    cell.protection = _LOCKED
-
-
-def _style_data(cell: Any, *, number_format: str | None = None, center: bool = False) -> None:
-    cell.font = Font(name=_FONT, size=11)
-    cell.alignment = _CENTER if center else _WRAP_TOP
-    cell.border = _BORDER
-    cell.protection = _UNLOCKED
-    if number_format:
-        cell.number_format = number_format
-
-
-def _fit_row(ws: Worksheet, row: int, cells: list[tuple[Any, float]], line_height: float = 15.0) -> None:
-    """Set a row's height for wrapped text we write ourselves: spreadsheet programs do not re-measure
-    rows of a generated file, so long prefilled texts would otherwise overlap the next row."""
-    # Times New Roman fits about 1.2 characters per unit of column width.
-    lines = max(
-        (math.ceil(len(str(text)) / max(width * 1.2 - 2, 1)) for text, width in cells if text), default=1
-    )
-    if lines > 1:
-        ws.row_dimensions[row].height = round(lines * line_height + 3, 1)
-
-
-def _title(ws: Worksheet, row: int, width: int, text: str, size: int) -> None:
-    """A title centred across the table ("center across selection"): looks merged, costs no merge,
-    and merged ranges are slow for openpyxl to read back."""
-    for index in range(1, width + 1):
-        cell = ws.cell(row=row, column=index, value=text if index == 1 else None)
-        cell.font = Font(name=_FONT, size=size, bold=True)
-        cell.alignment = Alignment(horizontal="centerContinuous", vertical="center")
-
-
-def _protect(ws: Worksheet) -> None:
-    """Lock headers against accidental edits; data cells stay editable (this is not security: the
-    signed metadata is)."""
-    ws.protection.sheet = True
-    ws.protection.formatColumns = False
-    ws.protection.formatRows = False
-    ws.protection.formatCells = False
-    ws.protection.insertRows = False
-    ws.protection.deleteRows = False
-    ws.protection.sort = False
-    ws.protection.autoFilter = False
-
-
-def _list_validation(formula: str, title: str, prompt: str, error_title: str) -> DataValidation:
-    return DataValidation(
-        type="list",
-        formula1=formula,
-        allow_blank=True,
-        showDropDown=False,  # False shows the in-cell arrow (the attribute's meaning is inverted)
-        promptTitle=title,
-        prompt=prompt,
-        showInputMessage=True,
-        errorTitle=error_title,
-        error=prompt,
-        showErrorMessage=True,
-    )
 
 
 # ---------------------------------------------------------------- generation
@@ -464,11 +342,11 @@ def _write_lists(wb: Workbook, context: WorkbookContext) -> None:
     ws = wb.create_sheet(texts["sheets"]["lists"])
     ws.sheet_state = "hidden"
     for index, (key, values) in enumerate(_list_values(context).items(), start=1):
-        ws.cell(row=1, column=index, value=texts["lists"][key]).font = Font(name=_FONT, bold=True)
+        ws.cell(row=1, column=index, value=texts["lists"][key]).font = Font(name=FONT, bold=True)
         for row, value in enumerate(values, start=2):
             ws.cell(row=row, column=index, value=value)
         ws.column_dimensions[get_column_letter(index)].width = 60 if key == "fields" else 24
-    _protect(ws)
+    protect_sheet(ws)
 
 
 def _write_instructions(wb: Workbook, context: WorkbookContext) -> None:
@@ -488,9 +366,9 @@ def _write_instructions(wb: Workbook, context: WorkbookContext) -> None:
     ) -> None:
         nonlocal row
         cell = ws.cell(row=row, column=2, value=render_text(text, **values))
-        cell.font = Font(name=_FONT, size=size, bold=bold, italic=italic)
+        cell.font = Font(name=FONT, size=size, bold=bold, italic=italic)
         cell.alignment = Alignment(wrap_text=True, vertical="top", horizontal="center" if center else "left")
-        _fit_row(ws, row, [(cell.value, 110)], line_height=size * 1.35)
+        fit_row(ws, row, [(cell.value, 110)], line_height=size * 1.35)
         row += 1
 
     line(spec["title"], bold=True, size=14, center=True)
@@ -512,11 +390,7 @@ def _write_instructions(wb: Workbook, context: WorkbookContext) -> None:
         line(f"• {source.name} ({source.code})")
     row += 1
     line(spec["warning"], italic=True, bold=True)
-    ws.page_setup.orientation = "portrait"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    print_on_a4(ws, "portrait")
     ws.protection.sheet = True
 
 
@@ -530,22 +404,22 @@ def _write_items(wb: Workbook, context: WorkbookContext, refs: dict[str, str]) -
     ws = wb.create_sheet(texts["sheets"]["items"])
 
     for row, key, size in ((ITEMS_TITLE_ROW, "title", 14), (ITEMS_UNIT_ROW, "unit_line", 12)):
-        _title(ws, row, len(columns), render_text(spec[key], **values), size)
+        title_row(ws, row, len(columns), render_text(spec[key], **values), size)
     ws.row_dimensions[ITEMS_TITLE_ROW].height = 30
     money = ws.cell(
         row=ITEMS_MONEY_ROW, column=columns[-1].index, value=render_text(spec["money_line"], **values)
     )
-    money.font = Font(name=_FONT, size=11, italic=True)
+    money.font = Font(name=FONT, size=11, italic=True)
     money.alignment = Alignment(horizontal="right")  # spills left over the empty cells, no merge needed
 
     # Two header rows: single columns span both, funding sources sit under one group heading.
     for column in columns:
         if column.key == "amount":
-            _style_header(ws.cell(row=ITEMS_SUBHEADER_ROW, column=column.index, value=column.header))
-            _style_header(ws.cell(row=ITEMS_HEADER_ROW, column=column.index))
+            style_header(ws.cell(row=ITEMS_SUBHEADER_ROW, column=column.index, value=column.header))
+            style_header(ws.cell(row=ITEMS_HEADER_ROW, column=column.index))
         else:
-            _style_header(ws.cell(row=ITEMS_HEADER_ROW, column=column.index, value=column.header))
-            _style_header(ws.cell(row=ITEMS_SUBHEADER_ROW, column=column.index))
+            style_header(ws.cell(row=ITEMS_HEADER_ROW, column=column.index, value=column.header))
+            style_header(ws.cell(row=ITEMS_SUBHEADER_ROW, column=column.index))
             ws.merge_cells(
                 start_row=ITEMS_HEADER_ROW,
                 start_column=column.index,
@@ -553,8 +427,8 @@ def _write_items(wb: Workbook, context: WorkbookContext, refs: dict[str, str]) -
                 end_column=column.index,
             )
         number = ws.cell(row=ITEMS_NUMBER_ROW, column=column.index, value=f"({column.index})")
-        _style_header(number)
-        number.font = Font(name=_FONT, size=10, italic=True)
+        style_header(number)
+        number.font = Font(name=FONT, size=10, italic=True)
         ws.column_dimensions[column.letter].width = column.width
     if amounts:
         ws.cell(
@@ -569,7 +443,7 @@ def _write_items(wb: Workbook, context: WorkbookContext, refs: dict[str, str]) -
     ws.row_dimensions[ITEMS_HEADER_ROW].height = 30
     ws.row_dimensions[ITEMS_SUBHEADER_ROW].height = 45
 
-    amount_format = _amount_format(context.money_unit)
+    amount_format = amount_number_format(context.money_unit)
     field_names = {f.code: f.name for f in context.fields}
     prefilled = context.carry_over_candidates
     carry_label = texts["origins"]["carry_over"]
@@ -579,13 +453,13 @@ def _write_items(wb: Workbook, context: WorkbookContext, refs: dict[str, str]) -
         for column in columns:
             cell = ws.cell(row=row, column=column.index)
             numeric = column.key in ("amount", "total")
-            _style_data(
+            style_data(
                 cell,
                 number_format=amount_format if numeric else ("0" if "year" in column.key else None),
                 center=column.key in ("stt", "start_year", "end_year", "origin", "previous_ref"),
             )
             if column.key == "previous_ref":
-                cell.fill = _REF_FILL
+                cell.fill = REF_FILL
         if item is None:
             continue
         prefill = {
@@ -604,8 +478,8 @@ def _write_items(wb: Workbook, context: WorkbookContext, refs: dict[str, str]) -
         for key, value in prefill.items():
             cell = ws.cell(row=row, column=by_key[key].index, value=value)
             if key != "previous_ref":
-                cell.fill = _PREFILL_FILL
-        _fit_row(ws, row, [(prefill[k], by_key[k].width) for k in ("name", "field", "objective", "scope")])
+                cell.fill = PREFILL_FILL
+        fit_row(ws, row, [(prefill[k], by_key[k].width) for k in ("name", "field", "objective", "scope")])
     if prefilled:
         ws.cell(row=ITEMS_HEADER_ROW, column=by_key["previous_ref"].index).comment = Comment(
             spec["ref_comment"], "plancycle"
@@ -614,26 +488,14 @@ def _write_items(wb: Workbook, context: WorkbookContext, refs: dict[str, str]) -
     prompts = texts["validation_prompts"]
     low, high = context.cycle_year - YEAR_WINDOW, context.cycle_year + YEAR_WINDOW
     last_row = ITEMS_DATA_START_ROW + VALIDATION_ROWS
-    field_dv = _list_validation(
+    field_dv = list_validation(
         refs["fields"], prompts["field_title"], prompts["field"], prompts["error_title"]
     )
-    origin_dv = _list_validation(
+    origin_dv = list_validation(
         refs["origins"], prompts["origin_title"], prompts["origin"], prompts["error_title"]
     )
     year_prompt = render_text(prompts["year"], min_year=low, max_year=high)
-    year_dv = DataValidation(
-        type="whole",
-        operator="between",
-        formula1=str(low),
-        formula2=str(high),
-        allow_blank=True,
-        promptTitle=prompts["year_title"],
-        prompt=year_prompt,
-        showInputMessage=True,
-        errorTitle=prompts["error_title"],
-        error=year_prompt,
-        showErrorMessage=True,
-    )
+    year_dv = whole_number_validation(low, high, prompts["year_title"], year_prompt, prompts["error_title"])
     for dv, keys in ((field_dv, ["field"]), (origin_dv, ["origin"]), (year_dv, ["start_year", "end_year"])):
         for key in keys:
             letter = by_key[key].letter
@@ -642,15 +504,11 @@ def _write_items(wb: Workbook, context: WorkbookContext, refs: dict[str, str]) -
 
     # Unlocked column styles let units type below the bordered rows in the protected sheet.
     for column in columns:
-        ws.column_dimensions[column.letter].protection = _UNLOCKED
+        ws.column_dimensions[column.letter].protection = UNLOCKED
     ws.freeze_panes = ws.cell(row=ITEMS_DATA_START_ROW, column=by_key["name"].index + 1)
     ws.print_title_rows = f"{ITEMS_HEADER_ROW}:{ITEMS_NUMBER_ROW}"
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    _protect(ws)
+    print_on_a4(ws, "landscape")
+    protect_sheet(ws)
 
 
 def _write_status(wb: Workbook, context: WorkbookContext, refs: dict[str, str]) -> None:
@@ -661,15 +519,15 @@ def _write_status(wb: Workbook, context: WorkbookContext, refs: dict[str, str]) 
     by_key = {c.key: c for c in columns}
     ws = wb.create_sheet(texts["sheets"]["status"])
     for row, key, size in ((STATUS_TITLE_ROW, "title", 14), (STATUS_UNIT_ROW, "unit_line", 12)):
-        _title(ws, row, len(columns), render_text(spec[key], **values), size)
+        title_row(ws, row, len(columns), render_text(spec[key], **values), size)
     ws.row_dimensions[STATUS_TITLE_ROW].height = 30
     for column in columns:
-        _style_header(ws.cell(row=STATUS_HEADER_ROW, column=column.index, value=column.header))
+        style_header(ws.cell(row=STATUS_HEADER_ROW, column=column.index, value=column.header))
         ws.column_dimensions[column.letter].width = column.width
     ws.row_dimensions[STATUS_HEADER_ROW].height = 32
     if not context.previous_items:
         note = ws.cell(row=STATUS_DATA_START_ROW, column=1, value=render_text(spec["none_line"], **values))
-        note.font = Font(name=_FONT, italic=True)
+        note.font = Font(name=FONT, italic=True)
     status_labels = workbook_texts()["statuses"]
     for offset, item in enumerate(context.previous_items):
         row = STATUS_DATA_START_ROW + offset
@@ -689,33 +547,23 @@ def _write_status(wb: Workbook, context: WorkbookContext, refs: dict[str, str]) 
         }
         for column in columns:
             cell = ws.cell(row=row, column=column.index, value=prefill[column.key])
-            _style_data(
+            style_data(
                 cell,
                 number_format="0" if column.key == "percent" else None,
                 center=column.key in ("stt", "ref", "period", "percent"),
             )
             if column.key in ("ref", "name", "period"):
-                cell.fill = _REF_FILL
-        _fit_row(ws, row, [(item.name, by_key["name"].width)])
+                cell.fill = REF_FILL
+        fit_row(ws, row, [(item.name, by_key["name"].width)])
     if context.previous_items:
         prompts = texts["validation_prompts"]
         last_row = STATUS_DATA_START_ROW + max(len(context.previous_items), 1) - 1
-        status_dv = _list_validation(
+        status_dv = list_validation(
             refs["statuses"], prompts["status_title"], prompts["status"], prompts["error_title"]
         )
         status_dv.add(f"{by_key['status'].letter}{STATUS_DATA_START_ROW}:{by_key['status'].letter}{last_row}")
-        percent_dv = DataValidation(
-            type="whole",
-            operator="between",
-            formula1="0",
-            formula2="100",
-            allow_blank=True,
-            promptTitle=prompts["percent_title"],
-            prompt=prompts["percent"],
-            showInputMessage=True,
-            errorTitle=prompts["error_title"],
-            error=prompts["percent"],
-            showErrorMessage=True,
+        percent_dv = whole_number_validation(
+            0, 100, prompts["percent_title"], prompts["percent"], prompts["error_title"]
         )
         percent_dv.add(
             f"{by_key['percent'].letter}{STATUS_DATA_START_ROW}:{by_key['percent'].letter}{last_row}"
@@ -723,39 +571,12 @@ def _write_status(wb: Workbook, context: WorkbookContext, refs: dict[str, str]) 
         ws.add_data_validation(status_dv)
         ws.add_data_validation(percent_dv)
     ws.freeze_panes = ws.cell(row=STATUS_DATA_START_ROW, column=1)
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    _protect(ws)
-
-
-def write_metadata_sheet(wb: Workbook, fields: dict[str, str]) -> None:
-    """The very-hidden, protected sheet of name/value pairs (text) that identifies a generated workbook."""
-    ws = wb.create_sheet(META_SHEET)
-    for row, (name, value) in enumerate(fields.items(), start=1):
-        ws.cell(row=row, column=1, value=name)
-        ws.cell(row=row, column=2, value=value).number_format = "@"
-    ws.sheet_state = "veryHidden"
-    ws.protection.sheet = True
-
-
-def finish_workbook(wb: Workbook, active_title: str) -> bytes:
-    """Open on ``active_title``, lock the structure (no sheet added, renamed or removed), and save."""
-    wb.active = wb.sheetnames.index(active_title)
-    for sheet in wb.worksheets:
-        sheet.sheet_view.tabSelected = sheet.title == active_title
-    wb.security = WorkbookProtection(lockStructure=True)
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
+    print_on_a4(ws, "landscape")
+    protect_sheet(ws)
 
 
 def _write_metadata(wb: Workbook, context: WorkbookContext, *, issued_at: datetime, secret: bytes) -> None:
-    fields = metadata_fields(context, issued_at=issued_at)
-    fields["signature"] = sign_metadata(fields, secret)
-    write_metadata_sheet(wb, fields)
+    write_signed_metadata(wb, metadata_fields(context, issued_at=issued_at), sign_metadata, secret)
 
 
 def build_workbook(

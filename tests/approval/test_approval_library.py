@@ -12,21 +12,20 @@ from sqlmodel import Session, select
 from models import PlanItem, PlanItemAmount
 from models.approval import ApprovalDecision, ApprovalStage
 from models.items import PlanVersion
-from tasks.approval.chain import (
+from tasks.approval.chain import configure_chain, get_stage, list_stages, stage_groups
+from tasks.approval.decisions import (
     DecisionData,
     DecisionRefused,
-    audit_workbook,
-    configure_chain,
-    content_hash,
     finalize,
-    freeze_version,
-    get_stage,
-    list_stages,
     parse_adjustment,
-    plan_content,
     record_decision,
-    stage_groups,
     validate_decision,
+)
+from tasks.approval.reports import audit_workbook
+from tasks.approval.versions import (
+    content_hash,
+    freeze_version,
+    plan_content,
     version_changes,
     version_totals,
 )

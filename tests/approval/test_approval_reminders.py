@@ -10,7 +10,8 @@ from sqlmodel import Session, select
 from models import ApprovalDecision, NotificationLog
 from models.audit import record_audit
 from plancycle.settings import get_settings
-from tasks.approval.chain import configure_chain, freeze_version, get_stage
+from tasks.approval.chain import configure_chain, get_stage
+from tasks.approval.versions import freeze_version
 from tasks.notify.delivery import send_batch
 from tasks.reminders.approvers import plan_approval_reminders, waiting_stages
 from tests.approval.world import build_world, chain

@@ -28,7 +28,7 @@ from models.items import PlanVersion
 from models.notifications import NotificationLog
 from plancycle.decisions import input_ready
 from plancycle.settings import get_settings
-from tasks.approval.chain import version_totals
+from tasks.approval.versions import version_totals
 from tests.approval.world import TRIEU, YEAR, build_world, chain
 
 pytestmark = pytest.mark.prefect

@@ -10,13 +10,9 @@ from sqlmodel import Session, select
 
 from models import AuditEntry, FundingEnvelope, PlanItem, PlanVersion
 from tasks.common.money import parse_money
-from tasks.consolidation.plan import (
-    ConsolidationError,
-    build_plan,
-    materialize_plan,
-    roman,
-    similar_name_clusters,
-)
+from tasks.consolidation.checks import similar_name_clusters
+from tasks.consolidation.consolidated import ConsolidationError, roman
+from tasks.consolidation.plan import build_plan, materialize_plan
 from tests.consolidation.plan_world import Item, add_plan_item, add_submission, make_unit, new_cycle
 
 AS_OF = date(2026, 11, 20)
@@ -154,8 +150,9 @@ def test_only_chosen_statuses_and_the_latest_version_count(session: Session, uni
     assert sorted(plan.items["name"]) == ["Chưa xem xét", "Phiên bản mới"]
     assert plan.grand_totals["total"] == 7 * TY
     assert len(session.exec(select(PlanItem)).all()) == 2  # replaced, not added
-    with pytest.raises(ConsolidationError, match="không hợp lệ"):
+    with pytest.raises(ConsolidationError) as refused:
         materialize_plan(session=session, cycle=cycle, statuses=("approved",), actor="tester")
+    assert "không hợp lệ" in refused.value.message_vi
 
 
 def test_comparison_with_last_year_annex01_and_carry_over_reconciliation(session: Session, units) -> None:
@@ -327,8 +324,9 @@ def test_consolidation_is_refused_once_a_plan_version_is_frozen(session: Session
     cycle.status = "circulating"
     session.add(cycle)
     session.commit()
-    with pytest.raises(ConsolidationError, match="đã được chốt phiên bản 1"):
+    with pytest.raises(ConsolidationError) as refused:
         materialize_plan(session=session, cycle=cycle, actor="tester")
+    assert "đã được chốt phiên bản 1" in refused.value.message_vi
     assert len(session.exec(select(PlanItem)).all()) == 1
     audit = session.exec(select(AuditEntry).where(AuditEntry.action == "plan.consolidated")).all()
     assert len(audit) == 1

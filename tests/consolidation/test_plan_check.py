@@ -17,7 +17,8 @@ from openpyxl.worksheet.worksheet import Worksheet
 from typer.testing import CliRunner
 
 from plancycle.cli import app
-from tasks.consolidation.totals_check import CheckReport, PlanCheckError, check_plan_file, check_plan_workbook
+from tasks.consolidation.totals_check import check_plan_file, check_plan_workbook
+from tasks.consolidation.totals_report import CheckReport, PlanCheckError
 
 runner = CliRunner()
 

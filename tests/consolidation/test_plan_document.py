@@ -18,8 +18,10 @@ from docx.oxml.ns import qn
 from sqlmodel import Session
 
 from tasks.common.money import money_in_words
-from tasks.consolidation.document import document_texts, percent_text, placeholder_text, write_plan_document
-from tasks.consolidation.plan import ConsolidatedPlan, build_plan, materialize_plan
+from tasks.common.numbers import share_percent
+from tasks.consolidation.consolidated import ConsolidatedPlan
+from tasks.consolidation.document import document_texts, placeholder_text, write_plan_document
+from tasks.consolidation.plan import build_plan, materialize_plan
 from tests.consolidation.plan_world import Item, add_plan_item, add_submission, make_unit, new_cycle
 
 AS_OF = date(2026, 11, 20)
@@ -471,4 +473,4 @@ def test_an_empty_plan_still_writes_a_draft(session: Session, tmp_path: Path) ->
     ],
 )
 def test_percentages_are_written_the_vietnamese_way(part: int, whole: int, expected: str) -> None:
-    assert percent_text(part, whole) == expected
+    assert share_percent(part, whole) == expected

@@ -17,13 +17,10 @@ from openpyxl.worksheet.worksheet import Worksheet
 from sqlmodel import Session
 
 from models import FundingEnvelope, PlanningCycle, Unit
-from tasks.consolidation.annexes import (
-    ANNEX02_HEADER_ROW,
-    annex02_summary_paragraph,
-    plan_annex_texts,
-    write_plan_workbook,
-)
-from tasks.consolidation.plan import ConsolidatedPlan, build_plan, materialize_plan
+from tasks.consolidation.annexes import ANNEX02_HEADER_ROW, annex02_summary_paragraph, write_plan_workbook
+from tasks.consolidation.consolidated import ConsolidatedPlan
+from tasks.consolidation.plan import build_plan, materialize_plan
+from tasks.consolidation.sheets import plan_annex_texts
 from tasks.consolidation.totals_check import check_plan_file
 from tests.consolidation.plan_world import (
     Item,

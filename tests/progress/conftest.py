@@ -18,7 +18,8 @@ from sqlmodel import Session, select
 from models import FundingSource, Indicator, IndicatorTarget, PlanItem, PlanItemAmount, PlanningCycle, Unit
 from models.base import CycleStatus, ItemStatus
 from models.progress import ProgressReport, ReportingPeriod
-from tasks.progress.requests import open_reporting_periods, request_progress_reports
+from tasks.progress.calendar import open_reporting_periods
+from tasks.progress.requests import request_progress_reports
 from tasks.progress.workbook import (
     INDICATORS_DATA_START_ROW,
     ITEMS_DATA_START_ROW,

@@ -11,13 +11,9 @@ from sqlmodel import Session, select
 from models.base import PeriodKind
 from models.progress import ReportingPeriod
 from tasks.common.calendar import WorkingCalendar
+from tasks.progress.calendar import ReportingOverrides, open_reporting_periods, periods_open_for_requests
 from tasks.progress.periods import PeriodOverride
-from tasks.progress.requests import (
-    ReportingOverrides,
-    open_reporting_periods,
-    periods_open_for_requests,
-    request_progress_reports,
-)
+from tasks.progress.requests import request_progress_reports
 from tests.factories import make_cycle
 from tests.progress.conftest import ProgressWorld
 

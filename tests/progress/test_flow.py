@@ -14,7 +14,7 @@ from flows.request_progress_reports import request_progress_reports
 from models import NotificationLog
 from models.progress import ProgressReport
 from plancycle.settings import get_settings
-from tasks.progress.workbook import META_SHEET
+from tasks.excel.metadata import META_SHEET
 from tests.progress.conftest import ProgressWorld, open_book
 
 pytestmark = pytest.mark.prefect

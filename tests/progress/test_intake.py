@@ -14,13 +14,13 @@ from sqlmodel import Session, func, select
 from models import IndicatorValue, IntakeAttempt, ProgressEntry
 from models.progress import ProgressReport
 from tasks.common.calendar import WorkingCalendar
-from tasks.progress.requests import ingest_progress_report, is_late
+from tasks.excel.metadata import META_SHEET
+from tasks.progress.intake import ingest_progress_report, is_late
+from tasks.progress.validation import is_progress_workbook
 from tasks.progress.workbook import (
     INDICATORS_DATA_START_ROW,
     ITEMS_DATA_START_ROW,
-    META_SHEET,
     ProgressContext,
-    is_progress_workbook,
     progress_texts,
 )
 from tests.progress.conftest import (

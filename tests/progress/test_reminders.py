@@ -10,7 +10,8 @@ import pytest
 from models import ReminderPolicy
 from plancycle.settings import get_settings
 from tasks.notify.delivery import send_batch
-from tasks.progress.requests import ingest_progress_report, plan_progress_reminders
+from tasks.progress.intake import ingest_progress_report
+from tasks.reminders.progress import plan_progress_reminders
 from tests.progress.conftest import ProgressWorld, filled_report
 
 

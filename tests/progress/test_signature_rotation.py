@@ -8,7 +8,7 @@ import io
 import pytest
 from openpyxl import load_workbook
 
-from tasks.progress.workbook import read_progress_metadata
+from tasks.progress.validation import read_progress_metadata
 from tests.progress.conftest import ProgressWorld, filled_report
 from tests.submissions.test_signature_rotation import NEW, OLD, configure
 

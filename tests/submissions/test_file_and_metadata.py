@@ -7,8 +7,10 @@ import zipfile
 
 import pytest
 
-from tasks.submissions.validation import MAX_UPLOAD_BYTES, validate_workbook
-from tasks.submissions.workbook import META_SHEET, build_workbook
+from tasks.excel.files import MAX_UPLOAD_BYTES
+from tasks.excel.metadata import META_SHEET
+from tasks.submissions.validation import validate_workbook
+from tasks.submissions.workbook import build_workbook
 from tests.factories import make_cycle
 from tests.submissions.conftest import ISSUED_AT, World, filled_workbook, open_book, save_book
 

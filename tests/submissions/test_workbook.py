@@ -6,15 +6,14 @@ import io
 
 from openpyxl import load_workbook
 
+from tasks.excel.metadata import META_SHEET, signing_secret
 from tasks.submissions.workbook import (
     ITEMS_DATA_START_ROW,
     ITEMS_HEADER_ROW,
     ITEMS_SUBHEADER_ROW,
-    META_SHEET,
     STATUS_DATA_START_ROW,
     generate_unit_workbook,
     sign_metadata,
-    signing_secret,
     workbook_texts,
 )
 from tests.factories import make_unit

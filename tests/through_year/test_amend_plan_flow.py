@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from models import PlanItem, PlanVersion
 from models.notifications import NotificationLog
-from tasks.approval.chain import version_totals
+from tasks.approval.versions import version_totals
 from tests.approval.test_circulate_flow import ROOT, Server, decide, description, pause_key, wait_for
 from tests.through_year.year_world import TRIEU, build_year
 

@@ -19,7 +19,9 @@ from tasks.approval.amendments import (
     list_amendments,
     propose_amendment,
 )
-from tasks.approval.chain import DecisionData, DecisionRefused, get_stage, version_totals
+from tasks.approval.chain import get_stage
+from tasks.approval.decisions import DecisionData, DecisionRefused
+from tasks.approval.versions import version_totals
 from tasks.consolidation.plan import build_plan, materialize_plan
 from tasks.progress.report import choose_period, progress_snapshot, track_statuses
 from tasks.progress.year_end import close_year

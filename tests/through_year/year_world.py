@@ -25,7 +25,8 @@ from models import (
     Unit,
 )
 from models.base import PeriodKind
-from tasks.approval.chain import configure_chain, finalize
+from tasks.approval.chain import configure_chain
+from tasks.approval.decisions import finalize
 from tasks.common.calendar import WorkingCalendar
 from tasks.consolidation.plan import materialize_plan
 from tasks.progress.periods import default_periods

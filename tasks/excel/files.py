@@ -1,0 +1,119 @@
+"""The .xlsx file itself: refused before openpyxl opens it when it is not a reasonable workbook (too big,
+not an xlsx, a zip bomb, macros), then loaded without links; and a generated one saved with its structure
+locked."""
+
+from __future__ import annotations
+
+import io
+import re
+import warnings
+import zipfile
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.workbook.protection import WorkbookProtection
+
+from tasks.excel.issues import ValidationIssue, make_issue
+
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+MAX_UNCOMPRESSED_BYTES = 100 * 1024 * 1024  # all zip members together, as declared in the directory
+MAX_MEMBER_RATIO = 100  # uncompressed / compressed for one member larger than 1 MB
+MAX_ZIP_MEMBERS = 1000
+OLE2_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, and any password-protected Office file
+XLSX_MAIN_TYPE = b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
+
+
+def check_file(content: bytes) -> list[ValidationIssue]:
+    """Refuse anything that is not a reasonable .xlsx before openpyxl opens it: size, signature, the
+    zip directory (declared sizes and ratios, which zipfile enforces when reading) and content types."""
+    if not content:
+        return [make_issue("file_empty")]
+    if len(content) > MAX_UPLOAD_BYTES:
+        return [
+            make_issue(
+                "file_too_large",
+                size_mb=f"{len(content) / 1024 / 1024:.1f}".replace(".", ","),
+                limit_mb=MAX_UPLOAD_BYTES // 1024 // 1024,
+            )
+        ]
+    if content.startswith(OLE2_SIGNATURE):
+        return [make_issue("file_is_xls")]
+    if not content.startswith(b"PK\x03\x04"):
+        return [make_issue("file_not_xlsx")]
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(content))
+        members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return [make_issue("file_not_xlsx")]
+    with archive:
+        if len(members) > MAX_ZIP_MEMBERS:
+            return [make_issue("file_zip_bomb", reason=f"{len(members)} members")]
+        declared = sum(m.file_size for m in members)
+        if declared > MAX_UNCOMPRESSED_BYTES:
+            return [make_issue("file_zip_bomb", reason=f"{declared} bytes uncompressed")]
+        for member in members:
+            if member.file_size > 1024 * 1024 and member.file_size > MAX_MEMBER_RATIO * max(
+                member.compress_size, 1
+            ):
+                return [make_issue("file_zip_bomb", reason=f"ratio of {member.filename}")]
+        names = {m.filename for m in members}
+        try:
+            if "mimetype" in names and b"opendocument" in archive.read("mimetype")[:200]:
+                return [make_issue("file_is_ods")]
+            if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
+                return [make_issue("file_not_xlsx")]
+            content_types = archive.read("[Content_Types].xml")
+        except (zipfile.BadZipFile, ValueError, OSError, NotImplementedError):
+            return [make_issue("file_not_xlsx")]
+    if b"macroEnabled" in content_types:
+        return [make_issue("file_macro_enabled")]
+    if XLSX_MAIN_TYPE not in content_types:
+        return [make_issue("file_not_xlsx")]
+    return []
+
+
+_FORMULA_ELEMENT = re.compile(rb"<(?:\w+:)?f[\s>/]")  # <f>, <f t="shared" …>, <x:f>; not <formula1>
+
+
+def has_formulas(content: bytes) -> bool:
+    """Whether any worksheet of an (already checked) .xlsx holds a formula element."""
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        return any(
+            _FORMULA_ELEMENT.search(archive.read(name))
+            for name in archive.namelist()
+            if name.startswith("xl/worksheets/") and name.endswith(".xml")
+        )
+
+
+def open_xlsx(content: bytes, *, data_only: bool) -> Workbook:
+    """The workbook of an (already checked) .xlsx: cached values (``data_only``) or formulas; no links."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # openpyxl warns about extensions it drops; not the unit's problem
+        return load_workbook(io.BytesIO(content), data_only=data_only, keep_links=False, rich_text=False)
+
+
+def open_checked(content: bytes) -> tuple[Workbook | None, list[ValidationIssue]]:
+    """The workbook's cached values after `check_file`, or the file-level issue that stops everything."""
+    issues = check_file(content)
+    if issues:
+        return None, issues
+    try:
+        return open_xlsx(content, data_only=True), []
+    except Exception as exc:  # openpyxl raises many kinds on a damaged file
+        return None, [make_issue("file_unreadable", reason=f"{type(exc).__name__}: {exc}")]
+
+
+def formulas_workbook(content: bytes, values_wb: Workbook) -> Workbook:
+    """The workbook as formulas, for finding formula cells without a cached value. A file whose sheets hold
+    no formula element at all would show nothing more, so it is not loaded twice."""
+    return open_xlsx(content, data_only=False) if has_formulas(content) else values_wb
+
+
+def finish_workbook(wb: Workbook, active_title: str) -> bytes:
+    """Open on ``active_title``, lock the structure (no sheet added, renamed or removed), and save."""
+    wb.active = wb.sheetnames.index(active_title)
+    for sheet in wb.worksheets:
+        sheet.sheet_view.tabSelected = sheet.title == active_title
+    wb.security = WorkbookProtection(lockStructure=True)
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()

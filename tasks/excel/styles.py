@@ -1,0 +1,115 @@
+"""The look of every generated workbook: Times New Roman, thin borders, locked headers and editable data
+cells, drop-downs and number validations, and A4 printing."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
+
+FONT = "Times New Roman"
+THIN = Side(style="thin", color="000000")
+BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+REF_FILL = PatternFill("solid", fgColor="EDEDED")  # reference cells the unit does not fill
+PREFILL_FILL = PatternFill("solid", fgColor="FFF9E5")  # prefilled cells the unit may change
+WRAP_TOP = Alignment(wrap_text=True, vertical="top")
+CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
+UNLOCKED = Protection(locked=False)
+LOCKED = Protection(locked=True)
+
+
+def amount_number_format(money_unit: str) -> str:
+    """The number format of an amount typed in ``money_unit`` (whole đồng, or triệu/tỷ with decimals)."""
+    # Shown with the reader's locale separators: 1.234,5 in a Vietnamese Excel.
+    return "#,##0" if money_unit == "dong" else "#,##0.###"
+
+
+def style_header(cell: Any) -> None:
+    cell.font = Font(name=FONT, size=11, bold=True)
+    cell.alignment = CENTER
+    cell.fill = HEADER_FILL
+    cell.border = BORDER
+    cell.protection = LOCKED
+
+
+def style_data(cell: Any, *, number_format: str | None = None, center: bool = False) -> None:
+    cell.font = Font(name=FONT, size=11)
+    cell.alignment = CENTER if center else WRAP_TOP
+    cell.border = BORDER
+    cell.protection = UNLOCKED
+    if number_format:
+        cell.number_format = number_format
+
+
+def fit_row(ws: Worksheet, row: int, cells: list[tuple[Any, float]], line_height: float = 15.0) -> None:
+    """Set a row's height for wrapped text we write ourselves: spreadsheet programs do not re-measure
+    rows of a generated file, so long prefilled texts would otherwise overlap the next row."""
+    # Times New Roman fits about 1.2 characters per unit of column width.
+    lines = max(
+        (math.ceil(len(str(text)) / max(width * 1.2 - 2, 1)) for text, width in cells if text), default=1
+    )
+    if lines > 1:
+        ws.row_dimensions[row].height = round(lines * line_height + 3, 1)
+
+
+def title_row(ws: Worksheet, row: int, width: int, text: str, size: int) -> None:
+    """A title centred across the table ("center across selection"): looks merged, costs no merge,
+    and merged ranges are slow for openpyxl to read back."""
+    for index in range(1, width + 1):
+        cell = ws.cell(row=row, column=index, value=text if index == 1 else None)
+        cell.font = Font(name=FONT, size=size, bold=True)
+        cell.alignment = Alignment(horizontal="centerContinuous", vertical="center")
+
+
+def protect_sheet(ws: Worksheet) -> None:
+    """Lock headers against accidental edits; data cells stay editable (this is not security: the
+    signed metadata is)."""
+    ws.protection.sheet = True
+    ws.protection.formatColumns = False
+    ws.protection.formatRows = False
+    ws.protection.formatCells = False
+    ws.protection.insertRows = False
+    ws.protection.deleteRows = False
+    ws.protection.sort = False
+    ws.protection.autoFilter = False
+
+
+def _validation(title: str, prompt: str, error_title: str, **rule: str | bool) -> DataValidation:
+    """A data validation with its input prompt, and the same text as its error message."""
+    return DataValidation(
+        **rule,
+        allow_blank=True,
+        promptTitle=title,
+        prompt=prompt,
+        showInputMessage=True,
+        errorTitle=error_title,
+        error=prompt,
+        showErrorMessage=True,
+    )
+
+
+def list_validation(formula: str, title: str, prompt: str, error_title: str) -> DataValidation:
+    """A drop-down of the values in ``formula`` (a range of the hidden list sheet)."""
+    # showDropDown=False shows the in-cell arrow (the attribute's meaning is inverted).
+    return _validation(title, prompt, error_title, type="list", formula1=formula, showDropDown=False)
+
+
+def whole_number_validation(low: int, high: int, title: str, prompt: str, error_title: str) -> DataValidation:
+    """A whole number from ``low`` to ``high`` (a year, a percentage); ``prompt`` is also the error."""
+    return _validation(
+        title, prompt, error_title, type="whole", operator="between", formula1=str(low), formula2=str(high)
+    )
+
+
+def print_on_a4(ws: Worksheet, orientation: str, *, fit_to_width: bool = True) -> None:
+    """Print on A4 in ``orientation``; with ``fit_to_width`` one page wide, as many pages long as needed."""
+    ws.page_setup.orientation = orientation
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    if fit_to_width:
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 0
+        ws.sheet_properties.pageSetUpPr.fitToPage = True

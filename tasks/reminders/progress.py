@@ -1,0 +1,132 @@
+"""Urging units about their progress reports: the reminder rules of `tasks.reminders.schedule` with the
+cycle's ``progress_report`` policy, for every report still owed (docs/progress-reports.md).
+
+What was sent is read back from the notification log, whose keys are
+``remind:prog:<report id>:<deadline>:<step>``; stale steps are logged as ``skipped`` and never sent later.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlmodel import Session, col, select
+
+from models import PlanningCycle, Unit
+from models.base import ContactRole, RequestKind
+from models.progress import ProgressReport, ReportingPeriod
+from models.registry import list_unit_contacts, list_unit_recipients
+from plancycle.settings import Settings
+from tasks.common.calendar import WorkingCalendar
+from tasks.notify.delivery import Message
+from tasks.notify.unit_messages import unit_context
+from tasks.progress.calendar import request_day
+from tasks.progress.requests import OPEN_STATUSES, reporting_cycles
+from tasks.reminders.schedule import due_reminders, reminder_state
+from tasks.reminders.units import (
+    ReminderRow,
+    UrgingPlan,
+    coordinators,
+    record_skipped_steps,
+    reminder_schedule,
+    settled_steps,
+)
+
+
+def _prefix(report_id: int) -> str:
+    return f"remind:prog:{report_id}:"
+
+
+def plan_progress_reminders(
+    *, session: Session, cycle: PlanningCycle, as_of: date | datetime, settings: Settings
+) -> UrgingPlan:
+    """Reminders due now for every progress report of the cycle still owed; stale steps are logged as
+    skipped in the caller's transaction. Before and on the deadline the unit gets the request again
+    (``progress_report_requested`` with ``days_left``); after it ``progress_report_overdue``; the
+    escalation goes to the unit head and the coordinator with the same overdue text."""
+    calendar = WorkingCalendar.from_session(session)
+    schedule = reminder_schedule(
+        session=session, cycle=cycle, kind=RequestKind.progress_report, settings=settings
+    )
+    escalate_to = coordinators(session, cycle)
+    rows = session.exec(
+        select(ProgressReport, ReportingPeriod, Unit)
+        .join(ReportingPeriod, col(ReportingPeriod.id) == ProgressReport.period_id)
+        .join(Unit, col(Unit.id) == ProgressReport.unit_id)
+        .where(ReportingPeriod.cycle_id == cycle.id, col(ProgressReport.status).in_(OPEN_STATUSES))
+        .order_by(col(ReportingPeriod.ends_on), col(Unit.code))
+    ).all()
+    plan = UrgingPlan(messages=[], rows=[])
+    for report, period, unit in rows:
+        deadline = report.deadline or period.deadline
+        decisions = due_reminders(
+            deadline=deadline,
+            as_of=as_of,
+            policy=schedule,
+            calendar=calendar,
+            already_sent=settled_steps(session=session, prefix=_prefix(report.id)),  # type: ignore[arg-type]
+            state=reminder_state(report.status),
+            not_before=request_day(period, calendar),
+        )
+        if not decisions:
+            continue
+        shared = unit_context(session=session, unit=unit, cycle=cycle, settings=settings) | {
+            "period_label": period.label
+        }
+        for decision in decisions:
+            record_skipped_steps(
+                session=session,
+                prefix=_prefix(report.id),  # type: ignore[arg-type]
+                step_keys=decision.skipped,
+                unit_id=report.unit_id,
+                cycle_id=cycle.id,
+            )
+            if decision.recipients == "officer":
+                contacts = list_unit_recipients(session=session, unit_id=unit.id)  # type: ignore[arg-type]
+            else:
+                heads = list_unit_contacts(session=session, unit_id=unit.id, roles=[ContactRole.head])  # type: ignore[arg-type]
+                contacts = heads + escalate_to
+            overdue = decision.working_days_overdue > 0
+            context = shared | {
+                "deadline": decision.effective_deadline,
+                "days_left": decision.working_days_left,
+                "days_overdue": decision.working_days_overdue,
+                "reminder": True,
+                "escalation": decision.template.value == "escalation",
+            }
+            plan.messages.extend(
+                Message(
+                    template="progress_report_overdue" if overdue else "progress_report_requested",
+                    key=f"{_prefix(report.id)}{decision.key}",  # type: ignore[arg-type]
+                    contact_id=contact.id,  # type: ignore[arg-type]
+                    unit_id=unit.id,
+                    cycle_id=cycle.id,
+                    context=context,
+                )
+                for contact in contacts
+            )
+            plan.rows.append(
+                ReminderRow(
+                    unit_code=unit.code,
+                    unit_name=unit.name,
+                    deadline=decision.effective_deadline,
+                    step=f"{period.label}: {decision.step}",
+                    template=decision.template.value,
+                    working_days_left=decision.working_days_left,
+                    working_days_overdue=decision.working_days_overdue,
+                    skipped=list(decision.skipped),
+                )
+            )
+    session.flush()
+    return plan
+
+
+def plan_all_progress_reminders(
+    *, session: Session, as_of: date | datetime, settings: Settings
+) -> UrgingPlan:
+    """`plan_progress_reminders` for every cycle being implemented, in cycle order."""
+    plan = UrgingPlan(messages=[], rows=[])
+    for cycle in reporting_cycles(session=session, year=None):
+        cycle_plan = plan_progress_reminders(session=session, cycle=cycle, as_of=as_of, settings=settings)
+        plan.messages += cycle_plan.messages
+        plan.rows += cycle_plan.rows
+    return plan
