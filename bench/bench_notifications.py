@@ -31,7 +31,7 @@ if str(ROOT) not in sys.path:
 
 def _serve(conn: Any) -> None:
     """Child process: run both servers, answer 'stats' requests, stop on 'stop'."""
-    from tests.notifications.servers import FakeZalo, SmtpServer
+    from tests.notify.servers import FakeZalo, SmtpServer
 
     smtp = SmtpServer().start()
     zalo = FakeZalo(access_token="A0").start()

@@ -11,7 +11,7 @@ from models import ApplicationField, FundingSource, PlanningCycle, Submission
 from tasks.registry.directory import import_registry
 from tasks.submissions.cycles import CycleSpec, open_cycle_records
 
-DEMO = Path(__file__).resolve().parents[1] / "plancycle" / "demo"
+DEMO = Path(__file__).resolve().parents[2] / "plancycle" / "demo"
 
 
 def _count(session: Session, model: type) -> int:

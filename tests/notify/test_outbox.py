@@ -8,7 +8,7 @@ from typing import Any
 
 from models.base import DeliveryStatus
 from tasks.notify import send_batch
-from tests.notifications.conftest import FAST, due_soon
+from tests.notify.conftest import FAST, due_soon
 
 
 def test_outbox_email_and_zalo(world: dict[str, Any], make_settings: Any) -> None:

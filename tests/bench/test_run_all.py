@@ -13,7 +13,7 @@ from pathlib import Path
 from bench import run_all
 from bench.common import Figure
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # Every figure with a target, per benchmark. A benchmark that stops reporting one fails this test.
 EXPECTED = {

@@ -15,8 +15,8 @@ from models import NotificationLog, ZaloCredential
 from models.base import DeliveryStatus
 from models.db import get_engine
 from tasks.notify import DatabaseZaloTokens, DeliveryPolicy, send_batch
-from tests.notifications.conftest import FAST, due_soon
-from tests.notifications.servers import FakeZalo, SmtpServer
+from tests.notify.conftest import FAST, due_soon
+from tests.notify.servers import FakeZalo, SmtpServer
 
 
 def _credential(db_url: str) -> ZaloCredential:

@@ -36,8 +36,8 @@ from tasks.notify.email import (
     encoded_words,
 )
 from tests.factories import make_contact
-from tests.notifications.conftest import FAST, due_soon
-from tests.notifications.servers import SmtpServer
+from tests.notify.conftest import FAST, due_soon
+from tests.notify.servers import SmtpServer
 
 
 def test_mime_structure_subject_parts_and_attachments(

@@ -12,8 +12,8 @@ from models.base import DeliveryStatus
 from plancycle.settings import get_settings
 from tasks.notify import notify_team_on_flow_failure
 from tasks.notify.steps import deliver
-from tests.notifications.conftest import due_soon
-from tests.notifications.servers import FakeZalo, SmtpServer
+from tests.notify.conftest import due_soon
+from tests.notify.servers import FakeZalo, SmtpServer
 
 pytestmark = pytest.mark.prefect
 

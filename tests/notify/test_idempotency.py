@@ -15,8 +15,8 @@ from sqlmodel import Session, select
 from models import NotificationLog
 from models.base import DeliveryStatus
 from tasks.notify import send_batch
-from tests.notifications.conftest import FAST, due_soon
-from tests.notifications.servers import FakeZalo, SmtpServer
+from tests.notify.conftest import FAST, due_soon
+from tests.notify.servers import FakeZalo, SmtpServer
 
 ROOT = Path(__file__).resolve().parents[2]
 

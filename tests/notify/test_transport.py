@@ -15,8 +15,8 @@ from apprise_zalo import transport
 from apprise_zalo.transport import HttpError, post_json
 from models.base import DeliveryStatus
 from tasks.notify import DeliveryPolicy, send_batch
-from tests.notifications.conftest import due_soon
-from tests.notifications.servers import FakeZalo, free_port
+from tests.notify.conftest import due_soon
+from tests.notify.servers import FakeZalo, free_port
 
 TIMEOUTS = {"verify": True, "connect_timeout": 5.0, "read_timeout": 5.0}
 

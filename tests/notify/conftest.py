@@ -14,7 +14,7 @@ from models.base import utcnow
 from plancycle.settings import Settings
 from tasks.notify import DeliveryPolicy, Message, save_zalo_credentials
 from tests.factories import make_contact, make_cycle, make_unit
-from tests.notifications.servers import FakeZalo, SmtpServer
+from tests.notify.servers import FakeZalo, SmtpServer
 
 FAST = DeliveryPolicy(max_attempts=4, backoff_initial=0.02, backoff_max=0.1, concurrency=4)
 

@@ -1,6 +1,6 @@
 """`plancycle doctor` as an administrator runs it: a process, its exit code and what it prints, against a
 real database, a real Prefect API, a real SMTP server on loopback and a dead one. (The scheduler check on
-a real scheduler is exercised by tests/test_stack.py, where `plancycle up` runs the same checks.)"""
+a real scheduler is exercised by tests/plancycle/test_stack.py, where `plancycle up` runs the same checks.)"""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from plancycle.settings import PROJECT_ROOT
-from tests.notifications.servers import SmtpServer, free_port
+from tests.notify.servers import SmtpServer, free_port
 
 pytestmark = pytest.mark.prefect
 
