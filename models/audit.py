@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.base import created_at_field, json_field
+
+if TYPE_CHECKING:
+    from models.cycle import PlanningCycle
 
 
 class AuditEntry(SQLModel, table=True):
@@ -26,18 +29,28 @@ def record_audit(
     session: Session,
     actor: str,
     action: str,
-    entity: str,
+    subject: SQLModel | None = None,
+    entity: str | None = None,
     entity_id: str | int | None = None,
-    cycle_id: int | None = None,
+    cycle: PlanningCycle | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Append one entry in the caller's transaction (so it commits or rolls back with the change)."""
+    """Append one entry in the caller's transaction (so it commits or rolls back with the change).
+
+    The entry is about ``subject``, a row (entity = its table name, entity_id = its id), or, for what is not a
+    row (the registry import, a unit by code, an amendment by number), about ``entity`` and ``entity_id``.
+    ``cycle`` is the planning cycle the entry belongs to, if any.
+    """
+    if (subject is None) == (entity is None):
+        raise TypeError("record_audit takes either subject or entity")
+    if subject is not None:
+        entity, entity_id = type(subject).__tablename__, subject.id  # type: ignore[attr-defined]
     entry = AuditEntry(
         actor=actor,
         action=action,
         entity=entity,
         entity_id=None if entity_id is None else str(entity_id),
-        cycle_id=cycle_id,
+        cycle_id=None if cycle is None else cycle.id,
         details=details,
     )
     session.add(entry)

@@ -51,6 +51,26 @@ def both(key: str, **values: object) -> str:
     return vi if vi == en else f"{vi} / {en}"
 
 
+RETRY_STATUS = {429, 502, 503, 504}
+
+
+def api_request(method: str, url: str, attempts: int = 4, **kwargs: object) -> httpx.Response:
+    """One HTTP call to the Prefect API, tried again after a busy answer (429, 502-504) or a dropped
+    connection, as Prefect's own client does: a loaded SQLite server answers 503 now and then."""
+    kwargs.setdefault("timeout", 10)
+    for attempt in range(1, attempts + 1):
+        try:
+            response = httpx.request(method, url, **kwargs)  # type: ignore[arg-type]
+        except httpx.TransportError:
+            if attempt == attempts:
+                raise
+        else:
+            if response.status_code not in RETRY_STATUS or attempt == attempts:
+                return response
+        time.sleep(attempt)
+    raise AssertionError("unreachable")
+
+
 def _hide_password(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -108,8 +128,8 @@ def check_database(settings: Settings) -> Check:
 def check_prefect_api(api_url: str) -> Check:
     api = api_url.rstrip("/")
     try:
-        httpx.get(f"{api}/health", timeout=5).raise_for_status()
-        version = httpx.get(f"{api}/admin/version", timeout=5).json()
+        api_request("GET", f"{api}/health", timeout=5).raise_for_status()
+        version = api_request("GET", f"{api}/admin/version", timeout=5).json()
     except (httpx.HTTPError, ValueError) as exc:
         return Check(
             "prefect_api",
@@ -123,11 +143,11 @@ def check_prefect_api(api_url: str) -> Check:
 def online_workers(api_url: str, pool: str) -> int | None:
     """How many workers of ``pool`` are online; None when the pool does not exist."""
     api = api_url.rstrip("/")
-    response = httpx.get(f"{api}/work_pools/{pool}", timeout=10)
+    response = api_request("GET", f"{api}/work_pools/{pool}")
     if response.status_code == 404:
         return None
     response.raise_for_status()
-    workers = httpx.post(f"{api}/work_pools/{pool}/workers/filter", json={}, timeout=10)
+    workers = api_request("POST", f"{api}/work_pools/{pool}/workers/filter", json={})
     workers.raise_for_status()
     return sum(1 for worker in workers.json() if worker.get("status") == "ONLINE")
 
@@ -159,7 +179,7 @@ def check_work_pool(api_url: str, pool: str, wait_seconds: float = 0) -> Check:
 
 def scheduled_deployments(api_url: str) -> list[dict]:
     """Deployments that the scheduler must serve: not paused, with at least one active schedule."""
-    response = httpx.post(f"{api_url.rstrip('/')}/deployments/filter", json={}, timeout=10)
+    response = api_request("POST", f"{api_url.rstrip('/')}/deployments/filter", json={})
     response.raise_for_status()
     return [
         deployment
@@ -171,7 +191,8 @@ def scheduled_deployments(api_url: str) -> list[dict]:
 
 def scheduled_run_count(api_url: str, deployment_id: str) -> int:
     """Flow runs of one deployment in state Scheduled: what the scheduler service has put on the server."""
-    response = httpx.post(
+    response = api_request(
+        "POST",
         f"{api_url.rstrip('/')}/flow_runs/count",
         json={
             "deployments": {"id": {"any_": [deployment_id]}},

@@ -166,7 +166,9 @@ def _healthy(api_url: str) -> bool:
 
 
 def list_deployment_names(api_url: str) -> list[str]:
-    response = httpx.post(f"{api_url.rstrip('/')}/deployments/filter", json={}, timeout=10)
+    from plancycle.doctor import api_request
+
+    response = api_request("POST", f"{api_url.rstrip('/')}/deployments/filter", json={})
     response.raise_for_status()
     return sorted(d["name"] for d in response.json())
 

@@ -189,6 +189,21 @@ class Amendment:
         return str(self.number)
 
 
+def _log_amendment(
+    session: Session, cycle: PlanningCycle, number: int, *, actor: str, action: str, details: dict[str, Any]
+) -> None:
+    """One entry of amendment ``number``'s log, as :func:`amendment_entries` reads it back."""
+    record_audit(
+        session=session,
+        actor=actor,
+        action=action,
+        entity=ENTITY,
+        entity_id=number,
+        cycle=cycle,
+        details=details,
+    )
+
+
 def amendment_entries(*, session: Session, cycle: PlanningCycle) -> list[AuditEntry]:
     """The cycle's audit entries about amendments (proposed, approved, returned), oldest first."""
     return list(
@@ -261,15 +276,7 @@ def propose_amendment(
         "proposal": proposal.model_dump(mode="json"),
         "request_key": request_key,
     }
-    record_audit(
-        session=session,
-        actor=actor,
-        action="amendment.proposed",
-        entity=ENTITY,
-        entity_id=number,
-        cycle_id=cycle.id,
-        details=details,
-    )
+    _log_amendment(session, cycle, number, actor=actor, action="amendment.proposed", details=details)
     session.flush()
     return get_amendment(session=session, cycle=cycle, number=number)
 
@@ -352,9 +359,8 @@ def _apply(
             session=session,
             actor=actor,
             action="plan.amount_adjusted",
-            entity="planitem",
-            entity_id=item.id,
-            cycle_id=cycle.id,
+            subject=item,
+            cycle=cycle,
             details=context
             | {
                 "item": change.item_ref,
@@ -374,9 +380,8 @@ def _apply(
             session=session,
             actor=actor,
             action="plan.item_rejected",
-            entity="planitem",
-            entity_id=item.id,
-            cycle_id=cycle.id,
+            subject=item,
+            cycle=cycle,
             details=context | {"item": drop.item_ref, "reason": nfc(drop.reason)},
         )
     session.flush()
@@ -420,9 +425,8 @@ def _apply(
             session=session,
             actor=actor,
             action="plan.item_added",
-            entity="planitem",
-            entity_id=item.id,
-            cycle_id=cycle.id,
+            subject=item,
+            cycle=cycle,
             details=context
             | {"item": ref, "name": item.name, "amounts": amounts, "reason": nfc(added.reason)},
         )
@@ -486,26 +490,24 @@ def decide_amendment(
     decision = outcome.decision
     who = data.entered_by or data.approver or actor
     if decision.decision == "return_for_revision":
-        record_audit(
-            session=session,
+        _log_amendment(
+            session,
+            cycle,
+            number,
             actor=who,
             action="amendment.returned",
-            entity=ENTITY,
-            entity_id=number,
-            cycle_id=cycle.id,
             details={"decision_id": decision.id, "comment": decision.comment, "stage": stage.code},
         )
         session.flush()
         return get_amendment(session=session, cycle=cycle, number=number)
     units = _apply(session, cycle, amendment, who, decision.id)
     new_version = _freeze_amendment(session, cycle, amendment, who, parent=outcome.version)
-    record_audit(
-        session=session,
+    _log_amendment(
+        session,
+        cycle,
+        number,
         actor=who,
         action="amendment.approved",
-        entity=ENTITY,
-        entity_id=number,
-        cycle_id=cycle.id,
         details={
             "decision_id": decision.id,
             "decision_number": nfc(data.decision_number),

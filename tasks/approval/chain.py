@@ -139,9 +139,8 @@ def configure_chain(
             session=session,
             actor=actor,
             action="approval.chain_configured",
-            entity="planningcycle",
-            entity_id=cycle.id,
-            cycle_id=cycle.id,
+            subject=cycle,
+            cycle=cycle,
             details={"changes": changes, "stages": [c.model_dump(mode="json") for c in configs]},
         )
     session.flush()

@@ -268,9 +268,8 @@ def record_decision(
                 session=session,
                 actor=who,
                 action="plan.amount_adjusted",
-                entity="planitem",
-                entity_id=item.id,
-                cycle_id=cycle.id,
+                subject=item,
+                cycle=cycle,
                 details=entry | {"stage": stage.code, "version": version.number, "key": idempotency_key},
             )
         payload["adjustments"] = applied
@@ -281,9 +280,8 @@ def record_decision(
                 session=session,
                 actor=who,
                 action="plan.item_rejected",
-                entity="planitem",
-                entity_id=items[ref].id,
-                cycle_id=cycle.id,
+                subject=items[ref],
+                cycle=cycle,
                 details={
                     "item": ref,
                     "reason": nfc(data.comment),
@@ -322,9 +320,8 @@ def record_decision(
         session=session,
         actor=who,
         action=f"approval.{data.decision}",
-        entity="approvaldecision",
-        entity_id=decision.id,
-        cycle_id=cycle.id,
+        subject=decision,
+        cycle=cycle,
         details=payload
         | {
             "key": idempotency_key,
@@ -378,9 +375,8 @@ def begin_circulation(*, session: Session, cycle: PlanningCycle, flow_run_id: st
         session=session,
         actor=actor,
         action=CIRCULATION_STARTED,
-        entity="planversion",
-        entity_id=version.id,
-        cycle_id=cycle.id,
+        subject=version,
+        cycle=cycle,
         details={"flow_run_id": flow_run_id, "version": version.number},
     )
     cycle.status = CycleStatus.circulating
@@ -428,9 +424,8 @@ def finalize(
         session=session,
         actor=actor,
         action="plan.approved",
-        entity="planningcycle",
-        entity_id=cycle.id,
-        cycle_id=cycle.id,
+        subject=cycle,
+        cycle=cycle,
         details={
             "decision_number": cycle.decision_number,
             "decision_date": decision_date.isoformat(),

@@ -14,14 +14,14 @@ from sqlmodel import Session, select
 from models.approval import ApprovalStage
 from models.cycle import PlanningCycle
 from models.items import PlanItem
-from models.registry import Unit, get_unit_by_code, list_unit_recipients
+from models.registry import Unit, get_unit_by_code
 from plancycle.settings import Settings
 from tasks.approval.amendments import Amendment, amendment_entries, amendment_texts
 from tasks.approval.chain import stage_approvers
 from tasks.approval.decisions import approved_items_by_unit
 from tasks.approval.versions import version_totals
 from tasks.notify.delivery import Message
-from tasks.notify.unit_messages import unit_context
+from tasks.notify.unit_messages import contact_messages, unit_messages
 
 
 def approval_request_messages(
@@ -46,44 +46,14 @@ def approval_request_messages(
         "due": due,
         "link": link,
     }
-    return [
-        Message(
-            template="approval_requested",
-            key=key,
-            contact_id=contact.id,  # type: ignore[arg-type]
-            unit_id=contact.unit_id,
-            cycle_id=cycle.id,
-            context=context,
-            attachments=list(attachments or []),
-        )
-        for contact in stage_approvers(session=session, stage=stage)
-    ]
-
-
-def _unit_messages(
-    *,
-    session: Session,
-    cycle: PlanningCycle,
-    unit: Unit,
-    settings: Settings,
-    template: str,
-    key: str,
-    context: dict[str, Any],
-) -> list[Message]:
-    """One message to each recipient of ``unit``, with the values every unit message shares."""
-    assert unit.id is not None
-    base = unit_context(session=session, unit=unit, cycle=cycle, settings=settings)
-    return [
-        Message(
-            template=template,  # type: ignore[arg-type]
-            key=key,
-            contact_id=contact.id,  # type: ignore[arg-type]
-            unit_id=unit.id,
-            cycle_id=cycle.id,
-            context=base | context,
-        )
-        for contact in list_unit_recipients(session=session, unit_id=unit.id)
-    ]
+    return contact_messages(
+        contacts=stage_approvers(session=session, stage=stage),
+        template="approval_requested",
+        key=key,
+        cycle=cycle,
+        context=context,
+        attachments=attachments,
+    )
 
 
 def plan_approved_messages(*, session: Session, cycle: PlanningCycle, settings: Settings) -> list[Message]:
@@ -92,7 +62,7 @@ def plan_approved_messages(*, session: Session, cycle: PlanningCycle, settings: 
     for unit_id, items in approved_items_by_unit(session=session, cycle=cycle).items():
         unit = session.get(Unit, unit_id)
         assert unit is not None
-        messages += _unit_messages(
+        messages += unit_messages(
             session=session,
             cycle=cycle,
             unit=unit,
@@ -130,7 +100,7 @@ def amendment_messages(
         if unit is None or unit.id is None:
             continue
         unit_items = items.get(unit.id, [])
-        messages += _unit_messages(
+        messages += unit_messages(
             session=session,
             cycle=cycle,
             unit=unit,

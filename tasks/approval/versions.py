@@ -116,9 +116,8 @@ def freeze_version(
                 session=session,
                 actor=actor,
                 action="plan.version_final",
-                entity="planversion",
-                entity_id=latest.id,
-                cycle_id=cycle.id,
+                subject=latest,
+                cycle=cycle,
                 details={"number": latest.number, "content_hash": digest},
             )
             session.flush()
@@ -140,9 +139,8 @@ def freeze_version(
         session=session,
         actor=actor,
         action="plan.version_frozen",
-        entity="planversion",
-        entity_id=version.id,
-        cycle_id=cycle.id,
+        subject=version,
+        cycle=cycle,
         details={
             "number": version.number,
             "content_hash": digest,

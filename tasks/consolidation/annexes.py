@@ -58,7 +58,7 @@ from tasks.consolidation.sheets import (
     write_text,
 )
 from tasks.consolidation.summary_sheet import SummarySheet
-from tasks.submissions.workbook import render_text
+from tasks.excel.layout import render_text
 
 ANNEX02_HEADER_ROW = 6  # 1-based: the first of the two header rows of "Phụ lục 02"
 ANNEX02_FIXED_COLUMNS = 8  # STT … Thời gian triển khai, before the amount columns

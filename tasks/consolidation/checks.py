@@ -20,7 +20,7 @@ from tasks.consolidation.consolidated import (
     Finding,
     consolidation_texts,
 )
-from tasks.submissions.workbook import render_text
+from tasks.excel.layout import render_text
 
 _STOP_WORDS = {
     "nam",

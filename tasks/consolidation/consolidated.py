@@ -17,7 +17,8 @@ import pandas as pd
 from models.base import ItemStatus, SubmissionStatus, UnitKind
 from tasks.common.money import MONEY_UNIT_LABELS, format_money
 from tasks.errors import PlancycleError
-from tasks.submissions.workbook import render_text, workbook_texts
+from tasks.excel.layout import render_text
+from tasks.submissions.workbook import workbook_texts
 from templates import load_yaml
 
 Grouping = Literal["lead_unit", "field"]

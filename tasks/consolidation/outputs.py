@@ -12,7 +12,7 @@ from tasks.consolidation.annexes import write_plan_workbook
 from tasks.consolidation.consolidated import ConsolidatedPlan, consolidation_texts
 from tasks.consolidation.document import write_plan_document
 from tasks.consolidation.totals_check import check_plan_file
-from tasks.submissions.workbook import render_text
+from tasks.excel.layout import render_text
 
 
 @dataclass

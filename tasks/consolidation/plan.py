@@ -203,9 +203,8 @@ def materialize_plan(
             session=session,
             actor=actor,
             action="plan.consolidated",
-            entity="planningcycle",
-            entity_id=cycle.id,
-            cycle_id=cycle.id,
+            subject=cycle,
+            cycle=cycle,
             details={
                 "statuses": list(statuses),
                 "grouping": grouping,

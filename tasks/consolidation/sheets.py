@@ -14,7 +14,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from tasks.common.money import MONEY_UNIT_LABELS
 from tasks.consolidation.consolidated import ConsolidatedPlan
-from tasks.submissions.workbook import render_text
+from tasks.excel.layout import render_text
 from templates import load_yaml
 
 # Display formats of amount cells holding đồng: each "," after the digits divides by 1,000 for display.

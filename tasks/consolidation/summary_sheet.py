@@ -26,7 +26,7 @@ from tasks.consolidation.sheets import (
     write_amount,
     write_line,
 )
-from tasks.submissions.workbook import render_text
+from tasks.excel.layout import render_text
 
 SUMMARY_TOP_UNITS = 15  # units shown one by one in the summary table and chart; the rest in one row
 

@@ -90,7 +90,6 @@ from tasks.consolidation.totals_table import (
     find_amount_columns,
     find_header,
     format_scale,
-    has_formulas,
     header_end,
     is_number,
     sheet_grid,
@@ -100,6 +99,7 @@ from tasks.consolidation.totals_table import (
     text_amount,
     unit_below,
 )
+from tasks.excel.files import has_formulas
 
 # ---------------------------------------------------------------- public entry points
 

@@ -9,7 +9,6 @@ import csv
 import io
 import re
 import unicodedata
-import zipfile
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -108,16 +107,6 @@ def sheet_grid(ws: Worksheet, formulas: Worksheet | None) -> Grid:
             cells.append(Cell(value, merges.get((r, c)), formula, xl))
         rows.append(cells)
     return Grid(ws.title, rows, list(range(1, len(rows) + 1)))
-
-
-def has_formulas(data: bytes) -> bool:
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        for entry in archive.namelist():
-            if entry.startswith("xl/worksheets/") and entry.endswith(".xml"):
-                with archive.open(entry) as sheet_xml:
-                    if re.search(rb"<(\w+:)?f[ >/]", sheet_xml.read()):
-                        return True
-    return False
 
 
 def _is_formula(value: object) -> bool:

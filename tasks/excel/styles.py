@@ -4,11 +4,15 @@ cells, drop-downs and number validations, and A4 printing."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
+
+if TYPE_CHECKING:
+    from tasks.excel.layout import ColumnSpec
 
 FONT = "Times New Roman"
 THIN = Side(style="thin", color="000000")
@@ -63,6 +67,19 @@ def title_row(ws: Worksheet, row: int, width: int, text: str, size: int) -> None
         cell = ws.cell(row=row, column=index, value=text if index == 1 else None)
         cell.font = Font(name=FONT, size=size, bold=True)
         cell.alignment = Alignment(horizontal="centerContinuous", vertical="center")
+
+
+def header_row(ws: Worksheet, row: int, columns: Iterable[ColumnSpec], height: float) -> None:
+    """The columns' headers on ``row`` (``height`` points high), each column set to its width."""
+    for column in columns:
+        style_header(ws.cell(row=row, column=column.index, value=column.header))
+        ws.column_dimensions[column.letter].width = column.width
+    ws.row_dimensions[row].height = height
+
+
+def note_row(ws: Worksheet, row: int, text: str) -> None:
+    """An italic note in the first column of ``row``, e.g. where a table has nothing to list."""
+    ws.cell(row=row, column=1, value=text).font = Font(name=FONT, italic=True)
 
 
 def protect_sheet(ws: Worksheet) -> None:

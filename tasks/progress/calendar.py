@@ -116,9 +116,8 @@ def open_reporting_periods(
             session=session,
             actor=actor,
             action="progress.periods_opened",
-            entity="cycle",
-            entity_id=cycle.id,
-            cycle_id=cycle.id,
+            subject=cycle,
+            cycle=cycle,
             details={"created": created, "changed": changed, "overrides": overrides.model_dump(mode="json")},
         )
     session.flush()

@@ -197,8 +197,7 @@ def ingest_progress_report(
                     session=session,
                     actor=actor,
                     action="progress.file_refused",
-                    entity="progressreport",
-                    entity_id=report.id,
+                    subject=report,
                     details={"attempt_id": attempt.id, "errors": len(issues), "channel": channel},
                 )
             session.commit()
@@ -242,9 +241,8 @@ def ingest_progress_report(
             session=session,
             actor=actor,
             action="progress.report_stored",
-            entity="progressreport",
-            entity_id=report.id,
-            cycle_id=report_cycle.id,
+            subject=report,
+            cycle=report_cycle,
             details={
                 "unit_code": common["unit_code"],
                 "period": common["period_label"],

@@ -25,19 +25,20 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from models.audit import record_audit
-from models.base import ItemStatus, PeriodKind, SubmissionStatus, UnitKind
-from models.cycle import PlanningCycle
-from models.items import PlanItem, PlanItemAmount
-from models.progress import (
+from models import (
     Indicator,
     IndicatorTarget,
     IndicatorValue,
+    PlanItem,
+    PlanItemAmount,
+    PlanningCycle,
     ProgressEntry,
     ProgressReport,
     ReportingPeriod,
+    Unit,
+    record_audit,
 )
-from models.registry import Unit
+from models.base import ItemStatus, PeriodKind, SubmissionStatus, UnitKind
 from tasks.common.calendar import WorkingCalendar
 from tasks.common.money import MONEY_UNIT_LABELS, format_money
 from tasks.consolidation.plan import STATUS_LABELS
@@ -230,10 +231,36 @@ class ProgressSnapshot:
         return format_money(amount, self.money_unit)
 
 
+def _cut_off(period: ReportingPeriod) -> tuple[date, int]:
+    """Where a period stands in time: its last day, then its kind (the longer kind later on a shared day)."""
+    return (period.ends_on, KIND_RANK.get(period.kind, 0))
+
+
 def list_periods(*, session: Session, cycle: PlanningCycle) -> list[ReportingPeriod]:
     """The cycle's periods by cut-off, the longer kind last on a shared cut-off (Q4 before the year)."""
     periods = list(session.exec(select(ReportingPeriod).where(ReportingPeriod.cycle_id == cycle.id)))
-    return sorted(periods, key=lambda p: (p.ends_on, KIND_RANK.get(p.kind, 0), p.id or 0))
+    return sorted(periods, key=lambda p: (*_cut_off(p), p.id or 0))
+
+
+def _periods_up_to(
+    session: Session, cycle: PlanningCycle, up_to: ReportingPeriod
+) -> dict[int, ReportingPeriod]:
+    """The cycle's periods ending on or before ``up_to`` (on the same day, not a longer one), by id."""
+    return {p.id: p for p in list_periods(session=session, cycle=cycle) if _cut_off(p) <= _cut_off(up_to)}
+
+
+def _sent_rows(session: Session, model: Any, periods: dict[int, ReportingPeriod], *where: Any) -> Any:
+    """``(row, report)`` for each ``model`` row (entry or indicator value) of a report sent for one of the
+    ``periods``, narrowed by ``where``."""
+    return session.exec(
+        select(model, ProgressReport)
+        .join(ProgressReport, col(ProgressReport.id) == col(model.report_id))
+        .where(
+            col(ProgressReport.period_id).in_(list(periods)),
+            col(ProgressReport.status).in_(sorted(SENT_STATUSES)),
+            *where,
+        )
+    )
 
 
 def choose_period(
@@ -285,27 +312,15 @@ def latest_entries(
 ) -> dict[int, tuple[ProgressEntry, ReportingPeriod]]:
     """Per plan item, the entry of the latest sent report in a period ending on or before ``up_to``
     (ties on the cut-off go to the longer period: the annual report beats Q4)."""
-    periods = {
-        p.id: p
-        for p in list_periods(session=session, cycle=cycle)
-        if (p.ends_on, KIND_RANK.get(p.kind, 0)) <= (up_to.ends_on, KIND_RANK.get(up_to.kind, 0))
-    }
+    periods = _periods_up_to(session, cycle, up_to)
     if not periods:
         return {}
-    rows = session.exec(
-        select(ProgressEntry, ProgressReport)
-        .join(ProgressReport, col(ProgressReport.id) == col(ProgressEntry.report_id))
-        .where(
-            col(ProgressReport.period_id).in_(list(periods)),
-            col(ProgressReport.status).in_(sorted(SENT_STATUSES)),
-        )
-    )
     latest: dict[int, tuple[ProgressEntry, ReportingPeriod]] = {}
-    for entry, report in rows:
+    for entry, report in _sent_rows(session, ProgressEntry, periods):
         period = periods[report.period_id]
-        key = (period.ends_on, KIND_RANK.get(period.kind, 0), period.id or 0)
+        key = (*_cut_off(period), period.id or 0)
         held = latest.get(entry.plan_item_id)
-        if held is None or key > (held[1].ends_on, KIND_RANK.get(held[1].kind, 0), held[1].id or 0):
+        if held is None or key > (*_cut_off(held[1]), held[1].id or 0):
             latest[entry.plan_item_id] = (entry, period)
     return latest
 
@@ -398,11 +413,7 @@ def indicator_results(
     )
     if not indicators:
         return []
-    periods = {
-        p.id: p
-        for p in list_periods(session=session, cycle=cycle)
-        if (p.ends_on, KIND_RANK.get(p.kind, 0)) <= (up_to.ends_on, KIND_RANK.get(up_to.kind, 0))
-    }
+    periods = _periods_up_to(session, cycle, up_to)
     targets: dict[int, dict[str, Decimal]] = defaultdict(dict)
     for target in session.exec(
         select(IndicatorTarget).where(col(IndicatorTarget.indicator_id).in_([i.id for i in indicators]))
@@ -411,23 +422,14 @@ def indicator_results(
     units = {u.id: u for u in session.exec(select(Unit))}
     latest: dict[tuple[int, int], tuple[IndicatorValue, ReportingPeriod]] = {}
     if periods:
-        rows = session.exec(
-            select(IndicatorValue, ProgressReport)
-            .join(ProgressReport, col(ProgressReport.id) == col(IndicatorValue.report_id))
-            .where(
-                col(ProgressReport.period_id).in_(list(periods)),
-                col(ProgressReport.status).in_(sorted(SENT_STATUSES)),
-                col(IndicatorValue.indicator_id).in_([i.id for i in indicators]),
-            )
+        rows = _sent_rows(
+            session, IndicatorValue, periods, col(IndicatorValue.indicator_id).in_([i.id for i in indicators])
         )
         for value, report in rows:
             period = periods[report.period_id]
             key = (value.indicator_id, report.unit_id)
             held = latest.get(key)
-            if held is None or (period.ends_on, KIND_RANK.get(period.kind, 0)) > (
-                held[1].ends_on,
-                KIND_RANK.get(held[1].kind, 0),
-            ):
+            if held is None or _cut_off(period) > _cut_off(held[1]):
                 latest[key] = (value, period)
     results: list[IndicatorResult] = []
     for indicator in indicators:
@@ -603,9 +605,8 @@ def track_statuses(
             session=session,
             actor=actor,
             action="progress.statuses_tracked",
-            entity="planningcycle",
-            entity_id=cycle.id,
-            cycle_id=cycle.id,
+            subject=cycle,
+            cycle=cycle,
             details={"period": period.label, "changed": changed},
         )
     session.flush()

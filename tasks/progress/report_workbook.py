@@ -66,11 +66,26 @@ def _number(ws: Any, row: int, col: int, value: Any, fmt: Any) -> None:
         ws.write_number(row, col, float(value), fmt)  # display-only ratios and indicator values
 
 
-def _headers(ws: Any, row: int, labels: list[str], widths: list[float], fmt: _Formats) -> None:
+HEADER_ROW = 3  # under the title and subtitle of _heading (rows 0 and 1) and a blank row
+
+
+def _table_head(
+    ws: Any,
+    snapshot: ProgressSnapshot,
+    title: str,
+    labels: list[str],
+    widths: list[float],
+    fmt: _Formats,
+    *,
+    frozen_columns: int = 2,
+) -> None:
+    """A table sheet's heading, its column headers on ``HEADER_ROW`` and the panes frozen below them."""
+    _heading(ws, snapshot, title, len(labels) - 1, fmt)
     for c, (label, width) in enumerate(zip(labels, widths, strict=True)):
         ws.set_column(c, c, width)
-        ws.write_string(row, c, label, fmt.header)
-    ws.set_row(row, 32)
+        ws.write_string(HEADER_ROW, c, label, fmt.header)
+    ws.set_row(HEADER_ROW, 32)
+    ws.freeze_panes(HEADER_ROW + 1, frozen_columns)
 
 
 def _heading(ws: Any, snapshot: ProgressSnapshot, title: str, last_col: int, fmt: _Formats) -> None:
@@ -199,10 +214,8 @@ def _write_items(ws: Any, snapshot: ProgressSnapshot, fmt: _Formats) -> None:
     columns = texts["columns"]
     labels = [render_text(columns[k], **_values(snapshot)) for k in columns]
     widths = [7, 40, 24, 18, 10, 16, 16, 10, 14, 30, 30]
-    _heading(ws, snapshot, texts["title"], len(labels) - 1, fmt)
-    _headers(ws, 3, labels, widths, fmt)
-    ws.freeze_panes(4, 2)
-    row = 3
+    _table_head(ws, snapshot, texts["title"], labels, widths, fmt)
+    row = HEADER_ROW
     for item in snapshot.items:
         row += 1
         _text(ws, row, 0, item.ref, fmt.center)
@@ -241,10 +254,8 @@ def _write_units(ws: Any, snapshot: ProgressSnapshot, fmt: _Formats) -> None:
     labels = [render_text(columns[k], **_values(snapshot)) for k in columns]
     labels += [STATUS_LABELS.get(s, s) for s in statuses]
     widths = [12, 36, 10, 12, 17, 17, 12, 22] + [12] * len(statuses)
-    _heading(ws, snapshot, texts["title"], len(labels) - 1, fmt)
-    _headers(ws, 3, labels, widths, fmt)
-    ws.freeze_panes(4, 2)
-    row = 3
+    _table_head(ws, snapshot, texts["title"], labels, widths, fmt)
+    row = HEADER_ROW
     for unit in snapshot.units:
         row += 1
         _text(ws, row, 0, unit.unit_code, fmt.center)
@@ -279,14 +290,12 @@ def _write_indicators(ws: Any, snapshot: ProgressSnapshot, fmt: _Formats) -> Non
     columns = texts["columns"]
     labels = [columns[k] for k in columns]
     widths = [10, 44, 12, 12, 14, 30, 12, 14, 16, 30]
-    _heading(ws, snapshot, texts["title"], len(labels) - 1, fmt)
-    _headers(ws, 3, labels, widths, fmt)
-    ws.freeze_panes(4, 2)
+    _table_head(ws, snapshot, texts["title"], labels, widths, fmt)
     if not snapshot.indicators:
-        ws.write_string(4, 0, texts["none"], fmt.note)
+        ws.write_string(HEADER_ROW + 1, 0, texts["none"], fmt.note)
         return
     levels = report_texts()["levels"]
-    row = 3
+    row = HEADER_ROW
     for result in snapshot.indicators:
         row += 1
         _text(ws, row, 0, result.code, fmt.center)
@@ -310,14 +319,12 @@ def _write_missing(ws: Any, snapshot: ProgressSnapshot, fmt: _Formats) -> None:
     columns = texts["columns"]
     labels = [columns[k] for k in columns]
     widths = [12, 40, 14, 14, 26, 12, 14]
-    _heading(ws, snapshot, texts["title"], len(labels) - 1, fmt)
-    _headers(ws, 3, labels, widths, fmt)
-    ws.freeze_panes(4, 0)
+    _table_head(ws, snapshot, texts["title"], labels, widths, fmt, frozen_columns=0)
     rows = [r for r in snapshot.reports if r.state in ("missing", "late", "not_due")]
     if not rows:
-        ws.write_string(4, 0, texts["none"], fmt.note)
+        ws.write_string(HEADER_ROW + 1, 0, texts["none"], fmt.note)
         return
-    row = 3
+    row = HEADER_ROW
     for state in rows:
         row += 1
         _text(ws, row, 0, state.unit_code, fmt.center)

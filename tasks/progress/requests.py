@@ -20,7 +20,7 @@ from models.registry import list_unit_recipients
 from plancycle.settings import Settings
 from tasks.common.calendar import WorkingCalendar
 from tasks.notify.delivery import Message
-from tasks.notify.unit_messages import unit_context
+from tasks.notify.unit_messages import contact_messages, unit_context
 from tasks.progress.calendar import ReportingOverrides, open_reporting_periods, periods_open_for_requests
 from tasks.progress.workbook import generate_progress_workbook
 from tasks.submissions.cycles import require_cycle
@@ -63,9 +63,8 @@ def request_progress_reports(
             session=session,
             actor=actor,
             action="progress.reports_requested",
-            entity="reportingperiod",
-            entity_id=period.id,
-            cycle_id=cycle.id,
+            subject=period,
+            cycle=cycle,
             details={"period": period.label, "units": len(new)},
         )
     return new
@@ -113,17 +112,14 @@ def progress_request_messages(
             "period_label": period.label,
             "deadline": report.deadline or period.deadline,
         }
-        messages.extend(
-            Message(
-                template="progress_report_requested",
-                key=f"progress:{report.id}",
-                contact_id=contact.id,  # type: ignore[arg-type]
-                unit_id=unit.id,
-                cycle_id=cycle.id,
-                context=context,
-                attachments=[workbook],
-            )
-            for contact in contacts
+        messages += contact_messages(
+            contacts=contacts,
+            template="progress_report_requested",
+            key=f"progress:{report.id}",
+            cycle=cycle,
+            unit=unit,
+            context=context,
+            attachments=[workbook],
         )
     return messages
 

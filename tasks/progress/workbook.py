@@ -38,11 +38,12 @@ from tasks.excel.styles import (
     REF_FILL,
     amount_number_format,
     fit_row,
+    header_row,
     list_validation,
+    note_row,
     print_on_a4,
     protect_sheet,
     style_data,
-    style_header,
     title_row,
     whole_number_validation,
 )
@@ -379,13 +380,9 @@ def _write_items(wb: Workbook, context: ProgressContext, statuses_ref: str) -> N
     money = ws.cell(row=ITEMS_MONEY_ROW, column=len(columns), value=render_text(spec["money_line"], **values))
     money.font = Font(name=FONT, size=11, italic=True)
     money.alignment = Alignment(horizontal="right")
-    for column in columns:
-        style_header(ws.cell(row=ITEMS_HEADER_ROW, column=column.index, value=column.header))
-        ws.column_dimensions[column.letter].width = column.width
-    ws.row_dimensions[ITEMS_HEADER_ROW].height = 48
+    header_row(ws, ITEMS_HEADER_ROW, columns, 48)
     if not context.items:
-        note = ws.cell(row=ITEMS_DATA_START_ROW, column=1, value=render_text(spec["none_line"], **values))
-        note.font = Font(name=FONT, italic=True)
+        note_row(ws, ITEMS_DATA_START_ROW, render_text(spec["none_line"], **values))
     amount_format = amount_number_format(context.money_unit)
     factor = MONEY_UNIT_FACTOR[context.money_unit]  # the sheet shows approved đồng in the cycle's unit
     labels = status_labels()
@@ -447,15 +444,9 @@ def _write_indicators(wb: Workbook, context: ProgressContext) -> None:
     ws = wb.create_sheet(texts["sheets"]["indicators"])
     for row, key, size in ((INDICATORS_TITLE_ROW, "title", 14), (INDICATORS_UNIT_ROW, "unit_line", 12)):
         title_row(ws, row, len(columns), render_text(spec[key], **values), size)
-    for column in columns:
-        style_header(ws.cell(row=INDICATORS_HEADER_ROW, column=column.index, value=column.header))
-        ws.column_dimensions[column.letter].width = column.width
-    ws.row_dimensions[INDICATORS_HEADER_ROW].height = 32
+    header_row(ws, INDICATORS_HEADER_ROW, columns, 32)
     if not context.indicators:
-        note = ws.cell(
-            row=INDICATORS_DATA_START_ROW, column=1, value=render_text(spec["none_line"], **values)
-        )
-        note.font = Font(name=FONT, italic=True)
+        note_row(ws, INDICATORS_DATA_START_ROW, render_text(spec["none_line"], **values))
     for offset, indicator in enumerate(context.indicators):
         row = INDICATORS_DATA_START_ROW + offset
         prefill: dict[str, Any] = {

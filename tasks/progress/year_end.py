@@ -96,9 +96,8 @@ def close_year(
             session=session,
             actor=actor,
             action="year.closed",
-            entity="planningcycle",
-            entity_id=cycle.id,
-            cycle_id=cycle.id,
+            subject=cycle,
+            cycle=cycle,
             details={
                 "as_of": as_of.isoformat(),
                 "period": period.label,

@@ -26,6 +26,7 @@ from tasks.approval.decisions import circulation_entries
 from tasks.approval.suspension import run_url
 from tasks.common.calendar import WorkingCalendar
 from tasks.notify.delivery import Message
+from tasks.notify.unit_messages import contact_messages
 from tasks.reminders.schedule import due_reminders
 from tasks.reminders.units import coordinators, record_skipped_steps, reminder_schedule, settled_steps
 
@@ -126,16 +127,12 @@ def plan_approval_reminders(
                     "version": version,
                     "link": link,
                 }
-                messages.extend(
-                    Message(
-                        template="approval_reminder",
-                        key=f"{prefix}{decision.key}",
-                        contact_id=contact.id,  # type: ignore[arg-type]
-                        unit_id=contact.unit_id,
-                        cycle_id=cycle.id,
-                        context=context,
-                    )
-                    for contact in contacts
+                messages += contact_messages(
+                    contacts=contacts,
+                    template="approval_reminder",
+                    key=f"{prefix}{decision.key}",
+                    cycle=cycle,
+                    context=context,
                 )
                 rows.append(
                     ApprovalReminderRow(

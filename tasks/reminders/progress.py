@@ -12,13 +12,11 @@ from datetime import date, datetime
 from sqlmodel import Session, col, select
 
 from models import PlanningCycle, Unit
-from models.base import ContactRole, RequestKind
+from models.base import RequestKind
 from models.progress import ProgressReport, ReportingPeriod
-from models.registry import list_unit_contacts, list_unit_recipients
 from plancycle.settings import Settings
 from tasks.common.calendar import WorkingCalendar
-from tasks.notify.delivery import Message
-from tasks.notify.unit_messages import unit_context
+from tasks.notify.unit_messages import contact_messages, unit_context
 from tasks.progress.calendar import request_day
 from tasks.progress.requests import OPEN_STATUSES, reporting_cycles
 from tasks.reminders.schedule import due_reminders, reminder_state
@@ -27,6 +25,7 @@ from tasks.reminders.units import (
     UrgingPlan,
     coordinators,
     record_skipped_steps,
+    reminder_recipients,
     reminder_schedule,
     settled_steps,
 )
@@ -80,11 +79,9 @@ def plan_progress_reminders(
                 unit_id=report.unit_id,
                 cycle_id=cycle.id,
             )
-            if decision.recipients == "officer":
-                contacts = list_unit_recipients(session=session, unit_id=unit.id)  # type: ignore[arg-type]
-            else:
-                heads = list_unit_contacts(session=session, unit_id=unit.id, roles=[ContactRole.head])  # type: ignore[arg-type]
-                contacts = heads + escalate_to
+            contacts = reminder_recipients(
+                session=session, unit=unit, recipients=decision.recipients, escalate_to=escalate_to
+            )
             overdue = decision.working_days_overdue > 0
             context = shared | {
                 "deadline": decision.effective_deadline,
@@ -94,15 +91,14 @@ def plan_progress_reminders(
                 "escalation": decision.template.value == "escalation",
             }
             plan.messages.extend(
-                Message(
+                contact_messages(
+                    contacts=contacts,
                     template="progress_report_overdue" if overdue else "progress_report_requested",
                     key=f"{_prefix(report.id)}{decision.key}",  # type: ignore[arg-type]
-                    contact_id=contact.id,  # type: ignore[arg-type]
-                    unit_id=unit.id,
-                    cycle_id=cycle.id,
+                    cycle=cycle,
+                    unit=unit,
                     context=context,
                 )
-                for contact in contacts
             )
             plan.rows.append(
                 ReminderRow(

@@ -234,14 +234,11 @@ def _overdue_steps(
     """Overdue steps in order, while ``trigger_on`` <= ``until`` (if given) and at most ``limit`` of them."""
     if policy.max_overdue_reminders is not None:
         limit = policy.max_overdue_reminders if limit is None else min(limit, policy.max_overdue_reminders)
-    steps: list[ReminderStep] = []
-    trigger_on = effective_deadline(deadline, calendar)
-    while limit is None or len(steps) < limit:
-        trigger_on = calendar.add_working_days(trigger_on, policy.overdue_every_working_days)
-        if until is not None and trigger_on > until:
-            break
-        steps.append(_step(deadline, f"overdue-{len(steps) + 1}", trigger_on, ReminderTemplate.overdue))
-    return steps
+    every = policy.overdue_every_working_days
+    first = calendar.add_working_days(effective_deadline(deadline, calendar), every)
+    return _repeated_steps(
+        deadline, calendar, "overdue", ReminderTemplate.overdue, first, every, until=until, limit=limit
+    )
 
 
 def _escalation_steps(
@@ -257,15 +254,35 @@ def _escalation_steps(
         return []
     if policy.escalate_every_working_days is None:
         limit = 1 if limit is None else min(limit, 1)
-    steps: list[ReminderStep] = []
-    trigger_on = calendar.add_working_days(
+    first = calendar.add_working_days(
         effective_deadline(deadline, calendar), policy.escalate_after_working_days
     )
+    every = policy.escalate_every_working_days or 1
+    return _repeated_steps(
+        deadline, calendar, "escalate", ReminderTemplate.escalation, first, every, until=until, limit=limit
+    )
+
+
+def _repeated_steps(
+    deadline: date,
+    calendar: WorkingCalendar,
+    name: str,
+    template: ReminderTemplate,
+    first: date,
+    every: int,
+    *,
+    until: date | None,
+    limit: int | None,
+) -> list[ReminderStep]:
+    """Steps ``<name>-1``, ``<name>-2``… triggered on ``first`` and every ``every`` working days after, while
+    ``trigger_on`` <= ``until`` (if given) and at most ``limit`` of them."""
+    steps: list[ReminderStep] = []
+    trigger_on = first
     while limit is None or len(steps) < limit:
         if until is not None and trigger_on > until:
             break
-        steps.append(_step(deadline, f"escalate-{len(steps) + 1}", trigger_on, ReminderTemplate.escalation))
-        trigger_on = calendar.add_working_days(trigger_on, policy.escalate_every_working_days or 1)
+        steps.append(_step(deadline, f"{name}-{len(steps) + 1}", trigger_on, template))
+        trigger_on = calendar.add_working_days(trigger_on, every)
     return steps
 
 

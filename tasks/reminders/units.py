@@ -20,8 +20,8 @@ from models.registry import list_unit_contacts, list_unit_recipients
 from plancycle.settings import Settings
 from tasks.common.calendar import WorkingCalendar
 from tasks.notify.delivery import Message
-from tasks.notify.unit_messages import unit_context
-from tasks.reminders.schedule import ReminderSchedule, due_reminders, reminder_state
+from tasks.notify.unit_messages import contact_messages, unit_context
+from tasks.reminders.schedule import RecipientKind, ReminderSchedule, due_reminders, reminder_state
 from tasks.submissions.status import status_rows
 from templates import load_yaml
 
@@ -106,6 +106,17 @@ def coordinators(session: Session, cycle: PlanningCycle) -> list[Any]:
     )
 
 
+def reminder_recipients(
+    *, session: Session, unit: Unit, recipients: RecipientKind, escalate_to: list[Any]
+) -> list[Any]:
+    """Whom a reminder step about ``unit`` goes to: the unit's recipients (its officers) for an ``officer``
+    step, else its heads and ``escalate_to`` (the coordinators)."""
+    assert unit.id is not None
+    if recipients == RecipientKind.officer:
+        return list_unit_recipients(session=session, unit_id=unit.id)
+    return list_unit_contacts(session=session, unit_id=unit.id, roles=[ContactRole.head]) + escalate_to
+
+
 def plan_submission_reminders(
     *, session: Session, cycle: PlanningCycle, as_of: date | datetime, settings: Settings
 ) -> UrgingPlan:
@@ -147,29 +158,22 @@ def plan_submission_reminders(
                 unit_id=unit.id,
                 cycle_id=submission.cycle_id,
             )
-            if decision.recipients == "officer":
-                contacts = list_unit_recipients(session=session, unit_id=unit.id)  # type: ignore[arg-type]
-            else:
-                contacts = (
-                    list_unit_contacts(session=session, unit_id=unit.id, roles=[ContactRole.head])
-                    + escalate_to
-                )  # type: ignore[arg-type]
+            contacts = reminder_recipients(
+                session=session, unit=unit, recipients=decision.recipients, escalate_to=escalate_to
+            )
             context = shared | {
                 "deadline": decision.effective_deadline,
                 "days_left": decision.working_days_left,
                 "days_overdue": decision.working_days_overdue,
                 "officer_name": officers[0].full_name if officers else None,
             }
-            messages.extend(
-                Message(
-                    template=decision.template.value,
-                    key=f"{_prefix(submission.id)}{decision.key}",  # type: ignore[arg-type]
-                    contact_id=contact.id,
-                    unit_id=unit.id,
-                    cycle_id=cycle.id,
-                    context=context,
-                )
-                for contact in contacts
+            messages += contact_messages(
+                contacts=contacts,
+                template=decision.template.value,
+                key=f"{_prefix(submission.id)}{decision.key}",  # type: ignore[arg-type]
+                cycle=cycle,
+                unit=unit,
+                context=context,
             )
             rows.append(
                 ReminderRow(
@@ -215,15 +219,11 @@ def digest_messages(
         "failed_deliveries": failed_deliveries,
         "link": settings.resolved_public_base_url,
     }
-    messages = [
-        Message(
-            template="coordinator_digest",
-            key=f"digest:{cycle.year}:{day.isoformat()}",
-            contact_id=c.id,
-            unit_id=c.unit_id,
-            cycle_id=cycle.id,
-            context=context,
-        )
-        for c in coordinators(session, cycle)
-    ]
+    messages = contact_messages(
+        contacts=coordinators(session, cycle),
+        template="coordinator_digest",
+        key=f"digest:{cycle.year}:{day.isoformat()}",
+        cycle=cycle,
+        context=context,
+    )
     return messages, context

@@ -11,7 +11,7 @@ from models.base import SubmissionStatus
 from models.registry import list_unit_recipients
 from plancycle.settings import Settings
 from tasks.notify.delivery import Message
-from tasks.notify.unit_messages import unit_context
+from tasks.notify.unit_messages import contact_messages, unit_context
 from tasks.submissions.workbook import generate_unit_workbook
 
 
@@ -50,16 +50,13 @@ def call_messages(*, session: Session, cycle: PlanningCycle, settings: Settings)
             "deadline": submission.deadline or cycle.submission_deadline,
             "guidance_reference": cycle.guidance_reference,
         }
-        messages.extend(
-            Message(
-                template="call_for_submissions",
-                key=f"call:{cycle.year}:{unit.code}",
-                contact_id=contact.id,  # type: ignore[arg-type]
-                unit_id=unit.id,
-                cycle_id=cycle.id,
-                context=context,
-                attachments=[workbook],
-            )
-            for contact in contacts
+        messages += contact_messages(
+            contacts=contacts,
+            template="call_for_submissions",
+            key=f"call:{cycle.year}:{unit.code}",
+            cycle=cycle,
+            unit=unit,
+            context=context,
+            attachments=[workbook],
         )
     return messages

@@ -129,9 +129,8 @@ def open_cycle_records(*, session: Session, spec: CycleSpec, as_of: date, actor:
             session=session,
             actor=actor,
             action="open",
-            entity="cycle",
-            entity_id=cycle.id,
-            cycle_id=cycle.id,
+            subject=cycle,
+            cycle=cycle,
             details=spec.model_dump(mode="json"),
         )
     assert cycle.id is not None
@@ -155,9 +154,8 @@ def open_cycle_records(*, session: Session, spec: CycleSpec, as_of: date, actor:
             session=session,
             actor=actor,
             action="request_submissions",
-            entity="cycle",
-            entity_id=cycle.id,
-            cycle_id=cycle.id,
+            subject=cycle,
+            cycle=cycle,
             details={"count": len(new_ids)},
         )
     session.flush()

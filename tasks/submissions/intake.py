@@ -365,9 +365,8 @@ def ingest_submission(
             session=session,
             actor=actor,
             action="submission.version_stored",
-            entity="submission",
-            entity_id=submission.id,
-            cycle_id=cycle.id,
+            subject=submission,
+            cycle=cycle,
             details={
                 "unit_code": unit.code,
                 "version": number,

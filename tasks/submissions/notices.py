@@ -12,7 +12,7 @@ from models.registry import list_unit_recipients
 from models.submissions import get_submission
 from plancycle.settings import Settings
 from tasks.notify.delivery import BatchResult, Message, send_batch
-from tasks.notify.unit_messages import unit_context
+from tasks.notify.unit_messages import contact_messages, unit_context
 from tasks.submissions.intake import IntakeResult
 from templates import load_yaml
 
@@ -61,17 +61,14 @@ def intake_messages(
             }
             for e in result.errors
         ]
-    return [
-        Message(
-            template=template,
-            key=f"intake:{result.attempt_id}",
-            contact_id=contact.id,  # type: ignore[arg-type]
-            unit_id=unit.id,
-            cycle_id=cycle.id,
-            context=context,
-        )
-        for contact in contacts
-    ]
+    return contact_messages(
+        contacts=contacts,
+        template=template,
+        key=f"intake:{result.attempt_id}",
+        cycle=cycle,
+        unit=unit,
+        context=context,
+    )
 
 
 def notify_intake_result(

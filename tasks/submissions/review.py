@@ -17,12 +17,12 @@ from models.audit import record_audit
 from models.base import SubmissionStatus, nfc, utcnow
 from models.cycle import list_funding_sources
 from models.items import list_submission_items
-from models.registry import get_unit_by_code, list_unit_recipients, unit_name_key
+from models.registry import get_unit_by_code, unit_name_key
 from models.submissions import get_submission, list_units_awaiting_review, list_versions
 from plancycle.settings import Settings
 from tasks.errors import NoCycleError, PlancycleError
 from tasks.notify.delivery import Message
-from tasks.notify.unit_messages import unit_context
+from tasks.notify.unit_messages import unit_messages
 from tasks.submissions.cycles import require_cycle
 from templates import format_date, load_yaml
 
@@ -63,31 +63,6 @@ def _latest(session: Session, submission: Submission, unit_code: str) -> Submiss
     return versions[0]
 
 
-def _unit_messages(
-    *,
-    session: Session,
-    cycle: PlanningCycle,
-    unit: Unit,
-    template: str,
-    key: str,
-    context: dict,
-    settings: Settings,
-) -> list[Message]:
-    contacts = list_unit_recipients(session=session, unit_id=unit.id)  # type: ignore[arg-type]
-    base = unit_context(session=session, unit=unit, cycle=cycle, settings=settings)
-    return [
-        Message(
-            template=template,
-            key=key,
-            contact_id=c.id,
-            unit_id=unit.id,
-            cycle_id=cycle.id,  # type: ignore[arg-type]
-            context=base | context,
-        )
-        for c in contacts
-    ]
-
-
 def accept_submission(
     *, session: Session, year: int, unit_code: str, reviewer: str, comment: str | None, settings: Settings
 ) -> ReviewOutcome:
@@ -103,9 +78,8 @@ def accept_submission(
         session=session,
         actor=reviewer,
         action="accept",
-        entity="submission",
-        entity_id=submission.id,
-        cycle_id=cycle.id,
+        subject=submission,
+        cycle=cycle,
         details={"unit": unit_code, "version": version.number},
     )
     session.flush()
@@ -196,9 +170,8 @@ def return_submission(
             session=session,
             actor=reviewer,
             action="return",
-            entity="submission",
-            entity_id=submission.id,
-            cycle_id=cycle.id,
+            subject=submission,
+            cycle=cycle,
             details={
                 "unit": unit_code,
                 "version": version.number,
@@ -212,7 +185,7 @@ def return_submission(
         {"where": item_where.format(name=items[c.row_ref].name, row_ref=c.row_ref), "comment": c.comment}
         for c in item_comments
     ]
-    messages = _unit_messages(
+    messages = unit_messages(
         session=session,
         cycle=cycle,
         unit=unit,
@@ -250,9 +223,8 @@ def _extend(
         session=session,
         actor=granted_by,
         action="extend",
-        entity="submission",
-        entity_id=submission.id,
-        cycle_id=cycle.id,
+        subject=submission,
+        cycle=cycle,
         details={"from": str(previous), "to": str(new_deadline), "reason": reason},
     )
 
@@ -285,9 +257,8 @@ def exempt_unit(
         session=session,
         actor=granted_by,
         action="exempt",
-        entity="submission",
-        entity_id=submission.id,
-        cycle_id=cycle.id,
+        subject=submission,
+        cycle=cycle,
         details={"unit": unit_code, "reason": reason},
     )
     session.flush()

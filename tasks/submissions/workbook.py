@@ -37,7 +37,9 @@ from tasks.excel.styles import (
     UNLOCKED,
     amount_number_format,
     fit_row,
+    header_row,
     list_validation,
+    note_row,
     print_on_a4,
     protect_sheet,
     style_data,
@@ -521,13 +523,9 @@ def _write_status(wb: Workbook, context: WorkbookContext, refs: dict[str, str]) 
     for row, key, size in ((STATUS_TITLE_ROW, "title", 14), (STATUS_UNIT_ROW, "unit_line", 12)):
         title_row(ws, row, len(columns), render_text(spec[key], **values), size)
     ws.row_dimensions[STATUS_TITLE_ROW].height = 30
-    for column in columns:
-        style_header(ws.cell(row=STATUS_HEADER_ROW, column=column.index, value=column.header))
-        ws.column_dimensions[column.letter].width = column.width
-    ws.row_dimensions[STATUS_HEADER_ROW].height = 32
+    header_row(ws, STATUS_HEADER_ROW, columns, 32)
     if not context.previous_items:
-        note = ws.cell(row=STATUS_DATA_START_ROW, column=1, value=render_text(spec["none_line"], **values))
-        note.font = Font(name=FONT, italic=True)
+        note_row(ws, STATUS_DATA_START_ROW, render_text(spec["none_line"], **values))
     status_labels = workbook_texts()["statuses"]
     for offset, item in enumerate(context.previous_items):
         row = STATUS_DATA_START_ROW + offset

@@ -59,6 +59,23 @@ def _wait_for(process: subprocess.Popen[str], log: list[str], timeout: float) ->
     raise AssertionError(f"no {READY!r} in output:\n{''.join(log)}")
 
 
+def _api(method: str, url: str, **kwargs: object) -> httpx.Response:
+    """A call to the stack's Prefect API; a busy SQLite server may answer 503 for a moment (Prefect's own
+    client retries those too), so 5xx and dropped connections are tried again a few times."""
+    for attempt in range(1, 6):
+        try:
+            response = httpx.request(method, url, timeout=10, **kwargs)  # type: ignore[arg-type]
+        except httpx.TransportError:
+            if attempt == 5:
+                raise
+        else:
+            if response.status_code < 500 or attempt == 5:
+                response.raise_for_status()
+                return response
+        time.sleep(attempt)
+    raise AssertionError("unreachable")
+
+
 def _scheduled_deployment_names() -> set[str]:
     config = yaml.safe_load((PROJECT_ROOT / "prefect.yaml").read_text(encoding="utf-8"))
     return {
@@ -69,8 +86,7 @@ def _scheduled_deployment_names() -> set[str]:
 
 
 def _deployment(api: str, name: str) -> dict:
-    response = httpx.post(f"{api}/deployments/filter", json={"deployments": {"name": {"any_": [name]}}})
-    response.raise_for_status()
+    response = _api("POST", f"{api}/deployments/filter", json={"deployments": {"name": {"any_": [name]}}})
     (deployment,) = response.json()
     return deployment
 
@@ -79,9 +95,7 @@ def _flow_runs(api: str, deployment_id: str, state: str | None = None) -> list[d
     body: dict = {"deployments": {"id": {"any_": [deployment_id]}}, "sort": "EXPECTED_START_TIME_ASC"}
     if state:
         body["flow_runs"] = {"state": {"type": {"any_": [state]}}}
-    response = httpx.post(f"{api}/flow_runs/filter", json=body, timeout=10)
-    response.raise_for_status()
-    return response.json()
+    return _api("POST", f"{api}/flow_runs/filter", json=body).json()
 
 
 def _wait_until(what: str, probe, timeout: float, every: float = 1.0):  # type: ignore[no-untyped-def]
@@ -125,14 +139,11 @@ def _deploy_every_minute(api: str, tmp_path: Path, env: dict[str, str]) -> str:
 def _run_deployment(api: str, name: str, parameters: dict) -> dict:
     """Trigger a deployment through the API, as the UI's Run button does; the finished run."""
     deployment = _deployment(api, name)["id"]
-    created = httpx.post(
-        f"{api}/deployments/{deployment}/create_flow_run", json={"parameters": parameters}, timeout=10
-    )
-    created.raise_for_status()
+    created = _api("POST", f"{api}/deployments/{deployment}/create_flow_run", json={"parameters": parameters})
     run_id = created.json()["id"]
 
     def finished() -> dict | None:
-        run = httpx.get(f"{api}/flow_runs/{run_id}", timeout=10).json()
+        run = _api("GET", f"{api}/flow_runs/{run_id}").json()
         return run if run["state"]["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") else None
 
     return _wait_until(f"{name} finishing", finished, timeout=180)

@@ -35,9 +35,8 @@ def _circulate(session: Session):  # type: ignore[no-untyped-def]
         session=session,
         actor="test",
         action="approval.circulation_started",
-        entity="planversion",
-        entity_id=version.id,
-        cycle_id=world.cycle.id,
+        subject=version,
+        cycle=world.cycle,
         details={"flow_run_id": "00000000-0000-0000-0000-000000000001", "version": version.number},
     )
     world.cycle.status = "circulating"
