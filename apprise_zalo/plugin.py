@@ -61,6 +61,7 @@ class NotifyZaloBase(NotifyBase):
     # Throttling is the caller's business (bounded concurrency and back-off in the delivery routine).
     request_rate_per_sec = 0
     default_base: ClassVar[str] = ""
+    templates = ("{schema}://{app_id}/{targets}",)
 
     template_tokens = dict(
         NotifyBase.template_tokens,
@@ -244,7 +245,6 @@ class NotifyZalo(NotifyZaloBase):
     service_name = "Zalo Official Account"
     protocol = "zalo"
     default_base = "https://openapi.zalo.me"
-    templates = ("{schema}://{app_id}/{targets}",)
     template_args = dict(
         NotifyZaloBase.template_args,
         **{
@@ -286,7 +286,6 @@ class NotifyZaloZNS(NotifyZaloBase):
     service_name = "Zalo ZNS"
     protocol = "zns"
     default_base = "https://business.openapi.zalo.me"
-    templates = ("{schema}://{app_id}/{targets}",)
     template_args = dict(
         NotifyZaloBase.template_args,
         **{

@@ -22,7 +22,8 @@ import select
 import ssl
 import threading
 import urllib.request
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -31,6 +32,7 @@ MAX_IDLE = 64
 _PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
 
 _Key = tuple[str, str, int, bool]
+_T = TypeVar("_T")
 
 
 class HttpError(Exception):
@@ -43,24 +45,26 @@ class HttpError(Exception):
 
 _idle: dict[_Key, list[http.client.HTTPConnection]] = {}
 _idle_lock = threading.Lock()
-_ssl_contexts: dict[bool, ssl.SSLContext] = {}
-_httpx_clients: dict[bool, httpx.Client] = {}
 
 
-def _ssl_context(verify: bool) -> ssl.SSLContext:
-    with _idle_lock:
-        context = _ssl_contexts.get(verify)
-        if context is None:
-            context = _ssl_contexts[verify] = httpx.create_ssl_context(verify=verify)
-        return context
+def _one_per_verify(make: Callable[[bool], _T]) -> Callable[[bool], _T]:
+    """``make(verify)``, built once for each value of ``verify`` and shared by every thread."""
+    made: dict[bool, _T] = {}
+
+    def get(verify: bool) -> _T:
+        with _idle_lock:
+            value = made.get(verify)
+            if value is None:
+                value = made[verify] = make(verify)
+            return value
+
+    return get
 
 
-def _httpx_client(verify: bool) -> httpx.Client:
-    with _idle_lock:
-        client = _httpx_clients.get(verify)
-        if client is None:
-            client = _httpx_clients[verify] = httpx.Client(verify=verify)
-        return client
+_ssl_context: Callable[[bool], ssl.SSLContext] = _one_per_verify(
+    lambda verify: httpx.create_ssl_context(verify=verify)
+)
+_httpx_client: Callable[[bool], httpx.Client] = _one_per_verify(lambda verify: httpx.Client(verify=verify))
 
 
 def _proxied(scheme: str, host: str) -> bool:
@@ -139,7 +143,16 @@ def post_json(
     if scheme not in ("http", "https") or not host:
         raise HttpError("UnsupportedURL")
     if _proxied(scheme, host):
-        return _post_httpx(url, payload, headers, verify, connect_timeout, read_timeout)
+        try:
+            proxied = _httpx_client(verify).post(
+                url,
+                json=payload,
+                headers=headers,
+                timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+            )
+        except httpx.HTTPError as exc:
+            raise HttpError(type(exc).__name__) from None
+        return proxied.status_code, proxied.content
     port = parts.port or (443 if scheme == "https" else 80)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     # As httpx encodes JSON bodies.
@@ -179,23 +192,3 @@ def post_json(
     else:
         _give_back(key, conn)
     return response.status, data
-
-
-def _post_httpx(
-    url: str,
-    payload: dict[str, Any],
-    headers: dict[str, str],
-    verify: bool,
-    connect_timeout: float,
-    read_timeout: float,
-) -> tuple[int, bytes]:
-    try:
-        response = _httpx_client(verify).post(
-            url,
-            json=payload,
-            headers=headers,
-            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
-        )
-    except httpx.HTTPError as exc:
-        raise HttpError(type(exc).__name__) from None
-    return response.status_code, response.content

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.base import ContactRole, UnitKind, created_at_field, updated_at_field
+from tasks.common.text import strip_accents
 
 # Abbreviations that real plans use interchangeably with the full words. Both sides are matched
 # after normalisation, so "VP.UBND tỉnh" and "Văn phòng UBND tỉnh" give the same key.
@@ -34,9 +34,7 @@ _ABBREVIATIONS: list[tuple[str, str]] = [
 def unit_name_key(name: str) -> str:
     """A matching key for a unit name that survives case, spacing, punctuation, NFC/NFD and the usual
     abbreviations. Diacritics are dropped only for the key; stored names keep them."""
-    text = unicodedata.normalize("NFKD", name)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = text.replace("đ", "d").replace("Đ", "D").lower()
+    text = strip_accents(name).lower()
     text = re.sub(r"\s*&\s*", " & ", text)
     text = re.sub(r"[.\-,;:()/'\"]+", " ", text)
     text = re.sub(r"\s+", " ", text).strip()
@@ -89,6 +87,20 @@ class ContactBase(SQLModel):
     preferred_channels: str = Field(default="email", max_length=64, description="comma list: email,zalo,zns")
     locale: str = Field(default="vi", max_length=8)
     active: bool = True
+
+
+# What a registry file sets for a contact: every field of ContactBase but the unit it belongs to.
+CONTACT_DETAILS: tuple[str, ...] = (
+    "full_name",
+    "position",
+    "role",
+    "email",
+    "zalo_user_id",
+    "phone",
+    "preferred_channels",
+    "locale",
+    "active",
+)
 
 
 class Contact(ContactBase, table=True):

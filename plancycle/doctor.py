@@ -125,18 +125,19 @@ def check_database(settings: Settings) -> Check:
 # -- Prefect --------------------------------------------------------------------------------------------
 
 
+def _prefect_unreachable(key: str, url: str, exc: BaseException) -> Check:
+    """The failed check ``key`` when the Prefect API at ``url`` did not answer."""
+    detail = both("prefect_unreachable", url=url, error=_short_error(exc))
+    return Check(key, False, detail, both("prefect_unreachable_fix"))
+
+
 def check_prefect_api(api_url: str) -> Check:
     api = api_url.rstrip("/")
     try:
         api_request("GET", f"{api}/health", timeout=5).raise_for_status()
         version = api_request("GET", f"{api}/admin/version", timeout=5).json()
     except (httpx.HTTPError, ValueError) as exc:
-        return Check(
-            "prefect_api",
-            False,
-            both("prefect_unreachable", url=api, error=_short_error(exc)),
-            both("prefect_unreachable_fix"),
-        )
+        return _prefect_unreachable("prefect_api", api, exc)
     return Check("prefect_api", True, both("prefect_ok", url=api, version=version))
 
 
@@ -159,12 +160,7 @@ def check_work_pool(api_url: str, pool: str, wait_seconds: float = 0) -> Check:
         try:
             count = online_workers(api_url, pool)
         except httpx.HTTPError as exc:
-            return Check(
-                "work_pool",
-                False,
-                both("prefect_unreachable", url=api_url, error=_short_error(exc)),
-                both("prefect_unreachable_fix"),
-            )
+            return _prefect_unreachable("work_pool", api_url, exc)
         if count is None:
             missing = both("pool_missing", pool=pool)
             return Check("work_pool", False, missing, both("pool_missing_fix", pool=pool))
@@ -217,12 +213,7 @@ def check_scheduler(api_url: str, wait_seconds: float = 0) -> Check:
             deployments = scheduled_deployments(api_url)
             missing = sorted(d["name"] for d in deployments if scheduled_run_count(api_url, d["id"]) == 0)
         except httpx.HTTPError as exc:
-            return Check(
-                "scheduler",
-                False,
-                both("prefect_unreachable", url=api_url, error=_short_error(exc)),
-                both("prefect_unreachable_fix"),
-            )
+            return _prefect_unreachable("scheduler", api_url, exc)
         if not deployments:
             return Check("scheduler", False, both("scheduler_none"), both("scheduler_none_fix"))
         if not missing:

@@ -3,6 +3,7 @@ precise answer. Every page is reached through the unit's signed link and shows t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request, UploadFile
@@ -94,31 +95,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/u/{token}", response_class=HTMLResponse)
-    def unit_page(token: str) -> HTMLResponse:
+    def scoped(token: str, respond: Callable[[Session, _Scope], Response]) -> Response:
+        """``respond`` for the unit and cycle the link grants, in one session; the refusal page when the
+        link is not valid."""
         with open_session() as session:
             try:
                 scope = _Scope(session, grant_for(session, token))
             except LinkError as error:
                 return _refused(error.reason)
-            return _page("unit", **_view(session, scope, token, current_settings()))
+            return respond(session, scope)
+
+    @app.get("/u/{token}", response_class=HTMLResponse)
+    def unit_page(token: str) -> Response:
+        return scoped(
+            token, lambda session, scope: _page("unit", **_view(session, scope, token, current_settings()))
+        )
 
     @app.get("/u/{token}/workbook")
     def download_workbook(token: str) -> Response:
         from tasks.submissions.workbook import generate_unit_workbook
 
-        with open_session() as session:
-            try:
-                scope = _Scope(session, grant_for(session, token))
-            except LinkError as error:
-                return _refused(error.reason)
+        def workbook(session: Session, scope: _Scope) -> Response:
             assert scope.cycle is not None and scope.unit is not None
-            filename, content = generate_unit_workbook(session=session, cycle=scope.cycle, unit=scope.unit)
-        return Response(
-            content,
-            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            headers={"Content-Disposition": _attachment(filename), "Cache-Control": "no-store"},
-        )
+            return _workbook(*generate_unit_workbook(session=session, cycle=scope.cycle, unit=scope.unit))
+
+        return scoped(token, workbook)
 
     @app.get("/u/{token}/progress/{report_id}/workbook")
     def download_progress_workbook(token: str, report_id: int) -> Response:
@@ -134,11 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if report is None or report.unit_id != grant.unit_id:
                 return _refused("unknown")
             filename, content = generate_progress_workbook(session=session, report=report)
-        return Response(
-            content,
-            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            headers={"Content-Disposition": _attachment(filename), "Cache-Control": "no-store"},
-        )
+        return _workbook(filename, content)
 
     @app.post("/u/{token}/upload", response_class=HTMLResponse)
     async def upload(token: str, request: Request, file: UploadFile) -> HTMLResponse:
@@ -201,6 +198,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return _page("unit", status_code=200 if result.accepted else 422, result=result, **view)
 
     return app
+
+
+def _workbook(filename: str, content: bytes) -> Response:
+    """A generated .xlsx, downloaded under its own (Vietnamese) file name, never cached."""
+    return Response(
+        content,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": _attachment(filename), "Cache-Control": "no-store"},
+    )
 
 
 def _attachment(filename: str) -> str:

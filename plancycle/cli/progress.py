@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import typer
 
-from plancycle.cli.output import echo_invalid_file, say
-from plancycle.settings import get_settings
+from plancycle.cli.output import ReceivedOn, received_day, received_state, say
 
 progress_app = typer.Typer(help="Báo cáo tiến độ thực hiện kế hoạch trong năm.", no_args_is_help=True)
 
@@ -18,16 +16,14 @@ def progress_import(
     file: Path = typer.Argument(
         ..., exists=True, dir_okay=False, help="Tệp báo cáo tiến độ .xlsx của đơn vị"
     ),
-    as_of: datetime | None = typer.Option(
-        None, "--as-of", formats=["%Y-%m-%d"], help="Ngày nhận (mặc định hôm nay)"
-    ),
+    as_of: ReceivedOn = None,
 ) -> None:
     """Nhập tệp báo cáo tiến độ nhận qua đường khác: biểu mẫu tự xác định đơn vị và kỳ báo cáo."""
     from models.db import session_scope, upgrade_database
     from tasks.progress.intake import ingest_progress_report
 
     upgrade_database()
-    received_on = as_of.date() if as_of else get_settings().today()
+    received_on = received_day(as_of)
     with session_scope() as session:
         result = ingest_progress_report(
             session=session,
@@ -37,13 +33,7 @@ def progress_import(
             as_of=received_on,
             actor="cli",
         )
-    if not result.accepted:
-        echo_invalid_file(result.errors)
-        raise typer.Exit(1)
-    if result.duplicate:
-        state = say("same_as_last_time")
-    else:
-        state = say("report_on_time" if result.on_time else "report_late")
+    state = received_state(result, "report_on_time" if result.on_time else "report_late")
     typer.echo(
         say(
             "report_received",

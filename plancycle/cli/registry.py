@@ -36,14 +36,4 @@ def units_import(files: list[Path] = typer.Argument(..., exists=True, dir_okay=F
         for issue in error.issues:
             typer.echo(say("units_import_issue", file=issue.file, message=issue.message("vi")), err=True)
         raise typer.Exit(1) from None
-    typer.echo(
-        say(
-            "units_imported",
-            units_created=result.units_created,
-            units_updated=result.units_updated,
-            units_unchanged=result.units_unchanged,
-            contacts_created=result.contacts_created,
-            contacts_updated=result.contacts_updated,
-            contacts_unchanged=result.contacts_unchanged,
-        )
-    )
+    typer.echo(say("units_imported", **result.model_dump()))

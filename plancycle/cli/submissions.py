@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from plancycle.cli.output import echo_invalid_file, say
+from plancycle.cli.output import ReceivedOn, received_day, received_state, say
 from plancycle.settings import get_settings
 
 if TYPE_CHECKING:
@@ -49,9 +49,7 @@ def submissions_import(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Tệp .xlsx của đơn vị"),
     unit: str = typer.Option(..., "--unit", help="Mã đơn vị gửi"),
     year: int = typer.Option(..., "--year", help="Năm kế hoạch"),
-    as_of: datetime | None = typer.Option(
-        None, "--as-of", formats=["%Y-%m-%d"], help="Ngày nhận (mặc định hôm nay)"
-    ),
+    as_of: ReceivedOn = None,
 ) -> None:
     """Nhập tệp đề xuất nhận qua đường khác (thư, USB…): cùng kiểm tra và ghi nhận như trên cổng."""
     from models.db import session_scope, upgrade_database
@@ -59,7 +57,7 @@ def submissions_import(
     from tasks.submissions.notices import notify_intake_result
 
     upgrade_database()
-    received_on = as_of.date() if as_of else get_settings().today()
+    received_on = received_day(as_of)
     with session_scope() as session:
         cycle, unit_row = _cycle_and_unit_or_exit(session, year, unit)
         result = ingest_submission(
@@ -80,13 +78,7 @@ def submissions_import(
             received_on=received_on,
             settings=get_settings(),
         )
-    if not result.accepted:
-        echo_invalid_file(result.errors)
-        raise typer.Exit(1)
-    if result.duplicate:
-        state = say("same_as_last_time")
-    else:
-        state = say("submission_version", version_number=result.version_number)
+    state = received_state(result, "submission_version", version_number=result.version_number)
     typer.echo(say("submission_received", state=state, item_count=result.item_count))
 
 

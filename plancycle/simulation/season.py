@@ -77,10 +77,7 @@ def _answers_and_reminders(season: Season, deadline: date) -> None:
         record["details"] = {"invalid_files": collected["invalid"]}
         if collected["invalid"] != len(season.codes(Behaviour.errors)):
             raise AssertionError(f"expected every broken file refused, got {collected}")
-    with season.stage("answers_corrected", [fixed_day]) as record:
-        season.answer_call(season.codes(Behaviour.errors), fixed_day)
-        season.collect(fixed_day)
-        record["counts"] = season.submission_counts()
+    _answers(season, "answers_corrected", fixed_day, Behaviour.errors)
     before = [season.wd(deadline, -7), season.wd(deadline, -3), season.wd(deadline, -1), deadline]
     with season.stage("reminders_before", before) as record:
         sent = [season.remind(day) for day in before]
@@ -95,24 +92,25 @@ def _answers_and_reminders(season: Season, deadline: date) -> None:
         season.answer_call(on_time[half:], deadline)
         season.collect(deadline)
         record["counts"] = season.submission_counts()
-    overdue_1 = season.wd(deadline, 3)
-    with season.stage("reminders_overdue", [overdue_1]) as record:
-        season.remind(overdue_1)
+    _reminders(season, "reminders_overdue", [season.wd(deadline, 3)])
+    _answers(season, "answers_late", season.wd(deadline, 4), Behaviour.late)
+    _reminders(season, "escalation", [season.wd(deadline, 5), season.wd(deadline, 6)])
+    _answers(season, "answers_very_late", season.wd(deadline, 7), Behaviour.very_late)
+
+
+def _answers(season: Season, key: str, day: date, behaviour: Behaviour) -> None:
+    """The units of one behaviour answer the call on ``day``, and the inbox is collected that day."""
+    with season.stage(key, [day]) as record:
+        season.answer_call(season.codes(behaviour), day)
+        season.collect(day)
         record["counts"] = season.submission_counts()
-    late_day = season.wd(deadline, 4)
-    with season.stage("answers_late", [late_day]) as record:
-        season.answer_call(season.codes(Behaviour.late), late_day)
-        season.collect(late_day)
-        record["counts"] = season.submission_counts()
-    escalation_days = [season.wd(deadline, 5), season.wd(deadline, 6)]
-    with season.stage("escalation", escalation_days) as record:
-        for day in escalation_days:
+
+
+def _reminders(season: Season, key: str, days: list[date]) -> None:
+    """Reminders are sent on each of ``days``."""
+    with season.stage(key, days) as record:
+        for day in days:
             season.remind(day)
-        record["counts"] = season.submission_counts()
-    very_late_day = season.wd(deadline, 7)
-    with season.stage("answers_very_late", [very_late_day]) as record:
-        season.answer_call(season.codes(Behaviour.very_late), very_late_day)
-        season.collect(very_late_day)
         record["counts"] = season.submission_counts()
 
 

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
-import yaml
-
-from templates import TEMPLATES_DIR
+from templates import load_yaml
 
 
-@lru_cache
 def simulation_texts() -> dict[str, Any]:
-    with (TEMPLATES_DIR / "simulation" / "simulation.vi.yaml").open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+    return load_yaml("simulation/simulation.vi.yaml")

@@ -348,6 +348,13 @@ def _apply(
     }
     context = {"amendment": amendment.number, "decision_id": decision_id}
     concerned: set[int] = set()
+
+    def audit(action: str, row: PlanItem, /, **details: object) -> None:
+        """One audit entry per change, each naming the amendment and the decision that made it."""
+        record_audit(
+            session=session, actor=actor, action=action, subject=row, cycle=cycle, details=context | details
+        )
+
     for change in proposal.change_amounts:
         item = items[change.item_ref]
         after = _money(change.amount, cycle.money_unit)
@@ -355,20 +362,14 @@ def _apply(
             session=session, item=item, source_id=sources[change.source_code], amount=after
         )
         concerned.add(item.lead_unit_id)
-        record_audit(
-            session=session,
-            actor=actor,
-            action="plan.amount_adjusted",
-            subject=item,
-            cycle=cycle,
-            details=context
-            | {
-                "item": change.item_ref,
-                "source": change.source_code,
-                "before": before,
-                "after": after,
-                "reason": nfc(change.reason),
-            },
+        audit(
+            "plan.amount_adjusted",
+            item,
+            item=change.item_ref,
+            source=change.source_code,
+            before=before,
+            after=after,
+            reason=nfc(change.reason),
         )
     for drop in proposal.drop_items:
         item = items[drop.item_ref]
@@ -376,14 +377,7 @@ def _apply(
         item.status_note = nfc(drop.reason)
         session.add(item)
         concerned.add(item.lead_unit_id)
-        record_audit(
-            session=session,
-            actor=actor,
-            action="plan.item_rejected",
-            subject=item,
-            cycle=cycle,
-            details=context | {"item": drop.item_ref, "reason": nfc(drop.reason)},
-        )
+        audit("plan.item_rejected", item, item=drop.item_ref, reason=nfc(drop.reason))
     session.flush()
     for added in proposal.add_items:
         unit = get_unit_by_code(session=session, code=added.lead_unit_code)
@@ -421,15 +415,7 @@ def _apply(
                 )  # type: ignore[arg-type]
             )
         concerned.add(unit.id)
-        record_audit(
-            session=session,
-            actor=actor,
-            action="plan.item_added",
-            subject=item,
-            cycle=cycle,
-            details=context
-            | {"item": ref, "name": item.name, "amounts": amounts, "reason": nfc(added.reason)},
-        )
+        audit("plan.item_added", item, item=ref, name=item.name, amounts=amounts, reason=nfc(added.reason))
     session.flush()
     units = {u.id: u.code for u in session.exec(select(Unit).where(col(Unit.id).in_(concerned)))}
     return sorted(units.values())

@@ -38,3 +38,14 @@ def _compiled(text: str) -> Template:
 def render_text(text: str, **values: Any) -> str:
     """Render one YAML text through the project's Jinja environment (filters: money, vndate…)."""
     return _compiled(text).render(**values)
+
+
+def plain_columns(
+    headers: dict[str, str], plan: list[tuple[str, float]], *, required: str, **values: Any
+) -> list[ColumnSpec]:
+    """One column per ``(key, width)`` of ``plan``, in order, headed by ``headers[key]`` rendered with
+    ``values``; only the ``required`` column must be filled."""
+    return [
+        ColumnSpec(key, index, render_text(headers[key], **values), width, key == required)
+        for index, (key, width) in enumerate(plan, start=1)
+    ]

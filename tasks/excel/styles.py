@@ -7,6 +7,7 @@ import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
@@ -130,3 +131,66 @@ def print_on_a4(ws: Worksheet, orientation: str, *, fit_to_width: bool = True) -
         ws.page_setup.fitToWidth = 1
         ws.page_setup.fitToHeight = 0
         ws.sheet_properties.pageSetUpPr.fitToPage = True
+
+
+def sheet_ref(name: str) -> str:
+    """A sheet name as a formula quotes it (``'Danh mục'``), for ranges of another sheet."""
+    return "'" + name.replace("'", "''") + "'"
+
+
+def instructions_sheet(wb: Workbook, title: str) -> Worksheet:
+    """The workbook's first sheet, renamed ``title``, laid out for one column of instruction lines."""
+    ws = wb.active
+    assert ws is not None
+    ws.title = title
+    ws.sheet_view.showGridLines = False
+    ws.column_dimensions["A"].width = 4
+    ws.column_dimensions["B"].width = 110
+    return ws
+
+
+def instruction_line(
+    ws: Worksheet,
+    row: int,
+    value: str | None,
+    *,
+    size: int,
+    bold: bool,
+    italic: bool | None = None,
+    horizontal: str | None = None,
+) -> None:
+    """One wrapped line of an instructions sheet, its row as high as the text needs."""
+    cell = ws.cell(row=row, column=2, value=value)
+    cell.font = Font(name=FONT, size=size, bold=bold, italic=italic)
+    cell.alignment = Alignment(wrap_text=True, vertical="top", horizontal=horizontal)
+    fit_row(ws, row, [(cell.value, 110)], line_height=size * 1.35)
+
+
+def money_line(ws: Worksheet, row: int, column: int, text: str) -> None:
+    """The "amounts in …" line, right-aligned in ``column``: it spills left over the empty cells, no merge."""
+    money = ws.cell(row=row, column=column, value=text)
+    money.font = Font(name=FONT, size=11, italic=True)
+    money.alignment = Alignment(horizontal="right")
+
+
+def add_status_validations(
+    ws: Worksheet,
+    statuses_ref: str,
+    prompts: dict[str, str],
+    *,
+    status_letter: str,
+    percent_letter: str,
+    first_row: int,
+    last_row: int,
+) -> None:
+    """The status drop-down (values at ``statuses_ref``) and the 0–100 percent check over the data rows."""
+    status_dv = list_validation(
+        statuses_ref, prompts["status_title"], prompts["status"], prompts["error_title"]
+    )
+    status_dv.add(f"{status_letter}{first_row}:{status_letter}{last_row}")
+    percent_dv = whole_number_validation(
+        0, 100, prompts["percent_title"], prompts["percent"], prompts["error_title"]
+    )
+    percent_dv.add(f"{percent_letter}{first_row}:{percent_letter}{last_row}")
+    ws.add_data_validation(status_dv)
+    ws.add_data_validation(percent_dv)

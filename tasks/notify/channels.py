@@ -23,6 +23,7 @@ import apprise_zalo
 from models.base import Channel
 from plancycle.settings import Settings
 from tasks.notify.email import (
+    EmailParts,
     SmtpPool,
     TemplatedEmail,
     email_bytes,
@@ -82,6 +83,20 @@ def _write_atomically(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def email_parts(job: Job, settings: Settings) -> EmailParts:
+    """The email a job carries, from the configured sender, with a Message-ID derived from the job's key."""
+    return EmailParts(
+        subject=job.subject,
+        html=job.html,
+        text=job.text,
+        from_name=settings.email_from_name,
+        from_email=settings.email_from,
+        to_email=job.recipient,
+        to_name=job.recipient_name,
+        message_id=message_id_for(job.key, settings.email_from),
+    )
+
+
 class SmtpEmailSender:
     """Email over SMTP through Apprise, one pooled connection per worker."""
 
@@ -92,7 +107,7 @@ class SmtpEmailSender:
             raise ValueError("PLANCYCLE_SMTP_URL is not an Apprise mailto:// or mailtos:// URL")
         parsed.pop("targets", None)
         parsed["from_addr"] = f"{settings.email_from_name} <{settings.email_from}>"
-        self.from_email = settings.email_from
+        self.settings = settings
         self.pool = SmtpPool()
         self.plugin: TemplatedEmail | None = None
         self.config_error = ""
@@ -104,19 +119,10 @@ class SmtpEmailSender:
     def send(self, job: Job) -> Attempt:
         if self.plugin is None:
             return Attempt(False, transient=False, error=self.config_error)
-        message_id = message_id_for(job.key, self.from_email)
-        ok, failure = send_email(
-            plugin=self.plugin,
-            to_email=job.recipient,
-            to_name=job.recipient_name,
-            subject=job.subject,
-            html=job.html,
-            text=job.text,
-            message_id=message_id,
-            attachments=list(job.attachments),
-        )
+        parts = email_parts(job, self.settings)
+        ok, failure = send_email(plugin=self.plugin, parts=parts, attachments=list(job.attachments))
         if ok:
-            return Attempt(True, provider_message_id=message_id)
+            return Attempt(True, provider_message_id=parts.message_id)
         assert failure is not None
         return Attempt(False, transient=failure.transient, error=failure.detail)
 
@@ -129,27 +135,17 @@ class OutboxEmailSender:
 
     def __init__(self, settings: Settings) -> None:
         self.folder = settings.resolved_outbox_dir / "email"
-        self.from_email = settings.email_from
-        self.from_name = settings.email_from_name
+        self.settings = settings
 
     def send(self, job: Job) -> Attempt:
-        message_id = message_id_for(job.key, self.from_email)
+        parts = email_parts(job, self.settings)
         try:
-            data = email_bytes(
-                subject=job.subject,
-                html=job.html,
-                text=job.text,
-                from_name=self.from_name,
-                from_email=self.from_email,
-                to_email=job.recipient,
-                to_name=job.recipient_name,
-                message_id=message_id,
-                attachments=AppriseAttachment(list(job.attachments)) if job.attachments else None,
-            )
+            attachments = AppriseAttachment(list(job.attachments)) if job.attachments else None
+            data = email_bytes(parts, attachments)
             _write_atomically(self.folder / f"{_safe_name(job.key)}.eml", data)
         except (OSError, ValueError) as exc:
             return Attempt(False, transient=isinstance(exc, PermissionError), error=f"outbox: {exc}")
-        return Attempt(True, provider_message_id=message_id)
+        return Attempt(True, provider_message_id=parts.message_id)
 
     def close(self) -> None:
         pass

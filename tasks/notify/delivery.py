@@ -34,7 +34,7 @@ from models.base import Channel, DeliveryStatus, utcnow
 from models.cycle import PlanningCycle
 from models.db import get_engine
 from models.notifications import NotificationLog
-from models.registry import Contact, Unit
+from models.registry import CONTACT_DETAILS, Contact, Unit
 from plancycle.settings import Settings, get_settings
 from tasks.notify.channels import Attempt, Job, Sender, email_sender, zalo_sender
 from tasks.notify.redact import redact, secret_values
@@ -328,22 +328,7 @@ def _plan(
     return planned
 
 
-_CONTACT_COLUMNS = [
-    getattr(Contact, name)
-    for name in (
-        "id",
-        "unit_id",
-        "full_name",
-        "position",
-        "role",
-        "email",
-        "zalo_user_id",
-        "phone",
-        "preferred_channels",
-        "locale",
-        "active",
-    )
-]
+_CONTACT_COLUMNS = [getattr(Contact, name) for name in ("id", "unit_id", *CONTACT_DETAILS)]
 # Contact.channels, applied to a row that has the same columns (one definition of the parsing).
 _CONTACT_CHANNELS: Callable[[Any], list[str]] = Contact.channels.fget  # type: ignore[attr-defined]
 

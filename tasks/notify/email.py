@@ -122,19 +122,22 @@ def message_id_for(key: str, from_email: str) -> str:
     return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{domain}>"
 
 
-def compose_email(
-    *,
-    subject: str,
-    html: str,
-    text: str,
-    from_name: str | None,
-    from_email: str,
-    to_email: str,
-    to_name: str | None = None,
-    message_id: str,
-    attachments: AppriseAttachment | None = None,
-    date: datetime | None = None,
-) -> Message:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EmailParts:
+    """One message's headers and bodies, as :func:`compose_email` and :func:`email_bytes` write them."""
+
+    subject: str
+    html: str
+    text: str
+    from_name: str | None
+    from_email: str
+    to_email: str
+    to_name: str | None = None
+    message_id: str
+    date: datetime | None = None
+
+
+def compose_email(parts: EmailParts, attachments: AppriseAttachment | None = None) -> Message:
     """multipart/mixed( multipart/alternative(text/plain, text/html), attachments… ), UTF-8 throughout;
     non-ASCII subject and names are RFC 2047 encoded words, file names RFC 2231.
 
@@ -142,8 +145,8 @@ def compose_email(
     costs ~20 ms per Vietnamese subject, which alone would cap a batch below 50 messages/s.
     """
     alternative = MIMEMultipart("alternative", boundary=_boundary())
-    alternative.attach(_text_part(text, "plain"))
-    alternative.attach(_text_part(html, "html"))
+    alternative.attach(_text_part(parts.text, "plain"))
+    alternative.attach(_text_part(parts.html, "html"))
     root: Message = alternative
     if attachments:
         root = MIMEMultipart("mixed", boundary=_boundary())
@@ -163,28 +166,16 @@ def compose_email(
             filename = name if name.isascii() else ("utf-8", "", name)
             part.add_header("Content-Disposition", "attachment", filename=filename)
             root.attach(part)
-    root["Subject"] = encoded_words(subject)
-    root["From"] = _address(from_name, from_email)
-    root["To"] = _address(to_name, to_email)
-    root["Date"] = format_datetime(date or utcnow())
-    root["Message-ID"] = message_id
+    root["Subject"] = encoded_words(parts.subject)
+    root["From"] = _address(parts.from_name, parts.from_email)
+    root["To"] = _address(parts.to_name, parts.to_email)
+    root["Date"] = format_datetime(parts.date or utcnow())
+    root["Message-ID"] = parts.message_id
     root["Auto-Submitted"] = "auto-generated"
     return root
 
 
-def email_bytes(
-    *,
-    subject: str,
-    html: str,
-    text: str,
-    from_name: str | None,
-    from_email: str,
-    to_email: str,
-    to_name: str | None = None,
-    message_id: str,
-    attachments: AppriseAttachment | None = None,
-    date: datetime | None = None,
-) -> bytes:
+def email_bytes(parts: EmailParts, attachments: AppriseAttachment | None = None) -> bytes:
     """The bytes SMTP carries for :func:`compose_email` with the same arguments (CRLF line ends).
 
     Without attachments (nearly every message) the MIME text is written directly: the structure is fixed,
@@ -192,41 +183,30 @@ def email_bytes(
     package writes for the same message (a test compares the two), at a fifth of the cost of building and
     flattening ``email.message`` objects. With attachments, :func:`compose_email` builds it.
     """
-    fields: dict[str, Any] = {
-        "subject": subject,
-        "html": html,
-        "text": text,
-        "from_name": from_name,
-        "from_email": from_email,
-        "to_email": to_email,
-        "to_name": to_name,
-        "message_id": message_id,
-        "date": date,
-    }
     if attachments:
-        return compose_email(**fields, attachments=attachments).as_bytes(policy=WIRE)
+        return compose_email(parts, attachments).as_bytes(policy=WIRE)
     boundary = _boundary()
     headers = {
         "Content-Type": f'multipart/alternative; boundary="{boundary}"',
         "MIME-Version": "1.0",
-        "Subject": encoded_words(subject),
-        "From": _address(from_name, from_email),
-        "To": _address(to_name, to_email),
-        "Date": format_datetime(date or utcnow()),
-        "Message-ID": message_id,
+        "Subject": encoded_words(parts.subject),
+        "From": _address(parts.from_name, parts.from_email),
+        "To": _address(parts.to_name, parts.to_email),
+        "Date": format_datetime(parts.date or utcnow()),
+        "Message-ID": parts.message_id,
         "Auto-Submitted": "auto-generated",
     }
     if not all(value.isascii() and _PREFOLDED.fullmatch(value) for value in headers.values()):
         # Not expected (every value is ASCII and folded by construction): leave it to compat32's rules.
-        return compose_email(**fields).as_bytes(policy=WIRE)
+        return compose_email(parts).as_bytes(policy=WIRE)
     head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
     return "".join(
         (
             head,
             f"\r\n--{boundary}\r\n",
-            _text_part_wire(text, "plain"),
+            _text_part_wire(parts.text, "plain"),
             f"\r\n--{boundary}\r\n",
-            _text_part_wire(html, "html"),
+            _text_part_wire(parts.html, "html"),
             f"\r\n--{boundary}--\r\n",
         )
     ).encode("ascii")
@@ -396,7 +376,7 @@ class TemplatedEmail(NotifyEmail):
             return False
         _name, to_email = self.targets[0]
         try:
-            data = email_bytes(
+            parts = EmailParts(
                 subject=title,
                 html=body,
                 text=self.text_body,
@@ -405,8 +385,8 @@ class TemplatedEmail(NotifyEmail):
                 to_email=to_email,
                 to_name=self.to_name,
                 message_id=self.message_id,
-                attachments=attach,
             )
+            data = email_bytes(parts, attach)
         except (OSError, ValueError) as exc:
             self.failure = EmailFailure(False, f"cannot build the message: {exc}")
             return False
@@ -451,21 +431,17 @@ def email_plugin(url_kwargs: dict[str, Any], pool: SmtpPool | None) -> Templated
 
 
 def send_email(
-    *,
-    plugin: TemplatedEmail,
-    to_email: str,
-    to_name: str | None,
-    subject: str,
-    html: str,
-    text: str,
-    message_id: str,
-    attachments: list[str],
+    *, plugin: TemplatedEmail, parts: EmailParts, attachments: list[str]
 ) -> tuple[bool, EmailFailure | None]:
-    """Send one email with Apprise: ``plugin`` (from :func:`email_plugin`) addressed to ``to_email``."""
-    email = plugin.for_message(to_email=to_email, to_name=to_name, text_body=text, message_id=message_id)
+    """Send one email with Apprise: ``plugin`` (from :func:`email_plugin`) addressed to ``parts.to_email``.
+    The sender is the one the plugin was configured with (Apprise's parse of its ``from_addr``), not
+    ``parts.from_name`` / ``parts.from_email``."""
+    email = plugin.for_message(
+        to_email=parts.to_email, to_name=parts.to_name, text_body=parts.text, message_id=parts.message_id
+    )
     ok = email.notify(
-        body=html,
-        title=subject,
+        body=parts.html,
+        title=parts.subject,
         body_format=NotifyFormat.HTML,
         attach=AppriseAttachment(attachments) if attachments else None,
     )

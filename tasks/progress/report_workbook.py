@@ -165,48 +165,63 @@ def _write_summary(wb: Any, ws: Any, snapshot: ProgressSnapshot, fmt: _Formats) 
     unit_last = row
     charts = texts["charts"]
     if plan.by_status:
-        doughnut = wb.add_chart({"type": "doughnut"})
-        doughnut.add_series(
+        doughnut = _chart(
+            wb,
+            "doughnut",
+            charts["by_status"],
             {
                 "name": charts["by_status"],
                 "categories": [sheet, status_first, 0, status_last, 0],
                 "values": [sheet, status_first, 1, status_last, 1],
                 "data_labels": {"value": True},
-            }
+            },
         )
-        doughnut.set_title({"name": charts["by_status"]})
         doughnut.set_size({"width": 480, "height": 300})
         ws.insert_chart(3, 7, doughnut)
     if snapshot.units:
-        bars = wb.add_chart({"type": "bar"})
-        bars.add_series(
+        bars = _chart(
+            wb,
+            "bar",
+            charts["by_unit"],
             {
                 "name": texts["percent"],
                 "categories": [sheet, unit_first, 0, unit_last, 0],
                 "values": [sheet, unit_first, 1, unit_last, 1],
                 "data_labels": {"value": True, "num_format": "0"},
-            }
+            },
         )
-        bars.set_title({"name": charts["by_unit"]})
         bars.set_x_axis({"min": 0, "max": 100})
         bars.set_y_axis({"reverse": True})
         bars.set_legend({"none": True})
         bars.set_size({"width": 620, "height": max(240, 40 + 28 * len(snapshot.units))})
         ws.insert_chart(20, 7, bars)
-        money = wb.add_chart({"type": "column"})
-        for c, key in ((1, "approved"), (2, "disbursed")):
-            money.add_series(
+        units_sheet, last_unit_row = report_texts()["sheets"]["units"], 3 + len(snapshot.units)
+        money = _chart(
+            wb,
+            "column",
+            charts["money_by_unit"].format(**values),
+            *(
                 {
                     "name": texts[f"chart_{key}"],
                     "categories": [sheet, unit_first, 0, unit_last, 0],
-                    "values": [report_texts()["sheets"]["units"], 4, 3 + c, 3 + len(snapshot.units), 3 + c],
+                    "values": [units_sheet, 4, 3 + c, last_unit_row, 3 + c],
                 }
-            )
-        money.set_title({"name": charts["money_by_unit"].format(**values)})
+                for c, key in ((1, "approved"), (2, "disbursed"))
+            ),
+        )
         money.set_y_axis({"num_format": amount_format(snapshot.money_unit)})
         money.set_size({"width": 620, "height": 320})
         ws.insert_chart(20 + max(12, 2 + len(snapshot.units) * 2), 7, money)
     ws.write_string(unit_last + 2, 0, texts["rounding"], fmt.note)
+
+
+def _chart(wb: Any, kind: str, title: str, *series: dict[str, Any]) -> Any:
+    """A native Excel chart of ``kind`` with its series and title (sizes and axes are the caller's)."""
+    chart = wb.add_chart({"type": kind})
+    for one in series:
+        chart.add_series(one)
+    chart.set_title({"name": title})
+    return chart
 
 
 def _write_items(ws: Any, snapshot: ProgressSnapshot, fmt: _Formats) -> None:

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font
+from openpyxl.styles import Font
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session, col, select
 
@@ -28,26 +28,30 @@ from models.progress import Indicator, IndicatorTarget, ProgressEntry, ProgressR
 from models.registry import Unit
 from tasks.common.money import MONEY_UNIT_LABELS
 from tasks.common.text import ascii_slug
+from tasks.excel.context import UnitWorkbookContext, unit_context_fields, unit_metadata_fields
 from tasks.excel.files import finish_workbook
-from tasks.excel.layout import ColumnSpec, render_text
-from tasks.excel.metadata import issued_at_text, sign_fields, signing_secret, write_signed_metadata
+from tasks.excel.layout import ColumnSpec, plain_columns, render_text
+from tasks.excel.metadata import sign_fields, signing_secret, write_signed_metadata
 from tasks.excel.styles import (
     FONT,
     LOCKED,
     PREFILL_FILL,
     REF_FILL,
+    add_status_validations,
     amount_number_format,
     fit_row,
     header_row,
-    list_validation,
+    instruction_line,
+    instructions_sheet,
+    money_line,
     note_row,
     print_on_a4,
     protect_sheet,
+    sheet_ref,
     style_data,
     title_row,
-    whole_number_validation,
 )
-from tasks.submissions.workbook import REPORTABLE_STATUSES, SourceSpec, led_items, workbook_texts
+from tasks.submissions.workbook import REPORTABLE_STATUSES, led_items, workbook_texts
 from templates import load_yaml
 
 # Bump when the layout (sheets, columns, rows, metadata) changes: older files are then refused.
@@ -120,10 +124,9 @@ class ProgressIndicator(BaseModel):
     target: Decimal | None = None
 
 
-class ProgressContext(BaseModel):
+class ProgressContext(UnitWorkbookContext):
     """Everything needed to generate or validate one unit's progress workbook, read once."""
 
-    model_config = ConfigDict(frozen=True)
     template_version: str = PROGRESS_TEMPLATE_VERSION
     report_id: int
     period_id: int
@@ -131,14 +134,6 @@ class ProgressContext(BaseModel):
     starts_on: date
     ends_on: date
     deadline: date
-    cycle_id: int
-    cycle_year: int
-    cycle_title: str
-    money_unit: str
-    unit_id: int
-    unit_code: str
-    unit_name: str
-    funding_sources: list[SourceSpec]
     items: list[ProgressItem]
     indicators: list[ProgressIndicator]
 
@@ -205,14 +200,7 @@ def load_progress_context(*, session: Session, report: ProgressReport) -> Progre
         starts_on=period.starts_on,
         ends_on=period.ends_on,
         deadline=report.deadline or period.deadline,
-        cycle_id=cycle.id,
-        cycle_year=cycle.year,
-        cycle_title=cycle.title,
-        money_unit=cycle.money_unit,
-        unit_id=unit.id,
-        unit_code=unit.code,
-        unit_name=unit.name,
-        funding_sources=[SourceSpec(id=s.id, code=s.code, name=s.name) for s in sources],  # type: ignore[arg-type]
+        **unit_context_fields(cycle=cycle, unit=unit, sources=sources),
         items=[
             ProgressItem(
                 id=item.id,  # type: ignore[arg-type]
@@ -287,9 +275,7 @@ def item_columns(context: ProgressContext) -> list[ColumnSpec]:
 
 
 def indicator_columns(context: ProgressContext) -> list[ColumnSpec]:
-    texts = progress_texts()["indicators"]["columns"]
-    values = _values(context)
-    plan = [
+    plan: list[tuple[str, float]] = [
         ("stt", 6),
         ("code", 12),
         ("name", 50),
@@ -298,10 +284,9 @@ def indicator_columns(context: ProgressContext) -> list[ColumnSpec]:
         ("value", 16),
         ("note", 40),
     ]
-    return [
-        ColumnSpec(key, index, render_text(texts[key], **values), width, key == "value")
-        for index, (key, width) in enumerate(plan, start=1)
-    ]
+    return plain_columns(
+        progress_texts()["indicators"]["columns"], plan, required="value", **_values(context)
+    )
 
 
 # ---------------------------------------------------------------- metadata
@@ -318,11 +303,7 @@ def progress_metadata_fields(context: ProgressContext, *, issued_at: datetime) -
         "template_version": context.template_version,
         "report_id": str(context.report_id),
         "period_id": str(context.period_id),
-        "cycle_id": str(context.cycle_id),
-        "cycle_year": str(context.cycle_year),
-        "unit_id": str(context.unit_id),
-        "unit_code": context.unit_code,
-        "issued_at": issued_at_text(issued_at),
+        **unit_metadata_fields(context, issued_at=issued_at),
     }
 
 
@@ -332,20 +313,12 @@ def progress_metadata_fields(context: ProgressContext, *, issued_at: datetime) -
 def _write_instructions(wb: Workbook, context: ProgressContext) -> None:
     spec = progress_texts()["instructions"]
     values = _values(context)
-    ws = wb.active
-    assert ws is not None
-    ws.title = progress_texts()["sheets"]["instructions"]
-    ws.sheet_view.showGridLines = False
-    ws.column_dimensions["A"].width = 4
-    ws.column_dimensions["B"].width = 110
+    ws = instructions_sheet(wb, progress_texts()["sheets"]["instructions"])
     lines = [(spec["title"], True, 14), (spec["subtitle"], False, 12), ("", False, 12)]
     lines += [(fact, True, 12) for fact in spec["facts"]] + [("", False, 12)]
     lines += [(step, False, 12) for step in spec["steps"]] + [("", False, 12), (spec["warning"], True, 12)]
     for row, (text, bold, size) in enumerate(lines, start=1):
-        cell = ws.cell(row=row, column=2, value=render_text(text, **values) if text else None)
-        cell.font = Font(name=FONT, size=size, bold=bold)
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
-        fit_row(ws, row, [(cell.value, 110)], line_height=size * 1.35)
+        instruction_line(ws, row, render_text(text, **values) if text else None, size=size, bold=bold)
     ws.protection.sheet = True
 
 
@@ -360,7 +333,7 @@ def _write_lists(wb: Workbook) -> str:
         ws.cell(row=row, column=1, value=labels[status])
     ws.column_dimensions["A"].width = 24
     protect_sheet(ws)
-    quoted = "'" + texts["sheets"]["lists"].replace("'", "''") + "'"
+    quoted = sheet_ref(texts["sheets"]["lists"])
     return f"{quoted}!$A$2:$A${len(REPORTABLE_STATUSES) + 1}"
 
 
@@ -377,9 +350,7 @@ def _write_items(wb: Workbook, context: ProgressContext, statuses_ref: str) -> N
         (ITEMS_PERIOD_ROW, "period_line", 11),
     ):
         title_row(ws, row, len(columns), render_text(spec[key], **values), size)
-    money = ws.cell(row=ITEMS_MONEY_ROW, column=len(columns), value=render_text(spec["money_line"], **values))
-    money.font = Font(name=FONT, size=11, italic=True)
-    money.alignment = Alignment(horizontal="right")
+    money_line(ws, ITEMS_MONEY_ROW, len(columns), render_text(spec["money_line"], **values))
     header_row(ws, ITEMS_HEADER_ROW, columns, 48)
     if not context.items:
         note_row(ws, ITEMS_DATA_START_ROW, render_text(spec["none_line"], **values))
@@ -417,20 +388,15 @@ def _write_items(wb: Workbook, context: ProgressContext, statuses_ref: str) -> N
                 cell.fill = PREFILL_FILL
         fit_row(ws, row, [(item.name, by_key["name"].width)])
     if context.items:
-        prompts = texts["validation_prompts"]
-        last_row = ITEMS_DATA_START_ROW + len(context.items) - 1
-        status_dv = list_validation(
-            statuses_ref, prompts["status_title"], prompts["status"], prompts["error_title"]
+        add_status_validations(
+            ws,
+            statuses_ref,
+            texts["validation_prompts"],
+            status_letter=by_key["status"].letter,
+            percent_letter=by_key["percent"].letter,
+            first_row=ITEMS_DATA_START_ROW,
+            last_row=ITEMS_DATA_START_ROW + len(context.items) - 1,
         )
-        letter = by_key["status"].letter
-        status_dv.add(f"{letter}{ITEMS_DATA_START_ROW}:{letter}{last_row}")
-        percent_dv = whole_number_validation(
-            0, 100, prompts["percent_title"], prompts["percent"], prompts["error_title"]
-        )
-        letter = by_key["percent"].letter
-        percent_dv.add(f"{letter}{ITEMS_DATA_START_ROW}:{letter}{last_row}")
-        ws.add_data_validation(status_dv)
-        ws.add_data_validation(percent_dv)
     ws.freeze_panes = ws.cell(row=ITEMS_DATA_START_ROW, column=by_key["name"].index + 1)
     print_on_a4(ws, "landscape")
     protect_sheet(ws)

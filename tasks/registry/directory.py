@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 
 from models import Contact, Unit, UnitAlias, record_audit
 from models.base import ContactRole, UnitKind, nfc, utcnow
-from models.registry import unit_name_key
+from models.registry import CONTACT_DETAILS, unit_name_key
 from tasks.registry.files import (
     CONTACT_REQUIRED,
     UNIT_REQUIRED,
@@ -429,20 +429,7 @@ def _write(
             ),
             None,
         )
-        values = {
-            k: record[k]
-            for k in (
-                "full_name",
-                "position",
-                "role",
-                "email",
-                "zalo_user_id",
-                "phone",
-                "preferred_channels",
-                "locale",
-                "active",
-            )
-        }
+        values = {k: record[k] for k in CONTACT_DETAILS}
         if contact is None:
             session.add(Contact(unit_id=unit.id, **values))
             result.contacts_created += 1

@@ -16,16 +16,14 @@ from models.base import RequestKind
 from models.progress import ProgressReport, ReportingPeriod
 from plancycle.settings import Settings
 from tasks.common.calendar import WorkingCalendar
-from tasks.notify.unit_messages import contact_messages, unit_context
+from tasks.notify.unit_messages import unit_context
 from tasks.progress.calendar import request_day
 from tasks.progress.requests import OPEN_STATUSES, reporting_cycles
 from tasks.reminders.schedule import due_reminders, reminder_state
 from tasks.reminders.units import (
-    ReminderRow,
     UrgingPlan,
+    add_unit_reminders,
     coordinators,
-    record_skipped_steps,
-    reminder_recipients,
     reminder_schedule,
     settled_steps,
 )
@@ -71,47 +69,23 @@ def plan_progress_reminders(
         shared = unit_context(session=session, unit=unit, cycle=cycle, settings=settings) | {
             "period_label": period.label
         }
-        for decision in decisions:
-            record_skipped_steps(
-                session=session,
-                prefix=_prefix(report.id),  # type: ignore[arg-type]
-                step_keys=decision.skipped,
-                unit_id=report.unit_id,
-                cycle_id=cycle.id,
-            )
-            contacts = reminder_recipients(
-                session=session, unit=unit, recipients=decision.recipients, escalate_to=escalate_to
-            )
-            overdue = decision.working_days_overdue > 0
-            context = shared | {
-                "deadline": decision.effective_deadline,
-                "days_left": decision.working_days_left,
-                "days_overdue": decision.working_days_overdue,
-                "reminder": True,
-                "escalation": decision.template.value == "escalation",
-            }
-            plan.messages.extend(
-                contact_messages(
-                    contacts=contacts,
-                    template="progress_report_overdue" if overdue else "progress_report_requested",
-                    key=f"{_prefix(report.id)}{decision.key}",  # type: ignore[arg-type]
-                    cycle=cycle,
-                    unit=unit,
-                    context=context,
-                )
-            )
-            plan.rows.append(
-                ReminderRow(
-                    unit_code=unit.code,
-                    unit_name=unit.name,
-                    deadline=decision.effective_deadline,
-                    step=f"{period.label}: {decision.step}",
-                    template=decision.template.value,
-                    working_days_left=decision.working_days_left,
-                    working_days_overdue=decision.working_days_overdue,
-                    skipped=list(decision.skipped),
-                )
-            )
+        add_unit_reminders(
+            plan,
+            session=session,
+            cycle=cycle,
+            unit=unit,
+            prefix=_prefix(report.id),  # type: ignore[arg-type]
+            decisions=decisions,
+            escalate_to=escalate_to,
+            shared=shared,
+            template=lambda decision: (
+                "progress_report_overdue"
+                if decision.working_days_overdue > 0
+                else "progress_report_requested"
+            ),
+            extra=lambda decision: {"reminder": True, "escalation": decision.template.value == "escalation"},
+            step_prefix=f"{period.label}: ",
+        )
     session.flush()
     return plan
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Set
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -223,7 +223,8 @@ def _steps_until_due(
     return steps
 
 
-def _overdue_steps(
+def _after_deadline_steps(
+    kind: Literal["overdue", "escalate"],
     deadline: date,
     policy: ReminderSchedule,
     calendar: WorkingCalendar,
@@ -231,36 +232,27 @@ def _overdue_steps(
     until: date | None,
     limit: int | None,
 ) -> list[ReminderStep]:
-    """Overdue steps in order, while ``trigger_on`` <= ``until`` (if given) and at most ``limit`` of them."""
-    if policy.max_overdue_reminders is not None:
-        limit = policy.max_overdue_reminders if limit is None else min(limit, policy.max_overdue_reminders)
-    every = policy.overdue_every_working_days
-    first = calendar.add_working_days(effective_deadline(deadline, calendar), every)
-    return _repeated_steps(
-        deadline, calendar, "overdue", ReminderTemplate.overdue, first, every, until=until, limit=limit
-    )
-
-
-def _escalation_steps(
-    deadline: date,
-    policy: ReminderSchedule,
-    calendar: WorkingCalendar,
-    *,
-    until: date | None,
-    limit: int | None,
-) -> list[ReminderStep]:
-    """Escalation steps in order, while ``trigger_on`` <= ``until`` (if given) and at most ``limit``."""
-    if policy.escalate_after_working_days is None:
-        return []
-    if policy.escalate_every_working_days is None:
-        limit = 1 if limit is None else min(limit, 1)
-    first = calendar.add_working_days(
-        effective_deadline(deadline, calendar), policy.escalate_after_working_days
-    )
-    every = policy.escalate_every_working_days or 1
-    return _repeated_steps(
-        deadline, calendar, "escalate", ReminderTemplate.escalation, first, every, until=until, limit=limit
-    )
+    """Overdue reminders or escalations in order, while ``trigger_on`` <= ``until`` (if given) and at most
+    ``limit`` of them: overdue every ``overdue_every_working_days`` after the deadline (capped by
+    ``max_overdue_reminders``); escalation ``escalate_after_working_days`` after it, then every
+    ``escalate_every_working_days`` (once when that is not set)."""
+    due_on = effective_deadline(deadline, calendar)
+    if kind == "overdue":
+        if policy.max_overdue_reminders is not None:
+            cap = policy.max_overdue_reminders
+            limit = cap if limit is None else min(limit, cap)
+        every = policy.overdue_every_working_days
+        first = calendar.add_working_days(due_on, every)
+        template = ReminderTemplate.overdue
+    else:
+        if policy.escalate_after_working_days is None:
+            return []
+        if policy.escalate_every_working_days is None:
+            limit = 1 if limit is None else min(limit, 1)
+        first = calendar.add_working_days(due_on, policy.escalate_after_working_days)
+        every = policy.escalate_every_working_days or 1
+        template = ReminderTemplate.escalation
+    return _repeated_steps(deadline, calendar, kind, template, first, every, until=until, limit=limit)
 
 
 def _repeated_steps(
@@ -299,8 +291,8 @@ def reminder_plan(
     first ``overdue_steps`` and ``escalation_steps`` of them (fewer if the policy caps or disables them)."""
     steps = [
         *_steps_until_due(deadline, policy, calendar),
-        *_overdue_steps(deadline, policy, calendar, until=None, limit=overdue_steps),
-        *_escalation_steps(deadline, policy, calendar, until=None, limit=escalation_steps),
+        *_after_deadline_steps("overdue", deadline, policy, calendar, until=None, limit=overdue_steps),
+        *_after_deadline_steps("escalate", deadline, policy, calendar, until=None, limit=escalation_steps),
     ]
     return sorted(steps, key=lambda s: (s.trigger_on, s.recipients is RecipientKind.head_and_coordinator))
 
@@ -384,7 +376,11 @@ def due_reminders(
     }
 
     officer_passed = [s for s in _steps_until_due(deadline, policy, calendar) if s.trigger_on <= today]
-    overdue = _overdue_steps(deadline, policy, calendar, until=today, limit=None) if left < 0 else []
+    overdue = (
+        _after_deadline_steps("overdue", deadline, policy, calendar, until=today, limit=None)
+        if left < 0
+        else []
+    )
     officer_passed += overdue
     if left > 0:
         current = next((s for s in reversed(officer_passed) if s.template is ReminderTemplate.due_soon), None)
@@ -394,6 +390,6 @@ def due_reminders(
         current = overdue[-1] if overdue else None
     decisions = [_decide(current, officer_passed, **common)]
 
-    escalations = _escalation_steps(deadline, policy, calendar, until=today, limit=None)
+    escalations = _after_deadline_steps("escalate", deadline, policy, calendar, until=today, limit=None)
     decisions.append(_decide(escalations[-1] if escalations else None, escalations, **common))
     return [d for d in decisions if d is not None]

@@ -8,6 +8,7 @@ whatever happens to the job; stale steps are written to the log as ``skipped`` a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -21,7 +22,13 @@ from plancycle.settings import Settings
 from tasks.common.calendar import WorkingCalendar
 from tasks.notify.delivery import Message
 from tasks.notify.unit_messages import contact_messages, unit_context
-from tasks.reminders.schedule import RecipientKind, ReminderSchedule, due_reminders, reminder_state
+from tasks.reminders.schedule import (
+    RecipientKind,
+    ReminderDecision,
+    ReminderSchedule,
+    due_reminders,
+    reminder_state,
+)
 from tasks.submissions.status import status_rows
 from templates import load_yaml
 
@@ -117,6 +124,64 @@ def reminder_recipients(
     return list_unit_contacts(session=session, unit_id=unit.id, roles=[ContactRole.head]) + escalate_to
 
 
+def add_unit_reminders(
+    plan: UrgingPlan,
+    *,
+    session: Session,
+    cycle: PlanningCycle,
+    unit: Unit,
+    prefix: str,
+    decisions: list[ReminderDecision],
+    escalate_to: list[Any],
+    shared: dict[str, Any],
+    template: Callable[[ReminderDecision], str],
+    extra: Callable[[ReminderDecision], dict[str, Any]],
+    step_prefix: str = "",
+) -> None:
+    """Add to ``plan`` the messages and rows of the reminder ``decisions`` due for one request of ``unit``
+    (its log keys under ``prefix``), logging their stale steps as skipped. Each message's context is
+    ``shared``, the step's deadline and day counts, then ``extra(decision)``; ``template(decision)`` names
+    its template and ``step_prefix`` leads its row's step."""
+    for decision in decisions:
+        record_skipped_steps(
+            session=session, prefix=prefix, step_keys=decision.skipped, unit_id=unit.id, cycle_id=cycle.id
+        )
+        contacts = reminder_recipients(
+            session=session, unit=unit, recipients=decision.recipients, escalate_to=escalate_to
+        )
+        context = (
+            shared
+            | {
+                "deadline": decision.effective_deadline,
+                "days_left": decision.working_days_left,
+                "days_overdue": decision.working_days_overdue,
+            }
+            | extra(decision)
+        )
+        plan.messages.extend(
+            contact_messages(
+                contacts=contacts,
+                template=template(decision),
+                key=f"{prefix}{decision.key}",
+                cycle=cycle,
+                unit=unit,
+                context=context,
+            )
+        )
+        plan.rows.append(
+            ReminderRow(
+                unit_code=unit.code,
+                unit_name=unit.name,
+                deadline=decision.effective_deadline,
+                step=f"{step_prefix}{decision.step}",
+                template=decision.template.value,
+                working_days_left=decision.working_days_left,
+                working_days_overdue=decision.working_days_overdue,
+                skipped=list(decision.skipped),
+            )
+        )
+
+
 def plan_submission_reminders(
     *, session: Session, cycle: PlanningCycle, as_of: date | datetime, settings: Settings
 ) -> UrgingPlan:
@@ -131,8 +196,7 @@ def plan_submission_reminders(
         .where(Submission.cycle_id == cycle.id, col(Submission.status).in_(OPEN_STATUSES))
         .order_by(col(Unit.code))
     ).all()
-    messages: list[Message] = []
-    rows: list[ReminderRow] = []
+    plan = UrgingPlan(messages=[], rows=[])
     for submission, unit in requests:
         deadline = submission.deadline or cycle.submission_deadline
         if deadline is None:
@@ -150,45 +214,21 @@ def plan_submission_reminders(
             continue
         officers = list_unit_contacts(session=session, unit_id=unit.id, roles=[ContactRole.officer])  # type: ignore[arg-type]
         shared = unit_context(session=session, unit=unit, cycle=cycle, settings=settings)
-        for decision in decisions:
-            record_skipped_steps(
-                session=session,
-                prefix=_prefix(submission.id),  # type: ignore[arg-type]
-                step_keys=decision.skipped,
-                unit_id=unit.id,
-                cycle_id=submission.cycle_id,
-            )
-            contacts = reminder_recipients(
-                session=session, unit=unit, recipients=decision.recipients, escalate_to=escalate_to
-            )
-            context = shared | {
-                "deadline": decision.effective_deadline,
-                "days_left": decision.working_days_left,
-                "days_overdue": decision.working_days_overdue,
-                "officer_name": officers[0].full_name if officers else None,
-            }
-            messages += contact_messages(
-                contacts=contacts,
-                template=decision.template.value,
-                key=f"{_prefix(submission.id)}{decision.key}",  # type: ignore[arg-type]
-                cycle=cycle,
-                unit=unit,
-                context=context,
-            )
-            rows.append(
-                ReminderRow(
-                    unit_code=unit.code,
-                    unit_name=unit.name,
-                    deadline=decision.effective_deadline,
-                    step=decision.step,
-                    template=decision.template.value,
-                    working_days_left=decision.working_days_left,
-                    working_days_overdue=decision.working_days_overdue,
-                    skipped=list(decision.skipped),
-                )
-            )
+        officer_name = officers[0].full_name if officers else None
+        add_unit_reminders(
+            plan,
+            session=session,
+            cycle=cycle,
+            unit=unit,
+            prefix=_prefix(submission.id),  # type: ignore[arg-type]
+            decisions=decisions,
+            escalate_to=escalate_to,
+            shared=shared,
+            template=lambda decision: decision.template.value,
+            extra=lambda decision, officer_name=officer_name: {"officer_name": officer_name},
+        )
     session.flush()
-    return UrgingPlan(messages=messages, rows=rows)
+    return plan
 
 
 def digest_messages(

@@ -13,7 +13,7 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.comments import Comment
-from openpyxl.styles import Alignment, Font
+from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session, col, select
@@ -27,21 +27,27 @@ from models.cycle import (
 )
 from models.items import PlanItem
 from models.registry import Unit
+from tasks.excel.context import UnitWorkbookContext, unit_context_fields, unit_metadata_fields
 from tasks.excel.files import finish_workbook
-from tasks.excel.layout import ColumnSpec, render_text
-from tasks.excel.metadata import issued_at_text, sign_fields, signing_secret, write_signed_metadata
+from tasks.excel.layout import ColumnSpec, plain_columns, render_text
+from tasks.excel.metadata import sign_fields, signing_secret, write_signed_metadata
 from tasks.excel.styles import (
     FONT,
     PREFILL_FILL,
     REF_FILL,
     UNLOCKED,
+    add_status_validations,
     amount_number_format,
     fit_row,
     header_row,
+    instruction_line,
+    instructions_sheet,
     list_validation,
+    money_line,
     note_row,
     print_on_a4,
     protect_sheet,
+    sheet_ref,
     style_data,
     style_header,
     title_row,
@@ -95,13 +101,6 @@ def workbook_texts() -> dict[str, Any]:
 # ---------------------------------------------------------------- context
 
 
-class SourceSpec(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    id: int
-    code: str
-    name: str
-
-
 class FieldSpec(BaseModel):
     model_config = ConfigDict(frozen=True)
     code: str
@@ -128,22 +127,13 @@ class PreviousItem(BaseModel):
         return self.status in CLOSED_STATUSES
 
 
-class WorkbookContext(BaseModel):
+class WorkbookContext(UnitWorkbookContext):
     """Everything needed to generate or validate one unit's workbook, read from the database once."""
 
-    model_config = ConfigDict(frozen=True)
     template_version: str = WORKBOOK_TEMPLATE_VERSION
-    cycle_id: int
-    cycle_year: int
-    cycle_title: str
-    money_unit: str
     submission_deadline: date | None = None
     previous_year: int
     previous_cycle_id: int | None = None
-    unit_id: int
-    unit_code: str
-    unit_name: str
-    funding_sources: list[SourceSpec]
     fields: list[FieldSpec]
     previous_items: list[PreviousItem] = []
 
@@ -198,20 +188,12 @@ def load_workbook_context(*, session: Session, cycle: PlanningCycle, unit: Unit)
             for row in rows
         ]
     return WorkbookContext(
-        cycle_id=cycle.id,
-        cycle_year=cycle.year,
-        cycle_title=cycle.title,
-        money_unit=cycle.money_unit,
+        **unit_context_fields(
+            cycle=cycle, unit=unit, sources=list_funding_sources(session=session, cycle_id=cycle.id)
+        ),
         submission_deadline=cycle.submission_deadline,
         previous_year=previous.year if previous is not None else cycle.year - 1,
         previous_cycle_id=previous.id if previous is not None else None,
-        unit_id=unit.id,
-        unit_code=unit.code,
-        unit_name=unit.name,
-        funding_sources=[
-            SourceSpec(id=s.id, code=s.code, name=s.name)  # type: ignore[arg-type]
-            for s in list_funding_sources(session=session, cycle_id=cycle.id)
-        ],
         fields=[
             FieldSpec(code=f.code, name=f.name)
             for f in list_application_fields(session=session, cycle_id=cycle.id)
@@ -281,9 +263,7 @@ def item_columns(context: WorkbookContext) -> list[ColumnSpec]:
 
 
 def status_columns(context: WorkbookContext) -> list[ColumnSpec]:
-    texts = workbook_texts()["status"]["columns"]
-    values = _texts_values(context)
-    plan = [
+    plan: list[tuple[str, float]] = [
         ("stt", 6),
         ("ref", 12),
         ("name", 50),
@@ -292,10 +272,9 @@ def status_columns(context: WorkbookContext) -> list[ColumnSpec]:
         ("percent", 13),
         ("note", 45),
     ]
-    return [
-        ColumnSpec(key, i + 1, render_text(texts[key], **values), width, key == "status")
-        for i, (key, width) in enumerate(plan)
-    ]
+    return plain_columns(
+        workbook_texts()["status"]["columns"], plan, required="status", **_texts_values(context)
+    )
 
 
 # ---------------------------------------------------------------- metadata
@@ -309,11 +288,7 @@ def sign_metadata(fields: dict[str, str], secret: bytes) -> str:
 def metadata_fields(context: WorkbookContext, *, issued_at: datetime) -> dict[str, str]:
     return {
         "template_version": context.template_version,
-        "cycle_id": str(context.cycle_id),
-        "cycle_year": str(context.cycle_year),
-        "unit_id": str(context.unit_id),
-        "unit_code": context.unit_code,
-        "issued_at": issued_at_text(issued_at),
+        **unit_metadata_fields(context, issued_at=issued_at),
     }
 
 
@@ -331,7 +306,7 @@ def _list_values(context: WorkbookContext) -> dict[str, list[str]]:
 
 def _list_refs(context: WorkbookContext) -> dict[str, str]:
     """Drop-downs point at ranges of the hidden list sheet (inline lists are capped at 255 characters)."""
-    quoted = "'" + workbook_texts()["sheets"]["lists"].replace("'", "''") + "'"
+    quoted = sheet_ref(workbook_texts()["sheets"]["lists"])
     refs = {}
     for index, (key, values) in enumerate(_list_values(context).items(), start=1):
         letter = get_column_letter(index)
@@ -355,22 +330,22 @@ def _write_instructions(wb: Workbook, context: WorkbookContext) -> None:
     texts = workbook_texts()
     spec = texts["instructions"]
     values = _texts_values(context)
-    ws = wb.active
-    assert ws is not None
-    ws.title = texts["sheets"]["instructions"]
-    ws.sheet_view.showGridLines = False
-    ws.column_dimensions["A"].width = 4
-    ws.column_dimensions["B"].width = 110
+    ws = instructions_sheet(wb, texts["sheets"]["instructions"])
     row = 1
 
     def line(
         text: str, *, bold: bool = False, size: int = 12, italic: bool = False, center: bool = False
     ) -> None:
         nonlocal row
-        cell = ws.cell(row=row, column=2, value=render_text(text, **values))
-        cell.font = Font(name=FONT, size=size, bold=bold, italic=italic)
-        cell.alignment = Alignment(wrap_text=True, vertical="top", horizontal="center" if center else "left")
-        fit_row(ws, row, [(cell.value, 110)], line_height=size * 1.35)
+        instruction_line(
+            ws,
+            row,
+            render_text(text, **values),
+            size=size,
+            bold=bold,
+            italic=italic,
+            horizontal="center" if center else "left",
+        )
         row += 1
 
     line(spec["title"], bold=True, size=14, center=True)
@@ -408,11 +383,7 @@ def _write_items(wb: Workbook, context: WorkbookContext, refs: dict[str, str]) -
     for row, key, size in ((ITEMS_TITLE_ROW, "title", 14), (ITEMS_UNIT_ROW, "unit_line", 12)):
         title_row(ws, row, len(columns), render_text(spec[key], **values), size)
     ws.row_dimensions[ITEMS_TITLE_ROW].height = 30
-    money = ws.cell(
-        row=ITEMS_MONEY_ROW, column=columns[-1].index, value=render_text(spec["money_line"], **values)
-    )
-    money.font = Font(name=FONT, size=11, italic=True)
-    money.alignment = Alignment(horizontal="right")  # spills left over the empty cells, no merge needed
+    money_line(ws, ITEMS_MONEY_ROW, columns[-1].index, render_text(spec["money_line"], **values))
 
     # Two header rows: single columns span both, funding sources sit under one group heading.
     for column in columns:
@@ -554,20 +525,15 @@ def _write_status(wb: Workbook, context: WorkbookContext, refs: dict[str, str]) 
                 cell.fill = REF_FILL
         fit_row(ws, row, [(item.name, by_key["name"].width)])
     if context.previous_items:
-        prompts = texts["validation_prompts"]
-        last_row = STATUS_DATA_START_ROW + max(len(context.previous_items), 1) - 1
-        status_dv = list_validation(
-            refs["statuses"], prompts["status_title"], prompts["status"], prompts["error_title"]
+        add_status_validations(
+            ws,
+            refs["statuses"],
+            texts["validation_prompts"],
+            status_letter=by_key["status"].letter,
+            percent_letter=by_key["percent"].letter,
+            first_row=STATUS_DATA_START_ROW,
+            last_row=STATUS_DATA_START_ROW + max(len(context.previous_items), 1) - 1,
         )
-        status_dv.add(f"{by_key['status'].letter}{STATUS_DATA_START_ROW}:{by_key['status'].letter}{last_row}")
-        percent_dv = whole_number_validation(
-            0, 100, prompts["percent_title"], prompts["percent"], prompts["error_title"]
-        )
-        percent_dv.add(
-            f"{by_key['percent'].letter}{STATUS_DATA_START_ROW}:{by_key['percent'].letter}{last_row}"
-        )
-        ws.add_data_validation(status_dv)
-        ws.add_data_validation(percent_dv)
     ws.freeze_panes = ws.cell(row=STATUS_DATA_START_ROW, column=1)
     print_on_a4(ws, "landscape")
     protect_sheet(ws)

@@ -29,6 +29,7 @@ from models.base import DeliveryStatus
 from tasks.notify import DeliveryPolicy, send_batch
 from tasks.notify.email import (
     WIRE,
+    EmailParts,
     TemplatedEmail,
     compose_email,
     email_bytes,
@@ -246,11 +247,11 @@ def test_mime_is_byte_for_byte_what_the_email_package_writes(tmp_path: Path) -> 
                 random.seed(seed)
                 expected = _stdlib_email(kw)
                 random.seed(seed)
-                assert email_bytes(**kw) == expected, (subject, name)
+                assert email_bytes(EmailParts(**kw)) == expected, (subject, name)
     random.seed(seed)
     expected = _stdlib_email(kw, [attachment])
     random.seed(seed)
-    message = compose_email(**kw, attachments=AppriseAttachment([str(attachment)]))
+    message = compose_email(EmailParts(**kw), AppriseAttachment([str(attachment)]))
     message.get_payload()[1].replace_header("Content-Type", "application/octet-stream")  # as the reference
     assert message.as_bytes(policy=WIRE) == expected
 
