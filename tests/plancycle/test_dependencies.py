@@ -63,3 +63,52 @@ def test_this_environment_is_the_lock() -> None:
         if installed != pinned:
             differing[name] = (pinned, installed)
     assert not differing, f"installed differs from requirements/dev.txt (locked, installed): {differing}"
+
+
+def test_the_production_lock_installs_alone_and_runs_every_entry_point(tmp_path: Path) -> None:
+    """What deploy/Dockerfile and the systemd guide run: requirements/install.sh with the production lock
+    into a fresh environment. Every deployment's flow, the portal and the CLI must import with it alone
+    (a runtime import satisfied only by a development tool would break the image), and no development
+    tool is installed."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    installed = subprocess.run(
+        ["bash", str(REQUIREMENTS / "install.sh"), str(python), "prod"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert installed.returncode == 0, installed.stdout[-3000:] + installed.stderr[-3000:]
+    config = yaml.safe_load((PROJECT_ROOT / "prefect.yaml").read_text(encoding="utf-8"))
+    modules = sorted({d["entrypoint"].split(":")[0][:-3].replace("/", ".") for d in config["deployments"]})
+    script = "import importlib, sys\nfor m in sys.argv[1:]:\n    importlib.import_module(m)\n"
+    imported = subprocess.run(
+        [str(python), "-c", script, *modules, "portal.app", "plancycle.cli", "plancycle.doctor"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert imported.returncode == 0, imported.stderr[-3000:]
+    cli = subprocess.run(
+        [str(venv / "bin" / "plancycle"), "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert cli.returncode == 0 and "check-plan" in cli.stdout, cli.stderr[-2000:]
+    tools = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import importlib.util as u; "
+            "print([m for m in ('pytest', 'ruff', 'playwright') if u.find_spec(m)])",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert tools.stdout.strip() == "[]", tools.stdout
