@@ -101,3 +101,36 @@ def test_doctor_hides_the_smtp_password_and_sees_a_stale_schema(prefect_api: str
     email = _line(out, "Gửi thư")
     assert email.startswith("[LỖI]") and "127.0.0.1" in email
     assert "S3cret-pass" not in out
+
+
+LOCKED = """18:47:05.530 | ERROR   | prefect.server.api.server - Encountered exception in request:
+Traceback (most recent call last):
+  File "/venv/lib/python3.11/site-packages/aiosqlite/core.py", line 63, in _connection_worker_thread
+    result = function()
+sqlalchemy.exc.OperationalError: (sqlite3.OperationalError) database is locked
+[SQL: INSERT INTO worker (work_pool_id, name) VALUES (:work_pool_id, :name)]
+18:47:06.100 | INFO    | prefect.server.services.scheduler - Scheduled 3 runs.
+"""
+SCHEDULER_BROKEN = """17:25:08.769 | ERROR   | docket.dependencies - schedule_recent_deployments()
+Traceback (most recent call last):
+  File "/venv/lib/python3.11/site-packages/prefect/server/models/deployments.py", line 900, in _insert
+    raise exc.InvalidRequestError(
+sqlalchemy.exc.InvalidRequestError: Can't evaluate bulk DML statement; please supply a bulk_dml decorated \
+function
+17:25:09.001 | INFO    | uvicorn.access - 127.0.0.1 "GET /api/health HTTP/1.1" 200
+"""
+
+
+def test_doctor_reads_the_server_log(db_url: str, prefect_api: str, tmp_path: Path) -> None:
+    """A scheduler that fails is a failed check with the exception that says why; SQLite's transient
+    "database is locked" (retried by Prefect) is counted, not failed."""
+    env = _env(db_url, prefect_api, tmp_path)
+    busy, broken = tmp_path / "busy.log", tmp_path / "broken.log"
+    busy.write_text(LOCKED, encoding="utf-8")
+    broken.write_text(LOCKED + SCHEDULER_BROKEN, encoding="utf-8")
+    line = _line(_doctor(env, "--server-log", str(busy)).stdout, "Nhật ký Prefect server")
+    assert line.startswith("[OK ]") and "1 lần SQLite bận" in line
+    out = _doctor(env, "--server-log", str(broken)).stdout
+    line = _line(out, "Nhật ký Prefect server")
+    assert line.startswith("[LỖI]") and "có 1 lỗi" in line
+    assert "InvalidRequestError: Can't evaluate bulk DML statement" in line
