@@ -9,7 +9,6 @@ from typing import Any
 
 from prefect import flow
 from prefect.runtime import flow_run
-from pydantic import Field
 
 from plancycle.settings import get_settings
 from tasks.approval.amendments import AmendmentProposal
@@ -25,6 +24,7 @@ from tasks.approval.steps import (
     wait_for_decision,
 )
 from tasks.approval.suspension import AMENDMENT_FLOW, amendment_pause_key, decision_key
+from tasks.common.forms import form_field
 from tasks.notify.steps import deliver
 from tasks.notify.team import OPERATOR_HOOKS
 
@@ -38,12 +38,12 @@ ACTOR = f"flow:{AMENDMENT_FLOW}"
     **OPERATOR_HOOKS,
 )
 def amend_plan(
-    year: int = Field(..., title="Năm kế hoạch"),
-    proposal: AmendmentProposal | None = Field(None, title="Nội dung điều chỉnh (đề xuất mới)"),
-    amendment_number: int | None = Field(None, title="Hoặc: số đề xuất điều chỉnh đã ghi nhận"),
-    stage: str | None = Field(None, title="Bước phê duyệt (để trống: bước cuối của trình tự phê duyệt)"),
-    as_of: date | None = Field(None, title="Ngày trình (để trống: hôm nay)"),
-    timeout_days: int = Field(30, ge=1, le=365, title="Số ngày chờ ý kiến tối đa"),
+    year: int = form_field(..., title="Năm kế hoạch"),
+    proposal: AmendmentProposal | None = form_field(None, title="Nội dung điều chỉnh (đề xuất mới)"),
+    amendment_number: int | None = form_field(None, title="Hoặc: số đề xuất điều chỉnh đã ghi nhận"),
+    stage: str | None = form_field(None, title="Bước phê duyệt (để trống: bước cuối của trình tự phê duyệt)"),
+    as_of: date | None = form_field(None, title="Ngày trình (để trống: hôm nay)"),
+    timeout_days: int = form_field(30, ge=1, le=365, title="Số ngày chờ ý kiến tối đa"),
 ) -> Any:
     """Điều chỉnh kế hoạch: ghi nhận đề xuất, xin ý kiến một bước phê duyệt, áp dụng thành phiên bản mới."""
     as_of = as_of or get_settings().today()

@@ -10,7 +10,6 @@ from typing import Any
 
 from prefect import flow
 from prefect.runtime import flow_run
-from pydantic import Field
 
 from plancycle.settings import get_settings
 from tasks.approval.chain import StageConfig
@@ -30,6 +29,7 @@ from tasks.approval.steps import (
     wait_for_decision,
 )
 from tasks.approval.suspension import CIRCULATION_FLOW, decision_key, pause_key
+from tasks.common.forms import form_field
 from tasks.notify.steps import deliver
 from tasks.notify.team import OPERATOR_HOOKS
 
@@ -43,12 +43,12 @@ ACTOR = f"flow:{CIRCULATION_FLOW}"
     **OPERATOR_HOOKS,
 )
 def circulate_for_approval(
-    year: int = Field(..., title="Năm kế hoạch"),
-    as_of: date | None = Field(None, title="Ngày trình (để trống: hôm nay)"),
-    stages: list[StageConfig] | None = Field(
+    year: int = form_field(..., title="Năm kế hoạch"),
+    as_of: date | None = form_field(None, title="Ngày trình (để trống: hôm nay)"),
+    stages: list[StageConfig] | None = form_field(
         None, title="Trình tự phê duyệt (để trống: trình tự đã cấu hình cho kỳ kế hoạch)"
     ),
-    timeout_days: int = Field(30, ge=1, le=365, title="Số ngày chờ tối đa mỗi ý kiến"),
+    timeout_days: int = form_field(30, ge=1, le=365, title="Số ngày chờ tối đa mỗi ý kiến"),
 ) -> Any:
     """Trình duyệt kế hoạch: chốt phiên bản, xin ý kiến từng bước, ghi nhận, điều chỉnh, ban hành."""
     as_of = as_of or get_settings().today()

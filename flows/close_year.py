@@ -4,9 +4,9 @@ carry-over candidates that next year's call for submissions prefills (and its An
 from datetime import date
 
 from prefect import flow
-from pydantic import Field
 
 from plancycle.settings import get_settings
+from tasks.common.forms import form_field
 from tasks.notify.team import OPERATOR_HOOKS
 from tasks.progress.steps import close, log_progress
 
@@ -15,8 +15,8 @@ from tasks.progress.steps import close, log_progress
     name="close-year", flow_run_name="khóa sổ kế hoạch {year} ngày {as_of}", log_prints=True, **OPERATOR_HOOKS
 )
 def close_year(
-    year: int = Field(..., title="Năm kế hoạch"),
-    as_of: date | None = Field(None, title="Ngày khóa sổ (để trống: hôm nay)"),
+    year: int = form_field(..., title="Năm kế hoạch"),
+    as_of: date | None = form_field(None, title="Ngày khóa sổ (để trống: hôm nay)"),
 ) -> dict[str, object]:
     """Khóa sổ cuối năm: chốt tình trạng từng nhiệm vụ theo báo cáo cuối, lập danh sách chuyển tiếp."""
     summary = close(year, as_of or get_settings().today())

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import date
 
 from prefect import flow
-from pydantic import Field
 
 from plancycle.settings import get_settings
+from tasks.common.forms import form_field
 from tasks.notify.team import OPERATOR_HOOKS
 from tasks.submissions.steps import (
     ingest_inbox,
@@ -26,9 +26,9 @@ from tasks.submissions.steps import (
     **OPERATOR_HOOKS,
 )
 def collect_submissions(
-    year: int | None = Field(None, title="Năm kế hoạch (để trống: kỳ đang nhận đề xuất)"),
-    inbox_url: str | None = Field(None, title="Thư mục nhận tệp (đường dẫn hoặc URL fsspec)"),
-    as_of: date | None = Field(None, title="Ngày thực hiện (để trống: hôm nay)"),
+    year: int | None = form_field(None, title="Năm kế hoạch (để trống: kỳ đang nhận đề xuất)"),
+    inbox_url: str | None = form_field(None, title="Thư mục nhận tệp (đường dẫn hoặc URL fsspec)"),
+    as_of: date | None = form_field(None, title="Ngày thực hiện (để trống: hôm nay)"),
 ) -> dict[str, int]:
     """Nhận các tệp đề xuất trong thư mục, kiểm tra, ghi nhận, báo đơn vị; cập nhật bảng tình hình."""
     settings = get_settings()

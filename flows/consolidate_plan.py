@@ -7,9 +7,9 @@ from datetime import date
 from typing import Literal
 
 from prefect import flow, get_run_logger
-from pydantic import Field
 
 from plancycle.settings import get_settings
+from tasks.common.forms import form_field
 from tasks.consolidation.consolidated import DEFAULT_STATUSES
 from tasks.consolidation.outputs import consolidation_text, plan_folder
 from tasks.consolidation.steps import consolidate, publish_plan, write_outputs
@@ -23,15 +23,15 @@ from tasks.notify.team import OPERATOR_HOOKS
     **OPERATOR_HOOKS,
 )
 def consolidate_plan(
-    year: int = Field(..., title="Năm kế hoạch"),
-    statuses: list[Literal["accepted", "submitted", "returned"]] | None = Field(
+    year: int = form_field(..., title="Năm kế hoạch"),
+    statuses: list[Literal["accepted", "submitted", "returned"]] | None = form_field(
         None, title="Đề xuất được đưa vào (để trống: chỉ các đề xuất đã chấp nhận)"
     ),
-    grouping: Literal["lead_unit", "field"] = Field(
+    grouping: Literal["lead_unit", "field"] = form_field(
         "lead_unit", title="Nhóm danh mục theo: lead_unit = đơn vị chủ trì, field = lĩnh vực ứng dụng"
     ),
-    as_of: date | None = Field(None, title="Ngày tổng hợp (để trống: hôm nay)"),
-    output_dir: str | None = Field(None, title="Thư mục ghi tệp (để trống: data/plans/<năm>)"),
+    as_of: date | None = form_field(None, title="Ngày tổng hợp (để trống: hôm nay)"),
+    output_dir: str | None = form_field(None, title="Thư mục ghi tệp (để trống: data/plans/<năm>)"),
 ) -> dict[str, object]:
     """Tổng hợp danh mục nhiệm vụ, dự án từ đề xuất của các đơn vị; xuất phụ lục, dự thảo; kiểm tra."""
     as_of = as_of or get_settings().today()

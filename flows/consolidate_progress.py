@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import date
 
 from prefect import flow
-from pydantic import Field
 
 from plancycle.settings import get_settings
+from tasks.common.forms import form_field
 from tasks.notify.team import OPERATOR_HOOKS
 from tasks.progress.steps import consolidate_period, publish_progress, write_progress_report
 
@@ -23,11 +23,11 @@ ACTOR = "flow:consolidate-progress"
     **OPERATOR_HOOKS,
 )
 def consolidate_progress(
-    year: int = Field(..., title="Năm kế hoạch"),
-    period: str | None = Field(
+    year: int = form_field(..., title="Năm kế hoạch"),
+    period: str | None = form_field(
         None, title="Kỳ báo cáo (vd. «Quý II/2027»; để trống: kỳ gần nhất đã chốt số liệu)"
     ),
-    as_of: date | None = Field(None, title="Ngày tổng hợp (để trống: hôm nay)"),
+    as_of: date | None = form_field(None, title="Ngày tổng hợp (để trống: hôm nay)"),
 ) -> dict[str, object]:
     """Tổng hợp báo cáo tiến độ một kỳ: theo nhiệm vụ, đơn vị, toàn kế hoạch; giải ngân; đơn vị trễ hạn,
     chưa báo cáo; chỉ tiêu; cập nhật tình trạng từng nhiệm vụ; xuất Excel và tóm tắt cho lãnh đạo."""

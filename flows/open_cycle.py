@@ -7,9 +7,9 @@ from typing import Literal
 
 from prefect import flow
 from prefect.runtime import flow_run
-from pydantic import Field
 
 from plancycle.settings import get_settings
+from tasks.common.forms import form_field
 from tasks.notify.steps import deliver
 from tasks.notify.team import OPERATOR_HOOKS
 from tasks.submissions.cycles import CycleSpec, FundingSourceSpec
@@ -18,19 +18,21 @@ from tasks.submissions.steps import open_cycle_task, prepare_call_messages, publ
 
 @flow(name="open-cycle", flow_run_name="mở kỳ kế hoạch năm {year}", log_prints=True, **OPERATOR_HOOKS)
 def open_cycle(
-    year: int = Field(title="Năm kế hoạch", ge=2000, le=2100),
-    submission_deadline: date = Field(title="Hạn đơn vị gửi đề xuất"),
-    title: str | None = Field(None, title="Tên kế hoạch (để trống: mặc định)"),
-    guidance_reference: str | None = Field(
+    year: int = form_field(title="Năm kế hoạch", ge=2000, le=2100),
+    submission_deadline: date = form_field(title="Hạn đơn vị gửi đề xuất"),
+    title: str | None = form_field(None, title="Tên kế hoạch (để trống: mặc định)"),
+    guidance_reference: str | None = form_field(
         None, title="Văn bản hướng dẫn", description="vd. CV 2055/BTTTT-THH"
     ),
-    units: Literal["all", "by_kind", "list"] = Field("all", title="Đơn vị được đề nghị"),
-    unit_kinds: list[str] | None = Field(None, title="Loại đơn vị (khi chọn by_kind)"),
-    unit_codes: list[str] | None = Field(None, title="Mã đơn vị (khi chọn list)"),
-    money_unit: Literal["dong", "trieu", "ty"] = Field("trieu", title="Đơn vị tiền hiển thị"),
-    funding_sources: list[FundingSourceSpec] | None = Field(None, title="Nguồn vốn (để trống: mặc định)"),
-    coordinating_unit_code: str | None = Field(None, title="Mã cơ quan chủ trì tổng hợp"),
-    as_of: date | None = Field(None, title="Ngày thực hiện (để trống: hôm nay)"),
+    units: Literal["all", "by_kind", "list"] = form_field("all", title="Đơn vị được đề nghị"),
+    unit_kinds: list[str] | None = form_field(None, title="Loại đơn vị (khi chọn by_kind)"),
+    unit_codes: list[str] | None = form_field(None, title="Mã đơn vị (khi chọn list)"),
+    money_unit: Literal["dong", "trieu", "ty"] = form_field("trieu", title="Đơn vị tiền hiển thị"),
+    funding_sources: list[FundingSourceSpec] | None = form_field(
+        None, title="Nguồn vốn (để trống: mặc định)"
+    ),
+    coordinating_unit_code: str | None = form_field(None, title="Mã cơ quan chủ trì tổng hợp"),
+    as_of: date | None = form_field(None, title="Ngày thực hiện (để trống: hôm nay)"),
 ) -> dict[str, int]:
     """Mở kỳ kế hoạch: ghi nhận kỳ, lập yêu cầu cho từng đơn vị, gửi mẫu biểu và đường dẫn riêng.
 

@@ -8,9 +8,9 @@ from typing import Literal
 
 from prefect import flow
 from prefect.runtime import flow_run
-from pydantic import Field
 
 from plancycle.settings import get_settings
+from tasks.common.forms import form_field
 from tasks.notify.steps import deliver
 from tasks.notify.team import OPERATOR_HOOKS
 from tasks.progress.calendar import ReportingOverrides
@@ -27,14 +27,16 @@ PeriodKindName = Literal["quarterly", "six_monthly", "annual", "monthly"]
     **OPERATOR_HOOKS,
 )
 def request_progress_reports(
-    year: int | None = Field(None, title="Năm kế hoạch (để trống: mọi kỳ đã phê duyệt, đang thực hiện)"),
-    as_of: date | None = Field(None, title="Ngày thực hiện (để trống: hôm nay)"),
-    kinds: list[PeriodKindName] = Field(["quarterly"], title="Loại kỳ báo cáo"),
-    deadline_working_days: int | None = Field(
+    year: int | None = form_field(None, title="Năm kế hoạch (để trống: mọi kỳ đã phê duyệt, đang thực hiện)"),
+    as_of: date | None = form_field(None, title="Ngày thực hiện (để trống: hôm nay)"),
+    kinds: list[PeriodKindName] = form_field(["quarterly"], title="Loại kỳ báo cáo"),
+    deadline_working_days: int | None = form_field(
         None, ge=0, title="Hạn gửi: số ngày làm việc sau ngày chốt số liệu (để trống: 3)"
     ),
-    by_kind: dict[PeriodKindName, PeriodOverride] | None = Field(None, title="Quy định riêng theo loại kỳ"),
-    fixed_deadlines: dict[str, date] | None = Field(
+    by_kind: dict[PeriodKindName, PeriodOverride] | None = form_field(
+        None, title="Quy định riêng theo loại kỳ"
+    ),
+    fixed_deadlines: dict[str, date] | None = form_field(
         None, title="Hạn cố định theo kỳ", description='Theo nhãn kỳ, ví dụ {"Quý IV/2027": "2027-12-20"}'
     ),
 ) -> dict[str, int]:

@@ -6,8 +6,8 @@ from datetime import date
 from typing import Literal
 
 from prefect import flow
-from pydantic import Field
 
+from tasks.common.forms import form_field
 from tasks.notify.steps import deliver
 from tasks.notify.team import OPERATOR_HOOKS
 from tasks.submissions.review import ItemComment
@@ -26,15 +26,17 @@ from tasks.submissions.steps import (
     **OPERATOR_HOOKS,
 )
 def review_submission(
-    year: int = Field(title="Năm kế hoạch"),
-    unit_code: str = Field(title="Mã đơn vị"),
-    action: Literal["accept", "return", "extend", "exempt"] = Field(
+    year: int = form_field(title="Năm kế hoạch"),
+    unit_code: str = form_field(title="Mã đơn vị"),
+    action: Literal["accept", "return", "extend", "exempt"] = form_field(
         title="Quyết định", description="accept: chấp nhận; return: trả lại; extend: gia hạn; exempt: miễn"
     ),
-    comment: str | None = Field(None, title="Ý kiến chung / lý do"),
-    item_comments: list[ItemComment] | None = Field(None, title="Ý kiến theo từng nhiệm vụ (khi trả lại)"),
-    new_deadline: date | None = Field(None, title="Hạn mới (gia hạn, hoặc khi trả lại)"),
-    reviewer: str = Field("coordinator", title="Người xem xét"),
+    comment: str | None = form_field(None, title="Ý kiến chung / lý do"),
+    item_comments: list[ItemComment] | None = form_field(
+        None, title="Ý kiến theo từng nhiệm vụ (khi trả lại)"
+    ),
+    new_deadline: date | None = form_field(None, title="Hạn mới (gia hạn, hoặc khi trả lại)"),
+    reviewer: str = form_field("coordinator", title="Người xem xét"),
 ) -> dict[str, object]:
     """Xem xét đề xuất của một đơn vị; đơn vị được báo kèm ý kiến và đường dẫn."""
     outcome, changes = record_review(
@@ -52,12 +54,12 @@ def review_submission(
     **OPERATOR_HOOKS,
 )
 def accept_submissions_flow(
-    year: int = Field(title="Năm kế hoạch"),
-    unit_codes: list[str] | None = Field(
+    year: int = form_field(title="Năm kế hoạch"),
+    unit_codes: list[str] | None = form_field(
         None, title="Mã các đơn vị (để trống: mọi đề xuất đã nhận, chưa xem xét)"
     ),
-    comment: str | None = Field(None, title="Ý kiến chung"),
-    reviewer: str = Field("coordinator", title="Người xem xét"),
+    comment: str | None = form_field(None, title="Ý kiến chung"),
+    reviewer: str = form_field("coordinator", title="Người xem xét"),
 ) -> dict[str, object]:
     """Chấp nhận cùng lúc đề xuất của nhiều đơn vị đã xem xét xong (trả lại thì dùng review-submission)."""
     result = record_acceptances(year, unit_codes, reviewer, comment)

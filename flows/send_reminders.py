@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from prefect import flow
-from pydantic import Field
 
 from plancycle.settings import get_settings
+from tasks.common.forms import form_field
 from tasks.notify.steps import deliver
 from tasks.notify.team import OPERATOR_HOOKS
 from tasks.progress.steps import remind_progress_reports
@@ -17,8 +17,8 @@ from tasks.submissions.steps import resolve_cycle_year
 
 @flow(name="send-reminders", flow_run_name="nhắc hạn ngày {as_of}", log_prints=True, **OPERATOR_HOOKS)
 def send_reminders(
-    year: int | None = Field(None, title="Năm kế hoạch (để trống: kỳ đang nhận đề xuất)"),
-    as_of: date | None = Field(None, title="Ngày nhắc (để trống: hôm nay, theo giờ hiện tại)"),
+    year: int | None = form_field(None, title="Năm kế hoạch (để trống: kỳ đang nhận đề xuất)"),
+    as_of: date | None = form_field(None, title="Ngày nhắc (để trống: hôm nay, theo giờ hiện tại)"),
 ) -> dict[str, int]:
     """Nhắc hạn các đơn vị chưa gửi, báo cáo thủ trưởng khi quá hạn lâu, gửi bản tin cho cơ quan tổng hợp.
 

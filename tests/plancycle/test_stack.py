@@ -263,3 +263,17 @@ def test_prefect_yaml_schedules_the_unattended_work() -> None:
     """The inbox, the reminders and the progress requests run on their own: their schedules are set."""
     expected = {"collect-submissions", "send-reminders", "request-progress-reports"}
     assert _scheduled_deployment_names() == expected
+
+
+def test_every_run_form_field_has_a_vietnamese_label() -> None:
+    """The schema `prefect deploy` stores for each deployment (built from the flow's signature, as the
+    Prefect UI's run form reads it): no field is labelled with its Python name, and limits travel with it."""
+    from prefect.utilities.callables import parameter_schema_from_entrypoint
+
+    config = yaml.safe_load((PROJECT_ROOT / "prefect.yaml").read_text(encoding="utf-8"))
+    for deployment in config["deployments"]:
+        schema = parameter_schema_from_entrypoint(deployment["entrypoint"])
+        untitled = [name for name, field in schema.properties.items() if field.get("title") == name]
+        assert not untitled, (deployment["name"], untitled)
+    year = parameter_schema_from_entrypoint("flows/open_cycle.py:open_cycle").properties["year"]
+    assert (year["title"], year["minimum"], year["maximum"]) == ("Năm kế hoạch", 2000, 2100)
