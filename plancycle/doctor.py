@@ -71,7 +71,8 @@ def api_request(method: str, url: str, attempts: int = 4, **kwargs: object) -> h
     raise AssertionError("unreachable")
 
 
-def _hide_password(url: str) -> str:
+def hide_password(url: str) -> str:
+    """A database URL fit to print: its password hidden."""
     from sqlalchemy.engine import make_url
 
     try:
@@ -96,7 +97,7 @@ def check_database(settings: Settings) -> Check:
     from models.db import alembic_config, make_engine
 
     url = settings.resolved_database_url
-    shown = _hide_password(url)
+    shown = hide_password(url)
     try:
         engine = make_engine(url)
         try:
@@ -194,7 +195,6 @@ def scheduled_run_count(api_url: str, deployment_id: str) -> int:
             "deployments": {"id": {"any_": [deployment_id]}},
             "flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}},
         },
-        timeout=10,
     )
     response.raise_for_status()
     return int(response.json())
@@ -244,20 +244,23 @@ SQLITE_LOCKED = "database is locked"
 @dataclass(frozen=True)
 class LogErrors:
     """The errors of a Prefect server log: each as its most telling line (the exception a traceback ends
-    with, else the record), and how many were SQLite's transient lock contention."""
+    with, else the record), how many were SQLite's transient lock contention, and the byte offset read up
+    to (where the next reading starts)."""
 
     faults: list[str]
     transient: int
+    end: int
 
 
 def log_errors(path: Path, offset: int = 0) -> LogErrors:
     """The errors in a Prefect server log from byte ``offset``: every record at level ERROR, and every
     traceback, grouped with the lines that follow their record."""
     if not path.exists():
-        return LogErrors([], 0)
+        return LogErrors([], 0, offset)
     with path.open("rb") as handle:
         handle.seek(offset)
-        lines = handle.read().decode("utf-8", errors="replace").splitlines()
+        data = handle.read()
+    lines = data.decode("utf-8", errors="replace").splitlines()
     chunks: list[list[str]] = []
     for line in lines:
         if LOG_RECORD.match(line) or not chunks:
@@ -273,12 +276,17 @@ def log_errors(path: Path, offset: int = 0) -> LogErrors:
             continue
         exceptions = [line.strip() for line in chunk if LOG_EXCEPTION.match(line)]
         faults.append((exceptions[-1] if exceptions else chunk[0].strip())[:300])
-    return LogErrors(faults, transient)
+    return LogErrors(faults, transient, offset + len(data))
 
 
 def check_server_log(path: Path, offset: int = 0) -> Check:
-    """No error in the server's log; SQLite's transient lock contention is counted, not failed."""
-    found = log_errors(path, offset)
+    """No error in the server's log from byte ``offset``; SQLite's transient lock contention is counted,
+    not failed."""
+    return server_log_check(path, log_errors(path, offset))
+
+
+def server_log_check(path: Path, found: LogErrors) -> Check:
+    """The check for errors already read from ``path``."""
     if found.faults:
         detail = both("log_errors", path=path, count=len(found.faults), first=found.faults[0])
         return Check("server_log", False, detail, both("log_errors_fix"))
@@ -295,15 +303,13 @@ def check_email(settings: Settings) -> Check:
     if settings.smtp_url is None:
         outbox = settings.resolved_outbox_dir
         return Check("email", True, both("email_outbox", email=outbox / "email", zalo=outbox / "zalo"))
-    from apprise.plugins.email import NotifyEmail
-
+    from tasks.notify.channels import smtp_plugin_arguments
     from tasks.notify.email import email_plugin
 
-    parsed = NotifyEmail.parse_url(settings.smtp_url.get_secret_value())
-    if not parsed:
+    try:
+        parsed = smtp_plugin_arguments(settings)
+    except ValueError:
         return Check("email", False, both("email_bad_url"), both("email_failed_fix"))
-    parsed.pop("targets", None)
-    parsed["from_addr"] = settings.email_from
     host, port = parsed.get("host", "?"), parsed.get("port") or "?"
     try:
         plugin = email_plugin(parsed, None)
@@ -326,7 +332,7 @@ def check_email(settings: Settings) -> Check:
 def check_public_url(settings: Settings) -> Check:
     """The links units receive reach a portal (its /healthz) from this machine."""
     url = settings.resolved_public_base_url
-    portal = f"http://{settings.portal_host}:{settings.portal_port}"
+    portal = settings.local_portal_url
     if not settings.public_base_url:
         return Check("public_url", True, both("public_url_default", url=url))
     try:

@@ -104,6 +104,11 @@ class Settings(BaseSettings):
         """The start of every link a unit or approver receives, without a trailing slash."""
         if self.public_base_url:
             return self.public_base_url.rstrip("/")
+        return self.local_portal_url
+
+    @property
+    def local_portal_url(self) -> str:
+        """Where this machine reaches the portal it serves on ``portal_host``:``portal_port``."""
         host = self.portal_host
         if host in ("0.0.0.0", "::", ""):  # listening everywhere: this machine reaches it on loopback
             host = "127.0.0.1"

@@ -72,7 +72,7 @@ class Stack:
             return self.api_url
         logs = self.settings.resolved_data_dir / "logs"
         self.server_log = logs / "prefect-server.log"
-        self.server_log_offset = self.server_log.stat().st_size if self.server_log.exists() else 0
+        self.server_log_offset = log_size(self.server_log)
         server = self._spawn(
             "prefect-server",
             [_prefect(), "server", "start", "--host", "127.0.0.1", "--port", str(self.settings.prefect_port)],
@@ -112,7 +112,7 @@ class Stack:
             [sys.executable, "-m", "uvicorn", "portal.app:app", "--host", host, "--port", str(port)],
             self.settings.resolved_data_dir / "logs" / "portal.log",
         )
-        address = f"http://{host}:{port}"
+        address = self.settings.local_portal_url
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if portal.poll() is not None:
@@ -143,6 +143,11 @@ class Stack:
         for name, process in self.processes:
             if process.poll() is not None:
                 raise StackError(f"{name} exited with code {process.returncode}")
+
+
+def log_size(path: Path | None) -> int:
+    """Bytes in a log file so far (0 when there is none yet): where the next reading starts."""
+    return path.stat().st_size if path is not None and path.exists() else 0
 
 
 def _prefect() -> str:

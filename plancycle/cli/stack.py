@@ -42,11 +42,11 @@ def up(
     """Chạy toàn bộ hệ thống tại máy: CSDL, Prefect server, các deployment, worker. Ctrl-C để dừng."""
     from models.db import upgrade_database
     from plancycle import doctor
-    from plancycle.stack import StackError, list_deployment_names, running_stack
+    from plancycle.stack import StackError, list_deployment_names, log_size, running_stack
 
     settings = get_settings()
     upgrade_database()
-    typer.echo(say("database", url=_redact(settings.resolved_database_url)))
+    typer.echo(say("database", url=doctor.hide_password(settings.resolved_database_url)))
     if seed and seed_demo_if_empty():
         typer.echo(say("demo_seeded"))
     stopping = False
@@ -94,7 +94,7 @@ def up(
             return
         signal.signal(signal.SIGINT, _stop)
         signal.signal(signal.SIGTERM, _stop)
-        log_seen, next_log_check = _log_size(stack.server_log), time.monotonic() + 30
+        log_seen, next_log_check = log_size(stack.server_log), time.monotonic() + 30
         while not stopping:
             try:
                 stack.check_alive()
@@ -103,17 +103,14 @@ def up(
                 raise typer.Exit(1) from None
             if stack.server_log is not None and time.monotonic() >= next_log_check:
                 # A scheduler that starts failing later is as silent as one that never worked: say so.
-                check = doctor.check_server_log(stack.server_log, log_seen)
-                log_seen, next_log_check = _log_size(stack.server_log), time.monotonic() + 30
-                if not check.ok:
+                found = doctor.log_errors(stack.server_log, log_seen)
+                log_seen, next_log_check = found.end, time.monotonic() + 30
+                if found.faults:
+                    check = doctor.server_log_check(stack.server_log, found)
                     doctor.report([check], lambda line: typer.echo(line, err=True))
             time.sleep(0.5)
         typer.echo(say("stopping"))
     typer.echo(say("stopped"))
-
-
-def _log_size(path: Path | None) -> int:
-    return path.stat().st_size if path is not None and path.exists() else 0
 
 
 def doctor_command(
@@ -143,10 +140,3 @@ def doctor_command(
         return
     typer.echo(doctor.both("doctor_failed", count=sum(not c.ok for c in checks)), err=True)
     raise typer.Exit(1)
-
-
-def _redact(url: str) -> str:
-    """Hide a password in a database URL before printing it."""
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)

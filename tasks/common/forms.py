@@ -19,8 +19,6 @@ _LIMITS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "ex
 
 def form_field(default: Any = ..., *, title: str, description: str | None = None, **constraints: Any) -> Any:
     """A flow parameter's default, with the label (and hint, and limits) the run form shows."""
-    extra: dict[str, Any] = {"title": title}
-    if description:
-        extra["description"] = description
+    extra: dict[str, Any] = {"title": title}  # Prefect keeps the Field's description itself
     extra.update({_LIMITS[key]: value for key, value in constraints.items() if key in _LIMITS})
     return Field(default, title=title, description=description, json_schema_extra=extra, **constraints)

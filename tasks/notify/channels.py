@@ -97,16 +97,23 @@ def email_parts(job: Job, settings: Settings) -> EmailParts:
     )
 
 
+def smtp_plugin_arguments(settings: Settings) -> dict[str, Any]:
+    """The Apprise email plugin's arguments for ``PLANCYCLE_SMTP_URL`` (host, port, TLS mode, account),
+    with the sender and no recipient; ValueError when it is not a ``mailto://`` or ``mailtos://`` URL."""
+    assert settings.smtp_url is not None
+    parsed = NotifyEmail.parse_url(settings.smtp_url.get_secret_value())
+    if not parsed:
+        raise ValueError("PLANCYCLE_SMTP_URL is not an Apprise mailto:// or mailtos:// URL")
+    parsed.pop("targets", None)
+    parsed["from_addr"] = f"{settings.email_from_name} <{settings.email_from}>"
+    return parsed
+
+
 class SmtpEmailSender:
     """Email over SMTP through Apprise, one pooled connection per worker."""
 
     def __init__(self, settings: Settings) -> None:
-        assert settings.smtp_url is not None
-        parsed = NotifyEmail.parse_url(settings.smtp_url.get_secret_value())
-        if not parsed:
-            raise ValueError("PLANCYCLE_SMTP_URL is not an Apprise mailto:// or mailtos:// URL")
-        parsed.pop("targets", None)
-        parsed["from_addr"] = f"{settings.email_from_name} <{settings.email_from}>"
+        parsed = smtp_plugin_arguments(settings)
         self.settings = settings
         self.pool = SmtpPool()
         self.plugin: TemplatedEmail | None = None
