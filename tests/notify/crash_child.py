@@ -1,4 +1,7 @@
-"""Run by test_idempotency in a child process that the test kills mid-send (see the test)."""
+"""A sending process for the crash and overlap tests (test_idempotency, test_claims): sends one batch to
+the given SMTP server. The tests kill it (kill -9) at chosen or random points, or run several at once.
+
+Argument: JSON with db_url, smtp_url, messages, optional policy (DeliveryPolicy fields)."""
 
 from __future__ import annotations
 
@@ -21,5 +24,5 @@ if __name__ == "__main__":
     send_batch(
         [Message.model_validate(m) for m in args["messages"]],
         settings=settings,
-        policy=DeliveryPolicy(max_attempts=1, concurrency=1),
+        policy=DeliveryPolicy.model_validate({"max_attempts": 1, "concurrency": 1, **args.get("policy", {})}),
     )
