@@ -86,7 +86,8 @@ def _batch(world: dict[str, Any], session: Session, count: int) -> tuple[list[Me
     session.commit()
     messages = [due_soon(world, "email").model_copy(update={"contact_id": c.id}) for c in contacts]
     expected = {
-        message_id_for(log_key(m.key, c.id, "email"), SENDER): c.email for m, c in zip(messages, contacts)
+        message_id_for(log_key(m.key, c.id, "email"), SENDER): c.email
+        for m, c in zip(messages, contacts, strict=True)
     }
     return messages, expected
 
