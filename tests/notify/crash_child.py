@@ -2,11 +2,11 @@
 the given SMTP server. The tests kill it (kill -9) at chosen or random points, or run several at once.
 
 ``crash_child.py '<json>'`` sends one batch and exits. ``crash_child.py --serve`` is a fork server for
-tests that start many senders: it imports everything once, then for each ``run <json>`` line on stdin
-forks a child that sends the batch (answering ``pid <pid>``), and for each ``wait <pid>`` line reaps that
-child (answering ``ended <pid> <exit status>``, negative for a signal). A forked child is a real sending
-process with its own database connections and SMTP sessions; forking saves the 1–2 s of imports a fresh
-interpreter would spend per kill.
+tests that start many senders: it imports everything once (answering ``ready``), then for each
+``run <json>`` line on stdin forks a child that sends the batch (answering ``pid <pid>``), and for each
+``wait <pid>`` line reaps that child (answering ``ended <pid> <exit status>``, negative for a signal).
+A forked child is a real sending process with its own database connections and SMTP sessions; forking
+saves the 1–2 s of imports a fresh interpreter would spend per kill.
 
 The JSON has db_url, smtp_url, messages, optional policy (DeliveryPolicy fields) and optional start_at
 (a time.time() value to wait for before sending: runs that start together)."""
@@ -43,6 +43,7 @@ def send(args: dict[str, Any]) -> None:
 
 
 def serve() -> None:
+    print("ready", flush=True)  # everything is imported
     while line := sys.stdin.readline():
         command, _, rest = line.strip().partition(" ")
         if command == "run":

@@ -48,6 +48,8 @@ class ForkServer:
             stdout=subprocess.PIPE,
             text=True,
         )
+        assert self.process.stdout is not None
+        assert self.process.stdout.readline().strip() == "ready"
 
     def _ask(self, line: str) -> str:
         assert self.process.stdin is not None and self.process.stdout is not None
@@ -160,16 +162,16 @@ def test_overlapping_runs_of_one_batch_send_each_message_once(
     """Three sending processes start the same 90-message batch at the same instant, four workers each:
     every message arrives exactly once, and the work was shared (each run claimed some of it)."""
     messages, expected = _batch(world, session, 90)
-    smtp.handler.delay = 0.01
+    smtp.handler.delay = 0.03  # one run alone would take ~0.7 s: the three overlap
     job = {
         "db_url": db_url,
         "smtp_url": smtp.url,
         "messages": [m.model_dump(mode="json") for m in messages],
         "policy": {"concurrency": 4, "claim_chunk": 4},
-        "start_at": time.time() + 1.5,
     }
     server = ForkServer()
     try:
+        job["start_at"] = time.time() + 0.5  # the three forked processes start sending together
         pids = [server.run(job) for _ in range(3)]
         codes = [server.wait(pid) for pid in pids]
     finally:
