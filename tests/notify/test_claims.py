@@ -13,12 +13,14 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
@@ -318,3 +320,44 @@ def test_refused_token_refresh_is_asked_once_and_every_contact_gets_the_email(
     send_batch(messages, settings=settings, policy=policy)
     retry_deliveries(settings=settings, policy=policy, now=utcnow() + timedelta(days=1))
     assert len(smtp.received) == 12 and zalo.refresh_calls == 1
+
+
+def test_postgresql_skips_a_row_another_run_has_locked_instead_of_waiting(
+    world: dict[str, Any], smtp: SmtpServer, session: Session, db_url: str, make_settings: Any
+) -> None:
+    """PostgreSQL: while another transaction holds the row lock (another run claiming or settling it), a
+    run passes the row over at once (FOR UPDATE SKIP LOCKED) rather than queueing behind the lock."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("FOR UPDATE SKIP LOCKED is PostgreSQL's; SQLite has one writer at a time")
+    message = due_soon(world, "email")
+    settings = make_settings(smtp=smtp)
+    contact_id = world["contacts"]["email"].id
+    session.add(
+        NotificationLog(
+            idempotency_key=log_key(message.key, contact_id, "email"),
+            template="due_soon",
+            channel="email",
+            contact_id=contact_id,
+            recipient="nhung@stnmt.gialai.gov.vn",
+        )
+    )
+    session.commit()
+    other = sa.create_engine(db_url)
+    outcome: list[Any] = []
+    try:
+        with other.connect() as conn, conn.begin():
+            conn.execute(sa.select(NotificationLog.__table__.c.id).with_for_update())
+            sender = threading.Thread(
+                target=lambda: outcome.append(send_batch([message], settings=settings, policy=FAST)),
+                daemon=True,
+            )
+            sender.start()
+            sender.join(20)
+            assert not sender.is_alive(), "the run waited for the lock instead of skipping the row"
+        (passed_over,) = outcome[0].deliveries
+        assert passed_over.status == DeliveryStatus.pending and not passed_over.attempted_now
+        assert not smtp.received
+        (sent,) = send_batch([message], settings=settings, policy=FAST).deliveries
+        assert sent.status == DeliveryStatus.sent and len(smtp.received) == 1
+    finally:
+        other.dispose()
