@@ -48,6 +48,9 @@ class ZaloOutcome:
     http_status: int | None = None
     transient: bool | None = None
     detail: str = ""
+    # The OA's credentials failed (no usable access token): no message can go until they are fixed, so
+    # retrying within the same batch is pointless.
+    account: bool = False
 
 
 class NotifyZaloBase(NotifyBase):
@@ -136,7 +139,7 @@ class NotifyZaloBase(NotifyBase):
             token = provider.access_token()
         except ZaloTokenError as exc:
             # Account-level, fixable by an operator: worth retrying later, not a reason to give up.
-            return ZaloOutcome(target, False, transient=True, detail=f"token: {exc}")
+            return ZaloOutcome(target, False, transient=True, detail=f"token: {exc}", account=True)
         payload = self._payload(target, body)
         url = self._endpoint()
         refreshed = False
@@ -171,6 +174,7 @@ class NotifyZaloBase(NotifyBase):
                         http_status=status,
                         transient=True,
                         detail=f"token refresh failed: {exc}",
+                        account=True,
                     )
                 refreshed = True
                 continue
@@ -184,6 +188,7 @@ class NotifyZaloBase(NotifyBase):
                 http_status=status,
                 transient=transient,
                 detail=f"zalo error {code} (HTTP {status}): {text}".strip(),
+                account=code in TOKEN_ERRORS,
             )
 
     def send(

@@ -9,6 +9,7 @@ from prefect import flow
 
 from plancycle.settings import get_settings
 from tasks.common.forms import form_field
+from tasks.notify.steps import redeliver
 from tasks.notify.team import OPERATOR_HOOKS
 from tasks.submissions.steps import (
     ingest_inbox,
@@ -35,6 +36,7 @@ def collect_submissions(
     as_of = as_of or settings.today()
     year = resolve_cycle_year(year)
     outcomes = ingest_inbox(year, inbox_url or settings.resolved_inbox_url, as_of)
+    redeliver()  # hourly: notices (e.g. the portal's intake notices) that failed transiently and are due
     if year is None:
         log_no_collecting_cycle(len(outcomes))
         return {"files": len(outcomes), "accepted": sum(o.accepted and not o.duplicate for o in outcomes)}

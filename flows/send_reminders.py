@@ -8,7 +8,7 @@ from prefect import flow
 
 from plancycle.settings import get_settings
 from tasks.common.forms import form_field
-from tasks.notify.steps import deliver
+from tasks.notify.steps import deliver, redeliver
 from tasks.notify.team import OPERATOR_HOOKS
 from tasks.progress.steps import remind_progress_reports
 from tasks.reminders.steps import plan_approver_reminders, plan_digest, plan_reminders, publish_reminders
@@ -28,6 +28,7 @@ def send_reminders(
     now = settings.local_now()
     moment: date | datetime = as_of or now  # a given date checks days off only; "now" also quiet hours
     day = as_of or now.date()
+    redeliver()  # notices that failed transiently earlier (any flow, the portal) and are due again
     # Progress reports of every cycle being implemented, whichever cycle is collecting.
     progress_messages, _ = remind_progress_reports(moment)
     if progress_messages:

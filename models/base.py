@@ -150,6 +150,7 @@ class PeriodKind(StrEnum):
 
 class DeliveryStatus(StrEnum):
     pending = "pending"
+    claimed = "claimed"  # a run holds the lease and is sending it (or died doing so: lease_until tells)
     sent = "sent"
     failed_transient = "failed_transient"
     failed_permanent = "failed_permanent"

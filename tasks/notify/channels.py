@@ -58,6 +58,9 @@ class Attempt:
     transient: bool = False
     provider_message_id: str | None = None
     error: str = ""
+    # False: transient, but trying again within this batch cannot help (e.g. Zalo's token refresh was
+    # refused); a later run may.
+    retry_in_batch: bool = True
 
 
 class Sender(Protocol):
@@ -230,7 +233,9 @@ class ZaloSender:
         outcome = outcomes[0]
         if outcome.ok:
             return Attempt(True, provider_message_id=outcome.message_id)
-        return Attempt(False, transient=bool(outcome.transient), error=outcome.detail)
+        return Attempt(
+            False, transient=bool(outcome.transient), error=outcome.detail, retry_in_batch=not outcome.account
+        )
 
     def close(self) -> None:
         pass

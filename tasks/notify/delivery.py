@@ -1,23 +1,36 @@
-"""The one routine that sends messages: render, record intent, send, record outcome.
+"""The one routine that sends messages: render, record intent, claim, send, record outcome.
 
-Guarantee: **at least once** per (message × recipient × channel). Each job's NotificationLog row is
-committed as ``pending`` before the first attempt; a re-run skips rows that are ``sent``,
-``failed_permanent`` or ``skipped`` and sends every other one again. A crash after the provider accepted a
-message but before its outcome was committed therefore causes one duplicate on the next run, never a loss.
-Duplicates stay recognisable: an email keeps its Message-ID, a ZNS message its tracking id.
+Guarantee per (message × recipient × channel), one NotificationLog row each (see docs/notifications.md):
+
+* every job's row is committed as ``pending`` before anything is sent;
+* a run *claims* a row before sending it: one conditional UPDATE (``FOR UPDATE SKIP LOCKED`` on
+  PostgreSQL) sets ``claimed``, the run id and a lease, and is committed first; the run renews its leases
+  while it lives. Overlapping runs therefore never send the same row twice, and a dead run's rows are
+  claimed again once its lease has run out;
+* a worker does not take its next job before the outcome of its last one is committed, so a crash
+  (kill -9) can only duplicate the message(s) in flight (one per worker), and the duplicate carries the
+  same email Message-ID / ZNS tracking id;
+* transient failures are retried within the batch with back-off, then later by
+  :func:`retry_deliveries` (from the stored payload) up to ``max_total_attempts``; Zalo that fails
+  permanently or repeatedly falls back to the contact's email.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import math
+import os
 import random
 import re
+import socket
 import threading
 import time
+import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal
@@ -45,7 +58,6 @@ logger = logging.getLogger(__name__)
 
 FINAL_STATUSES = {DeliveryStatus.sent, DeliveryStatus.failed_permanent, DeliveryStatus.skipped}
 _CHUNK = 500
-_GROUP_WAIT = 0.02  # seconds an outcome may wait for others to share its transaction
 
 
 class Message(BaseModel):
@@ -99,6 +111,17 @@ class DeliveryPolicy(BaseModel):
     zns_templates: dict[str, str] = Field(
         default_factory=dict, description="message template name → approved ZNS template id"
     )
+    lease_seconds: float = Field(
+        60.0, ge=0.2, le=3600, description="a claim's lease; renewed every third of it while the run lives"
+    )
+    claim_chunk: int = Field(32, ge=1, le=_CHUNK, description="rows claimed per transaction")
+    max_total_attempts: int = Field(
+        12, ge=1, le=100, description="attempts over every run; then the row is failed_permanent"
+    )
+    retry_after: float = Field(
+        900.0, ge=0, description="seconds before retry_deliveries tries a transient failure again"
+    )
+    retry_max: float = Field(6 * 3600.0, ge=0, description="cap of retry_after, which doubles per failed run")
 
 
 class Delivery(BaseModel):
@@ -186,6 +209,9 @@ class _Planned:
     contact_email: str | None = None
     email_planned: bool = False
     rendered: Rendered | None = None
+    won: bool = False  # this run claimed the row
+    next_attempt_at: datetime | None = None
+    durable: threading.Event = field(default_factory=threading.Event)  # outcome committed
 
 
 def log_key(base: str, contact_id: int | None, channel: str) -> str:
@@ -196,9 +222,20 @@ def log_key(base: str, contact_id: int | None, channel: str) -> str:
     return f"{base[:180]}#{hashlib.sha256(base.encode()).hexdigest()[:32]}:{contact_id}:{channel}"
 
 
-def _channels_for(contact: Any, message: Message, settings: Settings, policy: DeliveryPolicy) -> list[str]:
+def _channels_for(
+    contact: Any,
+    message: Message,
+    settings: Settings,
+    policy: DeliveryPolicy,
+    wanted: set[str] | None = None,
+) -> list[str]:
+    """The contact's preferred channels that can be used; with ``wanted`` (a retry of given rows), those
+    of ``wanted`` that can be used, email included even when it is not preferred (a fall-back row)."""
+    order = _CONTACT_CHANNELS(contact) if wanted is None else [*_CONTACT_CHANNELS(contact), Channel.email]
     out: list[str] = []
-    for channel in _CONTACT_CHANNELS(contact):
+    for channel in order:
+        if wanted is not None and channel not in wanted:
+            continue
         if channel == Channel.email and contact.email:
             out.append(Channel.email)
         elif channel == Channel.zalo and settings.zalo_enabled and contact.zalo_user_id:
@@ -229,8 +266,14 @@ def _zns_data(context: dict[str, Any]) -> dict[str, str]:
 
 
 def _plan(
-    session: Session, messages: Sequence[Message], settings: Settings, policy: DeliveryPolicy, as_of: date
+    session: Session,
+    messages: Sequence[Message],
+    settings: Settings,
+    policy: DeliveryPolicy,
+    as_of: date,
+    only_keys: set[str] | None = None,
 ) -> list[_Planned]:
+    """One job per (message × recipient × channel); with ``only_keys``, only the jobs of those log keys."""
     contact_ids = {m.contact_id for m in messages}
     contacts = {c.id: c for c in _load_contacts(session, contact_ids)}
     unit_ids = {m.unit_id for m in messages if m.unit_id} | {c.unit_id for c in contacts.values()}
@@ -241,6 +284,8 @@ def _plan(
     seen: set[str] = set()
     for message in messages:
         contact = contacts.get(message.contact_id)
+        if (contact is None or not contact.active) and only_keys is not None:
+            continue
         if contact is None or not contact.active:
             key = log_key(message.key, message.contact_id if contact else None, "none")
             if key not in seen:
@@ -269,7 +314,12 @@ def _plan(
             continue
         unit_id = message.unit_id or contact.unit_id
         unit, cycle = units.get(unit_id), cycles.get(message.cycle_id) if message.cycle_id else None
-        channels = _channels_for(contact, message, settings, policy)
+        wanted = None
+        if only_keys is not None:
+            wanted = {c for c in Channel if log_key(message.key, contact.id, c) in only_keys}
+        channels = _channels_for(contact, message, settings, policy, wanted)
+        if wanted is not None and not channels:
+            continue
         context = {
             "recipient": {"full_name": contact.full_name, "position": contact.position, "role": contact.role},
             "unit": {"code": unit.code, "name": unit.name} if unit else None,
@@ -355,12 +405,29 @@ def _load(session: Session, model: Any, ids: Iterable[int | None]) -> list[Any]:
 # ---------------------------------------------------------------- the log
 
 
-def _record_intents(engine: Engine, planned: list[_Planned]) -> None:
+def _payload(p: _Planned, as_of: date, cache: dict[int, Any]) -> dict[str, Any] | None:
+    """What :func:`retry_deliveries` needs to send the job again: the message, the day and the ZNS
+    template id (None for a skipped row, or a message that does not survive JSON)."""
+    if p.status == DeliveryStatus.skipped:
+        return None
+    key = id(p.message)
+    if key not in cache:
+        try:
+            cache[key] = p.message.model_dump(mode="json")
+        except (TypeError, ValueError):
+            cache[key] = None
+    if cache[key] is None:
+        return None
+    return {"message": cache[key], "as_of": as_of.isoformat(), "zns_template": p.job.zns_template_id}
+
+
+def _record_intents(engine: Engine, planned: list[_Planned], as_of: date) -> None:
     """Insert a row per job (pending, or skipped) unless its key exists, in one committed transaction; then
     read every row back. Core statements, executemany per chunk: no ORM objects for rows we never load."""
     if not planned:
         return
     now = utcnow()
+    dumped: dict[int, Any] = {}
     table = NotificationLog.__table__
     insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
     stmt = insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"])
@@ -380,12 +447,19 @@ def _record_intents(engine: Engine, planned: list[_Planned]) -> None:
                     "attempts": 0,
                     "error": p.error,
                     "fallback_of_id": p.fallback_of.row_id if p.fallback_of else None,
+                    "payload": _payload(p, as_of, dumped),
                     "created_at": now,
                     "updated_at": now,
                 }
                 for p in planned[start : start + _CHUNK]
             ]
             conn.execute(stmt, rows)
+    _read_back(engine, planned)
+
+
+def _read_back(engine: Engine, planned: list[_Planned]) -> None:
+    """Each job's row as it stands now: id, status, attempts, provider id, error."""
+    table = NotificationLog.__table__
     by_key = {p.job.key: p for p in planned}
     keys = list(by_key)
     with engine.connect() as conn:
@@ -404,22 +478,117 @@ def _record_intents(engine: Engine, planned: list[_Planned]) -> None:
                 p.provider_message_id, p.error = provider_id, error
 
 
+def _run_id() -> str:
+    """Who holds a claim: host, process and a random part (two batches in one process differ)."""
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def _claimable(now: datetime) -> Any:
+    """Rows a run may claim: recorded and not sent yet, failed transiently, or claimed by a run whose lease
+    ran out (it died, or hangs: either way it no longer renews)."""
+    c = NotificationLog.__table__.c
+    return sa.or_(
+        c.status == DeliveryStatus.pending.value,
+        c.status == DeliveryStatus.failed_transient.value,
+        sa.and_(c.status == DeliveryStatus.claimed.value, c.lease_until < now),
+    )
+
+
+def _claim(engine: Engine, run_id: str, chunk: list[_Planned], lease: float) -> dict[int, int]:
+    """Claim the rows of ``chunk`` that no one else holds, in one committed transaction; returns
+    {row id: attempts so far} of the rows won.
+
+    PostgreSQL: the rows are locked with ``SELECT … FOR UPDATE SKIP LOCKED`` (a row another run is claiming
+    or settling right now is skipped, not waited for) and updated in the same statement. SQLite: one
+    conditional ``UPDATE … WHERE <claimable>``; SQLite runs one writer at a time, so the condition is
+    checked and the claim written atomically; ``RETURNING`` says which rows this run won."""
+    table = NotificationLog.__table__
+    now = utcnow()
+    ids = [p.row_id for p in chunk if p.row_id is not None]
+    if not ids:
+        return {}
+    where: Any = table.c.id.in_(ids)
+    if engine.dialect.name == "postgresql":
+        locked = sa.select(table.c.id).where(where, _claimable(now)).with_for_update(skip_locked=True)
+        where = table.c.id.in_(locked.scalar_subquery())
+    stmt = (
+        sa.update(table)
+        .where(where, _claimable(now))
+        .values(
+            status=DeliveryStatus.claimed.value,
+            claimed_by=run_id,
+            lease_until=now + timedelta(seconds=lease),
+            updated_at=now,
+        )
+        .returning(table.c.id, table.c.attempts)
+    )
+    with engine.begin() as conn:
+        return {row_id: attempts for row_id, attempts in conn.execute(stmt)}
+
+
+class _Claimer:
+    """Hands workers their next job, claiming rows ``policy.claim_chunk`` at a time just before they are
+    needed; jobs another run holds are passed over. Renews this run's leases every third of the lease
+    from a thread of its own, so a lease only runs out when the process is gone."""
+
+    def __init__(self, engine: Engine, run_id: str, policy: DeliveryPolicy, todo: list[_Planned]) -> None:
+        self.engine, self.run_id, self.policy = engine, run_id, policy
+        self._todo = deque(todo)
+        self._ready: deque[_Planned] = deque()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+
+    def next(self) -> _Planned | None:
+        with self._lock:
+            while not self._ready and self._todo:
+                chunk = [self._todo.popleft() for _ in range(min(self.policy.claim_chunk, len(self._todo)))]
+                won = _claim(self.engine, self.run_id, chunk, self.policy.lease_seconds)
+                for p in chunk:
+                    if p.row_id in won:
+                        p.won, p.status, p.attempts = True, DeliveryStatus.claimed, won[p.row_id]
+                        self._ready.append(p)
+                if won and self._renewer is None:
+                    self._renewer = threading.Thread(
+                        target=self._renew, name="notification-lease", daemon=True
+                    )
+                    self._renewer.start()
+            return self._ready.popleft() if self._ready else None
+
+    def _renew(self) -> None:
+        table = NotificationLog.__table__
+        while not self._stop.wait(self.policy.lease_seconds / 3):
+            now = utcnow()
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(
+                        sa.update(table)
+                        .where(
+                            table.c.claimed_by == self.run_id, table.c.status == DeliveryStatus.claimed.value
+                        )
+                        .values(lease_until=now + timedelta(seconds=self.policy.lease_seconds))
+                    )
+            except sa.exc.SQLAlchemyError as exc:  # the next renewal may succeed; the lease is the fallback
+                logger.warning("notification lease renewal failed: %s", type(exc).__name__)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._renewer is not None:
+            self._renewer.join()
+
+
 class _OutcomeWriter:
-    """Group commit: one thread writes the outcomes that have arrived in one transaction, then the next.
+    """One thread writes outcomes as they arrive: each transaction takes every outcome waiting at that
+    moment (a busy batch commits several per transaction), then sets each one's ``durable`` event. A worker
+    waits for that event before it takes its next job, so at most one message per worker is ever sent
+    without its outcome being committed: what a crash can duplicate. One connection and one prepared
+    UPDATE (Core executemany) for the batch."""
 
-    After the first outcome of a group arrives it waits up to :data:`_GROUP_WAIT` seconds for more (never
-    once every expected outcome is in, so a small batch is not delayed), so that a large batch commits
-    tens of rows per transaction instead of two or three. It keeps one connection for the batch and one
-    prepared UPDATE (Core executemany): a transaction is a BEGIN, the executemany and a COMMIT.
-    """
-
-    def __init__(self, engine: Engine, expected: int) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.expected = expected
         self.error: BaseException | None = None
         self._cond = threading.Condition()
         self._items: list[_Planned] = []
-        self._received = 0
         self._closed = False
         self.thread = threading.Thread(target=self._run, name="notification-log-writer", daemon=True)
         self.thread.start()
@@ -427,9 +596,7 @@ class _OutcomeWriter:
     def put(self, planned: _Planned) -> None:
         with self._cond:
             self._items.append(planned)
-            self._received += 1
-            if len(self._items) == 1 or len(self._items) >= _CHUNK or self._received >= self.expected:
-                self._cond.notify()
+            self._cond.notify()
 
     def close(self) -> None:
         with self._cond:
@@ -443,14 +610,8 @@ class _OutcomeWriter:
         with self._cond:
             while not self._items and not self._closed:
                 self._cond.wait()
-            deadline = time.monotonic() + _GROUP_WAIT
-            while len(self._items) < _CHUNK and self._received < self.expected and not self._closed:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                self._cond.wait(remaining)
             items, self._items = self._items, []
-            return items, self._closed  # closed: nothing more will come
+            return items, self._closed and not items
 
     def _run(self) -> None:
         conn: sa.Connection | None = None
@@ -458,13 +619,16 @@ class _OutcomeWriter:
             done = False
             while not done:
                 items, done = self._next_group()
-                if items and self.error is None:
-                    try:
+                try:
+                    if items and self.error is None:
                         if conn is None:
                             conn = self.engine.connect()
                         self._write(conn, items)
-                    except BaseException as exc:  # surfaced by close(); the rows stay pending and are resent
-                        self.error = exc
+                except BaseException as exc:  # surfaced by close(); the rows stay claimed and are resent
+                    self.error = exc
+                finally:
+                    for p in items:
+                        p.durable.set()
         finally:
             if conn is not None:
                 conn.close()
@@ -475,7 +639,16 @@ class _OutcomeWriter:
         .values(
             {
                 name: sa.bindparam(name)
-                for name in ("status", "attempts", "provider_message_id", "error", "sent_at", "updated_at")
+                for name in (
+                    "status",
+                    "attempts",
+                    "provider_message_id",
+                    "error",
+                    "sent_at",
+                    "updated_at",
+                    "lease_until",
+                    "next_attempt_at",
+                )
             }
         )
     )
@@ -491,6 +664,8 @@ class _OutcomeWriter:
                 "error": p.error,
                 "sent_at": now if p.status == DeliveryStatus.sent else None,
                 "updated_at": now,
+                "lease_until": None,
+                "next_attempt_at": p.next_attempt_at,
             }
             for p in items
         ]
@@ -506,6 +681,13 @@ def _backoff(policy: DeliveryPolicy, attempt: int) -> float:
     """Exponential with full jitter, capped: attempt 1 → up to backoff_initial, then doubling."""
     ceiling = min(policy.backoff_max, policy.backoff_initial * (2 ** (attempt - 1)))
     return random.uniform(ceiling / 2, ceiling)
+
+
+def _retry_delay(policy: DeliveryPolicy, attempts: int) -> timedelta:
+    """When :func:`retry_deliveries` may try again: ``retry_after``, doubling for every batch that has
+    failed (``max_attempts`` attempts each), capped at ``retry_max``."""
+    batches = max(1, math.ceil(attempts / policy.max_attempts))
+    return timedelta(seconds=min(policy.retry_max, policy.retry_after * 2 ** min(batches - 1, 30)))
 
 
 def _deliver_one(
@@ -531,9 +713,35 @@ def _deliver_one(
             p.status = DeliveryStatus.failed_permanent
             break
         p.status = DeliveryStatus.failed_transient
+        if p.attempts >= policy.max_total_attempts:
+            p.status = DeliveryStatus.failed_permanent
+            p.error = f"gave up after {p.attempts} attempts: {p.error}"[:2000]
+            break
+        if not result.retry_in_batch:
+            break
         if attempt < policy.max_attempts:
             sleep(_backoff(policy, attempt))
+    if p.status == DeliveryStatus.failed_transient and _falls_back(p):
+        # Zalo failed repeatedly: the contact gets the email instead (planned by _fallbacks), and this
+        # channel is closed so that a later retry cannot deliver the message a second time.
+        p.status = DeliveryStatus.failed_permanent
+        p.error = f"{p.error} (after {p.attempts} attempts; sent by email instead)"[:2000]
+    p.next_attempt_at = (
+        utcnow() + _retry_delay(policy, p.attempts) if p.status == DeliveryStatus.failed_transient else None
+    )
     writer.put(p)
+    p.durable.wait()
+
+
+def _falls_back(p: _Planned) -> bool:
+    """A Zalo/ZNS job whose message can go by email instead: the contact has an email, the message does
+    not already use it."""
+    return (
+        p.job.channel in (Channel.zalo, Channel.zns)
+        and bool(p.contact_email)
+        and not p.email_planned
+        and p.rendered is not None
+    )
 
 
 def _deliver_on_channel(
@@ -548,25 +756,28 @@ def _deliver_on_channel(
     _deliver_one(p, by_channel[p.job.channel], policy, writer, secrets, sleep)
 
 
-def _run_workers(todo: list[_Planned], workers: int, deliver: Callable[[_Planned], None]) -> None:
-    """``deliver`` every job on up to ``workers`` threads, each taking the next job when it is done.
+def _run_workers(
+    next_job: Callable[[], _Planned | None], workers: int, deliver: Callable[[_Planned], None]
+) -> None:
+    """``deliver`` every job ``next_job`` hands out, on up to ``workers`` threads, each taking the next job
+    when it is done.
 
-    Plain threads over a shared iterator rather than an executor: a future per job costs more than the
-    bookkeeping is worth here. As with an executor, every job runs even if one raises, and the first
-    exception is raised once all are done; if this thread is interrupted, the workers stop after their
-    current job.
+    Plain threads rather than an executor: a future per job costs more than the bookkeeping is worth here.
+    As with an executor, every job runs even if one raises, and the first exception is raised once all are
+    done; if this thread is interrupted, the workers stop after their current job.
     """
-    if not todo:
-        return
-    jobs = iter(todo)
     lock = threading.Lock()
     stop = threading.Event()
     errors: list[BaseException] = []
 
     def work() -> None:
         while not stop.is_set():
-            with lock:
-                p = next(jobs, None)
+            try:
+                with lock:
+                    p = next_job()
+            except BaseException as exc:  # claiming failed (database): stop this worker, report it
+                errors.append(exc)
+                return
             if p is None:
                 return
             try:
@@ -576,7 +787,7 @@ def _run_workers(todo: list[_Planned], workers: int, deliver: Callable[[_Planned
 
     started: list[threading.Thread] = []
     try:
-        for i in range(min(workers, len(todo))):
+        for i in range(workers):
             thread = threading.Thread(target=work, name=f"notify-{i}")
             thread.start()
             started.append(thread)
@@ -615,9 +826,9 @@ _token_providers: dict[tuple[str, str], DatabaseZaloTokens] = {}
 _token_lock = threading.Lock()
 
 
-def _register_zalo_tokens(engine: Engine, settings: Settings) -> None:
+def _register_zalo_tokens(engine: Engine, settings: Settings) -> DatabaseZaloTokens | None:
     if not (settings.zalo_enabled and settings.zalo_app_id and settings.zalo_secret_key):
-        return
+        return None
     key = (str(engine.url), settings.zalo_app_id)
     with _token_lock:
         provider = _token_providers.get(key)
@@ -633,6 +844,7 @@ def _register_zalo_tokens(engine: Engine, settings: Settings) -> None:
             )
             _token_providers[key] = provider
     apprise_zalo.register_token_provider(settings.zalo_app_id, provider)
+    return provider
 
 
 def _fallbacks(planned: list[_Planned]) -> list[_Planned]:
@@ -640,13 +852,8 @@ def _fallbacks(planned: list[_Planned]) -> list[_Planned]:
     message does not already use. Their key is the ordinary email key, so a re-run never sends two."""
     out = []
     for p in planned:
-        if (
-            p.job.channel in (Channel.zalo, Channel.zns)
-            and p.status == DeliveryStatus.failed_permanent
-            and p.contact_email
-            and not p.email_planned
-            and p.rendered is not None
-        ):
+        if p.status == DeliveryStatus.failed_permanent and _falls_back(p):
+            assert p.rendered is not None and p.contact_email is not None
             job = Job(
                 key=log_key(p.message.key, p.contact_id, Channel.email),
                 channel=Channel.email,
@@ -690,32 +897,55 @@ def send_batch(
     """Send ``messages`` on every channel their contacts prefer and return one :class:`Delivery` per
     (message × recipient × channel), in input order, fallbacks last.
 
-    Safe to run again with the same messages: what was delivered is not sent again (see the module
-    docstring for the exact guarantee). Raises :class:`tasks.notify.render.RenderError` before anything is
-    recorded or sent if a template cannot be rendered.
+    Safe to run again, and at the same time as another run of the same messages: what was delivered, or
+    is being delivered by a live run, is not sent again (see the module docstring for the exact
+    guarantee). Raises :class:`tasks.notify.render.RenderError` before anything is recorded or sent if a
+    template cannot be rendered.
     """
-    started = time.perf_counter()
     settings = settings or get_settings()
-    policy = policy or DeliveryPolicy()
-    engine = get_engine(db_url or settings.resolved_database_url)
-    as_of = as_of or settings.today()
+    return _send(
+        messages,
+        engine=get_engine(db_url or settings.resolved_database_url),
+        settings=settings,
+        policy=policy or DeliveryPolicy(),
+        as_of=as_of or settings.today(),
+        sleep=sleep,
+    )
+
+
+def _send(
+    messages: Sequence[Message],
+    *,
+    engine: Engine,
+    settings: Settings,
+    policy: DeliveryPolicy,
+    as_of: date,
+    sleep: Callable[[float], None],
+    only_keys: set[str] | None = None,
+) -> BatchResult:
+    started = time.perf_counter()
     secrets = secret_values(settings.smtp_url, settings.zalo_secret_key, settings.team_notify_urls)
-    _register_zalo_tokens(engine, settings)
+    tokens = _register_zalo_tokens(engine, settings)
+    if tokens is not None:
+        tokens.begin_batch()  # Zalo's token refresh: at most one refused call per batch
 
     with Session(engine) as session:
-        planned = _plan(session, messages, settings, policy, as_of)
+        planned = _plan(session, messages, settings, policy, as_of, only_keys)
 
     everything: list[_Planned] = []
+    passed_over: list[_Planned] = []
     senders = _Senders(settings)
     workers = policy.concurrency or settings.send_concurrency
+    run_id = _run_id()
     try:
         round_ = planned
         while round_:
-            _record_intents(engine, round_)
+            _record_intents(engine, round_, as_of)
             everything.extend(round_)
             todo = [p for p in round_ if p.status not in FINAL_STATUSES]
             by_channel = {channel: senders.for_channel(channel) for channel in {p.job.channel for p in todo}}
-            writer = _OutcomeWriter(engine, expected=len(todo))
+            claimer = _Claimer(engine, run_id, policy, todo)
+            writer = _OutcomeWriter(engine)
             try:
                 deliver = partial(
                     _deliver_on_channel,
@@ -725,12 +955,16 @@ def send_batch(
                     secrets=secrets,
                     sleep=sleep,
                 )
-                _run_workers(todo, workers, deliver)
+                _run_workers(claimer.next, min(workers, len(todo)), deliver)
             finally:
+                claimer.close()
                 writer.close()
+            passed_over.extend(p for p in todo if not p.won)
             round_ = _fallbacks(round_)
     finally:
         senders.close()
+    # Jobs another run held: report them as they stand now (sent by it, or still in its hands).
+    _read_back(engine, passed_over)
 
     result = BatchResult(
         deliveries=[
@@ -752,4 +986,67 @@ def send_batch(
         seconds=time.perf_counter() - started,
     )
     logger.info("notification batch: %s", result.summary())
+    return result
+
+
+def retry_deliveries(
+    *,
+    db_url: str | None = None,
+    settings: Settings | None = None,
+    policy: DeliveryPolicy | None = None,
+    now: datetime | None = None,
+    limit: int = 5000,
+    sleep: Callable[[float], None] = time.sleep,
+) -> BatchResult:
+    """Send again what is due: rows that failed transiently whose ``next_attempt_at`` has come, rows a
+    dead run had claimed (lease run out), and rows recorded but never claimed (their run died before
+    claiming them; older than one lease). Each is rebuilt from its stored payload (message, day, ZNS
+    template) and claimed like any other; a row is retried at most ``policy.max_total_attempts`` times
+    in all, then it is ``failed_permanent``. Called by the daily send-reminders run; safe to call any time.
+    """
+    settings = settings or get_settings()
+    policy = policy or DeliveryPolicy()
+    engine = get_engine(db_url or settings.resolved_database_url)
+    now = now or utcnow()
+    c = NotificationLog.__table__.c
+    due = sa.or_(
+        sa.and_(
+            c.status == DeliveryStatus.failed_transient.value,
+            sa.or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now),
+        ),
+        sa.and_(c.status == DeliveryStatus.claimed.value, c.lease_until < now),
+        sa.and_(
+            c.status == DeliveryStatus.pending.value,
+            c.created_at < now - timedelta(seconds=policy.lease_seconds),
+        ),
+    )
+    query = sa.select(c.idempotency_key, c.payload).where(due).order_by(c.id).limit(limit)
+    groups: dict[tuple[str, str | None], tuple[dict[str, Message], set[str]]] = {}
+    with engine.connect() as conn:
+        for key, payload in conn.execute(query):
+            if not isinstance(payload, dict) or "message" not in payload:
+                continue  # recorded before payloads were kept: only a re-run of its batch can send it
+            message = Message.model_validate(payload["message"])
+            messages, keys = groups.setdefault((payload["as_of"], payload.get("zns_template")), ({}, set()))
+            messages.setdefault(f"{message.key}\x00{message.contact_id}", message)
+            keys.add(key)
+    deliveries: list[Delivery] = []
+    started = time.perf_counter()
+    for (day, zns_template), (messages, keys) in groups.items():
+        group_policy = policy
+        if zns_template:
+            templates = {m.template: zns_template for m in messages.values()}
+            group_policy = policy.model_copy(update={"zns_templates": {**policy.zns_templates, **templates}})
+        result = _send(
+            list(messages.values()),
+            engine=engine,
+            settings=settings,
+            policy=group_policy,
+            as_of=date.fromisoformat(day),
+            sleep=sleep,
+            only_keys=keys,
+        )
+        deliveries.extend(result.deliveries)
+    result = BatchResult(deliveries=deliveries, seconds=time.perf_counter() - started)
+    logger.info("notification retry: %s", result.summary())
     return result

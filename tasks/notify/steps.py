@@ -10,7 +10,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 
 from plancycle.settings import get_settings
-from tasks.notify.delivery import BatchResult, DeliveryPolicy, Message, send_batch
+from tasks.notify.delivery import BatchResult, DeliveryPolicy, Message, retry_deliveries, send_batch
 from tasks.notify.render import resolve_locale
 from tasks.notify.team import notify_team_of_failures
 from templates import environment
@@ -33,6 +33,23 @@ def deliver(
     channel when something failed. Idempotent: re-running the task sends only what is not yet delivered."""
     settings = get_settings()
     result = send_batch(messages, settings=settings, policy=policy, as_of=as_of)
+    _publish(result)
+    return result
+
+
+@task(name="redeliver-notifications", task_run_name="gửi lại thông báo đến hạn", cache_policy=NO_CACHE)
+def redeliver(policy: DeliveryPolicy | None = None) -> BatchResult:
+    """Send again what failed transiently and is due, and what a dead run had claimed
+    (:func:`tasks.notify.delivery.retry_deliveries`); same artifact and team message as :func:`deliver`.
+    The daily send-reminders run starts with it."""
+    result = retry_deliveries(settings=get_settings(), policy=policy)
+    if result.deliveries:
+        _publish(result)
+    return result
+
+
+def _publish(result: BatchResult) -> None:
+    settings = get_settings()
     description = (
         environment()
         .get_template(f"messages/_ops/{resolve_locale(settings.locale)}/artifact.md.j2")
@@ -44,4 +61,3 @@ def deliver(
         notify_team_of_failures(
             result, settings=settings, flow_run_name=ctx.flow_run.name if ctx and ctx.flow_run else None
         )
-    return result

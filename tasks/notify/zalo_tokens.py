@@ -83,6 +83,14 @@ class DatabaseZaloTokens:
         self._token: str | None = None
         self._expires: datetime | None = None
         self.refresh_count = 0
+        self.refresh_calls = 0  # calls to Zalo's refresh endpoint, successful or not
+        self._refused: str | None = None
+
+    def begin_batch(self) -> None:
+        """Forget a refused refresh: each batch may try Zalo's refresh endpoint once more (see
+        :meth:`_refresh_locked`)."""
+        with self._lock:
+            self._refused = None
 
     def _fresh(self, expires: datetime | None) -> bool:
         return expires is not None and expires - self.refresh_margin > self.clock()
@@ -122,8 +130,16 @@ class DatabaseZaloTokens:
             expires = _aware(row.access_expires_at)
             if row.access_token and row.access_token != stale and self._fresh(expires):
                 token = row.access_token  # another process refreshed while we waited for the lock
+            elif self._refused is not None:
+                # Refused once in this batch: asking again per message would only repeat the refusal
+                # (the review saw 36 refresh calls for 12 messages).
+                raise ZaloTokenError(self._refused)
             else:
-                token, expires = self._call_zalo(row)
+                try:
+                    token, expires = self._call_zalo(row)
+                except ZaloTokenError as exc:
+                    self._refused = f"{exc} (not asked again in this batch)"
+                    raise
             # Leaving the block commits: the rotated refresh token is durable before `token` is used.
         self._token, self._expires = token, expires
         return token
@@ -131,6 +147,7 @@ class DatabaseZaloTokens:
     def _call_zalo(self, row: ZaloCredential) -> tuple[str, datetime]:
         old_refresh = row.refresh_token
         secrets = secret_values(self.secret_key, old_refresh, row.access_token)
+        self.refresh_calls += 1
         try:
             response = httpx.post(
                 self.oauth_url,

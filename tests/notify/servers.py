@@ -3,6 +3,7 @@ fake Zalo (OA API v3, OAuth v4 refresh with rotation, ZNS) on ``http.server``.""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -47,6 +48,7 @@ class SmtpHandler:
     hold: threading.Event | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     connections: int = 0
+    delay: float = 0.0  # seconds before answering DATA: a slower server, so that overlapping runs overlap
 
     async def handle_EHLO(
         self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
@@ -68,9 +70,9 @@ class SmtpHandler:
         with self.lock:
             self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
         self.arrived.set()
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.hold is not None:
-            import asyncio
-
             while not self.hold.is_set():
                 await asyncio.sleep(0.01)
         return "250 Message accepted for delivery"

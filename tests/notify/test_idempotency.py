@@ -1,4 +1,5 @@
-"""Re-runs send nothing new; a crash between sending and recording gives at-least-once, never a loss."""
+"""Re-runs send nothing new; a crash between sending and recording resends only the message in flight,
+once its run's lease has run out, never a loss. (Many random kills and overlapping runs: test_claims.)"""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ import os
 import subprocess
 import sys
 import threading
+import time
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, select
 
 from models import NotificationLog
-from models.base import DeliveryStatus
+from models.base import DeliveryStatus, utcnow
 from tasks.notify import send_batch
 from tests.notify.conftest import FAST, due_soon
 from tests.notify.servers import FakeZalo, SmtpServer
@@ -51,12 +54,17 @@ def test_crash_between_sending_and_recording_resends_once(
     world: dict[str, Any], make_settings: Any, db_url: str, session: Session
 ) -> None:
     """The child process hands the email to the SMTP server and is killed before the server's 250 reply
-    reaches it, so the outcome is never recorded. The next run sends again: at-least-once, one duplicate,
-    with the same Message-ID so the duplicate is recognisable."""
+    reaches it, so the outcome is never recorded. Its claim is respected until its lease runs out; then
+    the next run sends again: one duplicate, with the same Message-ID so it is recognisable."""
     smtp = SmtpServer().start()
     smtp.handler.hold = threading.Event()
     message = due_soon(world, "email")
-    args = {"db_url": db_url, "smtp_url": smtp.url, "messages": [message.model_dump(mode="json")]}
+    args = {
+        "db_url": db_url,
+        "smtp_url": smtp.url,
+        "messages": [message.model_dump(mode="json")],
+        "policy": {"lease_seconds": 3.0},
+    }
     child = subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("crash_child.py")), json.dumps(args)],
         cwd=ROOT,
@@ -70,8 +78,18 @@ def test_crash_between_sending_and_recording_resends_once(
         smtp.handler.hold.set()
     try:
         row = session.exec(select(NotificationLog)).one()
-        assert row.status == DeliveryStatus.pending and row.attempts == 0  # intent recorded, outcome lost
+        assert row.status == DeliveryStatus.claimed and row.attempts == 0  # claimed, outcome lost
+        assert row.claimed_by and row.lease_until is not None
         assert len(smtp.received) == 1
+
+        # While the dead run's lease lasts, a new run leaves the row alone (it cannot tell it is dead).
+        held = send_batch([message], settings=make_settings(smtp=smtp), policy=FAST)
+        assert held.deliveries[0].status == DeliveryStatus.claimed and held.sent_now == 0
+        assert len(smtp.received) == 1
+        lease_until = (
+            row.lease_until.replace(tzinfo=UTC) if row.lease_until.tzinfo is None else row.lease_until
+        )
+        time.sleep(max(0.0, (lease_until - utcnow()).total_seconds()) + 0.1)
 
         rerun = send_batch([message], settings=make_settings(smtp=smtp), policy=FAST)
         assert rerun.deliveries[0].status == DeliveryStatus.sent and rerun.sent_now == 1

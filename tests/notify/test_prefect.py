@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ from prefect.artifacts import Artifact
 
 from models.base import DeliveryStatus
 from plancycle.settings import get_settings
-from tasks.notify import notify_team_on_flow_failure
+from tasks.notify import DeliveryPolicy, notify_team_on_flow_failure, send_batch
 from tasks.notify.steps import deliver
 from tests.notify.conftest import due_soon
 from tests.notify.servers import FakeZalo, SmtpServer
@@ -57,3 +58,23 @@ def test_a_failed_flow_tells_the_team(prefect_api: str, configured: None, zalo: 
     assert state.is_failed()
     (team,) = zalo.team
     assert "tổng hợp thử nghiệm" in team["title"] and "lệch 1 tỷ đồng" in team["message"]
+
+
+def test_the_daily_run_sends_again_what_failed_transiently(
+    prefect_api: str, configured: None, world: dict[str, Any], smtp: SmtpServer, make_settings: Any
+) -> None:
+    """A notice sent while the SMTP relay was down (the portal's intake notice, say): the next daily
+    send-reminders run sends it, once, and says so in the deliveries artifact."""
+    from flows.send_reminders import send_reminders
+
+    down = make_settings(smtp=SmtpServer())  # never started: connection refused
+    policy = DeliveryPolicy(max_attempts=1, retry_after=0)
+    (failed,) = send_batch([due_soon(world, "email")], settings=down, policy=policy).deliveries
+    assert failed.status == DeliveryStatus.failed_transient and not smtp.received
+
+    send_reminders(as_of=date(2026, 9, 28))
+    assert [r.rcpt_tos for r in smtp.received] == [["nhung@stnmt.gialai.gov.vn"]]
+    artifact = Artifact.get("notification-deliveries")
+    assert artifact is not None and "nhung@stnmt.gialai.gov.vn" in str(artifact.data)
+    send_reminders(as_of=date(2026, 9, 29))
+    assert len(smtp.received) == 1

@@ -115,9 +115,11 @@ def test_unreachable_zalo_is_transient_for_the_batch(
     seed_zalo(zalo)
     settings = make_settings(zalo=zalo, zalo_oa_api_base=f"http://127.0.0.1:{free_port()}")
     policy = DeliveryPolicy(max_attempts=2, backoff_initial=0.01, backoff_max=0.01)
-    (delivery,) = send_batch([due_soon(world, "zalo")], settings=settings, policy=policy).deliveries
-    assert delivery.status == DeliveryStatus.failed_transient and delivery.attempts == 2
-    assert delivery.error == "network: ConnectionRefusedError"
+    delivery, fallback = send_batch([due_soon(world, "zalo")], settings=settings, policy=policy).deliveries
+    assert delivery.attempts == 2 and delivery.error.startswith("network: ConnectionRefusedError")
+    # Failed on every attempt of the batch: the contact gets the email instead, and Zalo is closed.
+    assert delivery.status == DeliveryStatus.failed_permanent and "sent by email instead" in delivery.error
+    assert fallback.channel == "email" and fallback.status == DeliveryStatus.sent
 
 
 def test_proxy_from_the_environment_is_used(zalo: FakeZalo, monkeypatch: pytest.MonkeyPatch) -> None:

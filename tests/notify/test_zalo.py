@@ -15,6 +15,7 @@ from models import NotificationLog, ZaloCredential
 from models.base import DeliveryStatus
 from models.db import get_engine
 from tasks.notify import DatabaseZaloTokens, DeliveryPolicy, send_batch
+from tests.factories import make_contact
 from tests.notify.conftest import FAST, due_soon
 from tests.notify.servers import FakeZalo, SmtpServer
 
@@ -165,14 +166,11 @@ def test_rate_limit_is_transient(
     seed_zalo(zalo)
     zalo.rate_limit["zu-duc"] = 5
     policy = DeliveryPolicy(max_attempts=2, backoff_initial=0.01, backoff_max=0.01)
-    (delivery,) = send_batch(
+    delivery, fallback = send_batch(
         [due_soon(world, "zalo")], settings=make_settings(zalo=zalo), policy=policy
     ).deliveries
-    assert (
-        delivery.status == DeliveryStatus.failed_transient
-        and delivery.attempts == 2
-        and "-32" in delivery.error
-    )
+    assert delivery.attempts == 2 and "-32" in delivery.error  # retried: transient
+    assert fallback.fallback_of == delivery.idempotency_key and fallback.status == DeliveryStatus.sent
 
 
 def test_zns_template_message_to_a_phone(
@@ -202,10 +200,16 @@ def test_refused_refresh_is_transient_and_leaks_no_secret(
     zalo.expire_access_tokens()
     zalo.refresh_token = "someone-else-rotated-it"
     policy = DeliveryPolicy(max_attempts=2, backoff_initial=0.01, backoff_max=0.01)
-    (delivery,) = send_batch(
-        [due_soon(world, "zalo")], settings=make_settings(zalo=zalo), policy=policy
-    ).deliveries
+    # A Zalo-only contact without email: nothing to fall back to.
+    no_email = make_contact(
+        session, world["unit"], email=None, zalo_user_id="zu-x", preferred_channels="zalo"
+    )
+    session.commit()
+    message = due_soon(world, "zalo").model_copy(update={"contact_id": no_email.id})
+    (delivery,) = send_batch([message], settings=make_settings(zalo=zalo), policy=policy).deliveries
     assert delivery.status == DeliveryStatus.failed_transient and "refresh" in (delivery.error or "")
+    assert delivery.attempts == 1  # a refused refresh is not retried within the batch
     row = session.exec(select(NotificationLog)).one()
+    assert row.next_attempt_at is not None  # retried later by retry_deliveries
     for secret in (zalo.secret_key, "R0", "A0"):
         assert secret not in (row.error or "") and secret not in delivery.model_dump_json()
