@@ -239,7 +239,11 @@ def _parse_items(
             if negative:
                 err("disbursed_negative", "disbursed", value=cell_text(raw_disbursed))
             else:
-                disbursed, problem = check_amount(raw_disbursed, context.money_unit)
+                disbursed, problem = check_amount(
+                    raw_disbursed,
+                    context.money_unit,
+                    context.max_item_amount * max(len(context.funding_sources), 1),
+                )
                 if problem is not None:
                     err(problem[0], "disbursed", **problem[1])
             approved = item.approved_total
