@@ -74,3 +74,20 @@ def test_default_maximum_is_ten_thousand_ty_per_item_and_source(world: World) ->
     # a triệu column holds at most 999.999 triệu per item before it reads as đồng
     assert check_amount(999_999, "trieu", 10**13) == (999_999_000_000, None)
     assert check_amount(1_000_000, "trieu", 10**13)[1][0] == "amount_looks_in_dong"  # type: ignore[index]
+
+
+def test_open_cycle_sets_the_maximum(session) -> None:  # type: ignore[no-untyped-def]
+    from datetime import date
+    from pathlib import Path
+
+    from models import PlanningCycle
+    from tasks.excel.context import max_item_amount
+    from tasks.registry.directory import import_registry
+    from tasks.submissions.cycles import CycleSpec, open_cycle_records
+
+    demo = Path(__file__).resolve().parents[2] / "plancycle" / "demo"
+    import_registry(session=session, paths=[demo / "units.csv"])
+    spec = CycleSpec(year=2030, submission_deadline=date(2029, 10, 15), max_item_amount=50 * 10**9)
+    open_cycle_records(session=session, spec=spec, as_of=date(2029, 8, 1), actor="test")
+    cycle = session.query(PlanningCycle).filter_by(year=2030).one()
+    assert cycle.max_item_amount == 50 * 10**9 and max_item_amount(cycle) == 50 * 10**9
