@@ -32,3 +32,21 @@ def test_absurd_disbursement_is_refused_where_it_is(progress_world: ProgressWorl
     assert error.key == "amount_looks_in_dong" and error.row is not None and error.column
     assert "tỷ đồng" in error.message_vi
     assert world.session.exec(select(ProgressEntry)).all() == []
+
+
+def test_absurd_indicator_value_is_refused(progress_world: ProgressWorld) -> None:
+    world = progress_world
+    world.online_dossiers.measure_unit = "hồ sơ"
+    world.session.add(world.online_dossiers)
+    world.session.commit()
+    report = world.request_q1()["SNV"]
+    result = ingest_progress_report(
+        session=world.session,
+        filename="bao-cao.xlsx",
+        content=filled_report(world, report, rows=[], indicator_value=1e30),
+        channel="cli",
+        as_of=date(2027, 3, 10),
+        actor="test",
+    )
+    assert not result.accepted
+    assert [e.key for e in result.errors] == ["indicator_value_too_large"]
