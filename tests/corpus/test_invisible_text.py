@@ -14,7 +14,6 @@ from sqlmodel import Session, select
 
 from models import SubmissionVersion, Unit
 from models.registry import find_unit_by_name
-from tasks.common.text import normalize_text
 from tasks.registry.directory import RegistryImportError, import_registry
 from tests.submissions.conftest import World, filled_workbook, world  # noqa: F401  (fixture)
 
@@ -47,6 +46,8 @@ def _csv(tmp_path: Path, text: str) -> Path:
     ],
 )
 def test_normalize_text_removes_every_invisible_control(hidden: str) -> None:
+    from tasks.common.text import normalize_text
+
     assert normalize_text(f"Sở Y{hidden} tế") == "Sở Y tế"
 
 
