@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
+
+from tasks.common.text import normalize_text
 
 # Deterministic constraint names on every backend, so later migrations can alter them (SQLite batch mode).
 SQLModel.metadata.naming_convention = {
@@ -26,10 +27,11 @@ def utcnow() -> datetime:
 
 
 def nfc(text: str | None) -> str | None:
-    """Unicode NFC with outer whitespace trimmed: Word and Excel often hand us decomposed Vietnamese."""
+    """Unicode NFC with outer whitespace trimmed and invisible characters (zero-width, bidi controls)
+    removed: Word and Excel often hand us decomposed Vietnamese, and copied names carry hidden marks."""
     if text is None:
         return None
-    return unicodedata.normalize("NFC", text).strip()
+    return normalize_text(text).strip()
 
 
 def created_at_field() -> Any:

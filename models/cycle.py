@@ -36,6 +36,9 @@ class PlanningCycleBase(SQLModel):
     decision_number: str | None = Field(default=None, max_length=64, description="Số quyết định ban hành")
     decision_date: date | None = None
     decision_signer: str | None = Field(default=None, max_length=160)
+    max_item_amount: int | None = money_field(
+        description="largest amount per item and funding source, in đồng; NULL: templates/defaults/cycle.yaml"
+    )
 
 
 class PlanningCycle(PlanningCycleBase, table=True):

@@ -9,6 +9,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from tasks.common.markdown import Markdown, md_code, md_finalize, md_text
 from tasks.common.money import format_money, format_money_with_unit
 from tasks.common.numbers import format_percent
 
@@ -35,10 +36,23 @@ def format_local_datetime(value: datetime | None) -> str:
     return aware.astimezone(ZoneInfo(get_settings().timezone)).strftime("%d/%m/%Y %H:%M")
 
 
+class _Environment(Environment):
+    """Markdown templates (``*.md.j2``) are read through a twin that escapes every value it prints
+    (`md_finalize`): text from users never becomes Markdown (tables, links, images, HTML)."""
+
+    markdown: Environment | None = None
+
+    def get_template(self, name: Any, parent: str | None = None, globals: Any = None) -> Any:  # noqa: A002
+        if self.markdown is not None and isinstance(name, str) and name.endswith(".md.j2"):
+            return self.markdown.get_template(name, parent, globals)
+        return super().get_template(name, parent, globals)
+
+
 @lru_cache
 def environment() -> Environment:
-    """Jinja2 with autoescape for .html (and .html.j2), strict undefined, and the project's filters."""
-    env = Environment(
+    """Jinja2 with autoescape for .html (and .html.j2), Markdown escaping for .md.j2, strict undefined,
+    and the project's filters."""
+    env = _Environment(
         loader=FileSystemLoader(str(TEMPLATES_DIR)),
         autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False),
         undefined=StrictUndefined,
@@ -51,6 +65,12 @@ def environment() -> Environment:
     env.filters["percent"] = format_percent
     env.filters["vndate"] = format_date
     env.filters["vntime"] = format_local_datetime
+    env.filters["md"] = md_text  # in a non-Markdown template that writes Markdown
+    env.filters["md_code"] = md_code  # a value between backticks
+    env.filters["markdown"] = Markdown  # Markdown written by the project, printed as it is
+    markdown = env.overlay(finalize=md_finalize)
+    markdown.markdown = None  # type: ignore[attr-defined]
+    env.markdown = markdown
     return env
 
 

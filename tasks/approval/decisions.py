@@ -29,7 +29,8 @@ from models.items import PlanItem, PlanItemAmount, PlanVersion
 from models.registry import Unit, get_unit_by_code
 from tasks.approval.chain import DecisionKind, resolve_contact, stage_approvers
 from tasks.approval.versions import freeze_version, latest_version
-from tasks.common.money import MoneyFormatError, parse_money
+from tasks.common.amounts import MAX_ITEM_AMOUNT_CEILING, looks_typed_in_dong
+from tasks.common.money import MONEY_UNIT_LABELS, MoneyFormatError, parse_money
 from tasks.consolidation.consolidated import ConsolidatedPlan
 from tasks.consolidation.plan import build_plan
 from templates import error_text, load_yaml
@@ -93,6 +94,14 @@ def amount_in_dong(raw: str, money_unit: str) -> int:
     value = parse_money(raw.strip(), money_unit)
     if value is None:
         raise MoneyFormatError(raw, "để trống", "empty")
+    if value > MAX_ITEM_AMOUNT_CEILING or looks_typed_in_dong(value, money_unit):
+        raise MoneyFormatError(
+            raw,
+            "quá lớn cho một nhiệm vụ, một nguồn vốn; có phải đã ghi theo đồng thay vì "
+            + MONEY_UNIT_LABELS[money_unit]
+            + "?",
+            "too large for one item and source; typed in đồng?",
+        )
     return value
 
 

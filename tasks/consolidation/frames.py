@@ -15,6 +15,8 @@ from sqlmodel import Session
 
 from models.cycle import list_application_fields, list_funding_sources
 from models.registry import Unit, unit_name_key
+from tasks.common.amounts import INT64_MAX, AmountOverflowError, checked_sum
+from tasks.common.money import format_money, format_money_with_unit
 from tasks.consolidation.consolidated import (
     GROUPINGS,
     KIND_ORDER,
@@ -162,6 +164,7 @@ def plan_items_frame(
     The database pivots the amounts (one aggregate query), so 400,000 amount rows never reach Python.
     ``details=False`` reads only what grouping and totals need; the texts come in a second query."""
     amount = AMOUNT_BASES[basis]
+    check_sums_fit(session, cycle_id, amount)
     pivots = []
     for n in range(len(sources)):
         pivots.append(
@@ -200,6 +203,37 @@ def plan_items_frame(
         )
         frame = frame.merge(texts, on="plan_item_id", how="left")
     return frame
+
+
+def check_sums_fit(session: Session, cycle_id: int, amount: str) -> None:
+    """Every sum of the cycle's amounts (item totals, group sums, grand totals) is computed in int64: refuse
+    with `ConsolidationError` ``total_too_large`` when the amounts together could wrap it, naming the
+    largest items. Cheap when they fit (one aggregate query); exact (Python integers) when in doubt."""
+    scope = (
+        "FROM planitemamount AS a JOIN planitem AS p ON a.item_id = p.id "
+        "WHERE p.cycle_id = :cycle AND p.rejected = :rejected"
+    )
+    params = {"cycle": cycle_id, "rejected": False}
+    connection = session.connection()
+    count, largest = connection.execute(sa.text(f"SELECT COUNT(*), MAX(ABS({amount})) {scope}"), params).one()
+    if not count or int(count) * int(largest or 0) <= INT64_MAX:
+        return
+    try:
+        checked_sum(connection.execute(sa.text(f"SELECT {amount} {scope}"), params).scalars())
+    except AmountOverflowError as exc:
+        top = connection.execute(
+            sa.text(
+                f"SELECT p.name, {amount} AS amount {scope} AND {amount} IS NOT NULL "
+                f"ORDER BY {amount} DESC LIMIT 3"
+            ),
+            params,
+        ).all()
+        raise ConsolidationError(
+            "total_too_large",
+            total=format_money(exc.total),
+            limit=format_money(INT64_MAX),
+            largest="; ".join(f"«{name}»: {format_money_with_unit(int(value))}" for name, value in top),
+        ) from None
 
 
 def _sums(frame: pd.DataFrame, by: list[str], columns: list[str]) -> pd.DataFrame:

@@ -5,18 +5,25 @@ shared issue (``templates/workbook/messages.yaml``) for the caller to place at i
 
 from __future__ import annotations
 
+from decimal import localcontext
 from typing import Any
 
-from tasks.common.money import MONEY_UNIT_LABELS, MoneyFormatError
+from models.base import MONEY_UNIT_FACTOR
+from tasks.common.amounts import MAX_ITEM_AMOUNT_CEILING, looks_typed_in_dong
+from tasks.common.money import MONEY_UNIT_LABELS, MoneyFormatError, format_money
 from tasks.excel.grid import UNREADABLE, cell_text, is_blank, loose_key, read_amount, whole_percent
 
 Problem = tuple[str, dict[str, Any]]  # issue key, values of its message
 
 
-def check_amount(raw: Any, money_unit: str) -> tuple[int | None, Problem | None]:
+def check_amount(
+    raw: Any, money_unit: str, maximum: int | None = MAX_ITEM_AMOUNT_CEILING
+) -> tuple[int | None, Problem | None]:
     """Exact đồng from an amount cell (`read_amount`), or None and the key and values of the shared issue
-    that says what is wrong: ``amount_invalid`` (not an amount) or ``amount_unit_mismatch`` (the cell names
-    another money unit than its column's)."""
+    that says what is wrong: ``amount_invalid`` (not an amount), ``amount_unit_mismatch`` (the cell names
+    another money unit than its column's), ``amount_looks_in_dong`` (a figure in đồng typed into a triệu or
+    tỷ column, with both readings) or ``amount_too_large`` (above ``maximum`` đồng, the cycle's bound per
+    item and source; None: only the plausibility check)."""
     try:
         amount, other_unit = read_amount(raw, money_unit)
     except MoneyFormatError as exc:
@@ -30,7 +37,37 @@ def check_amount(raw: Any, money_unit: str) -> tuple[int | None, Problem | None]
                 "expected": MONEY_UNIT_LABELS[money_unit],
             },
         )
+    if amount is not None:
+        problem = _implausible(amount, money_unit, maximum)
+        if problem is not None:
+            return None, problem
     return amount, None
+
+
+def _money(amount: int, money_unit: str) -> str:
+    """`format_money` for any size: an absurd figure (1e30 typed in a cell) is shown, not a crash."""
+    with localcontext(prec=max(28, len(str(abs(amount))) + 12)):
+        return format_money(amount, money_unit)
+
+
+def _implausible(amount: int, money_unit: str, maximum: int | None) -> Problem | None:
+    label = MONEY_UNIT_LABELS[money_unit]
+    if looks_typed_in_dong(amount, money_unit):
+        as_dong = amount // MONEY_UNIT_FACTOR[money_unit]  # the figure typed, read as đồng
+        return "amount_looks_in_dong", {
+            "value": _money(amount, money_unit),
+            "unit": label,
+            "as_ty": _money(amount, "ty"),
+            "as_dong": _money(as_dong, "dong"),
+            "as_dong_in_unit": _money(as_dong, money_unit),
+        }
+    if maximum is not None and amount > maximum:
+        return "amount_too_large", {
+            "value": _money(amount, money_unit),
+            "unit": label,
+            "maximum": _money(maximum, money_unit),
+        }
+    return None
 
 
 def check_choice(

@@ -11,11 +11,25 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from models.cycle import FundingSource, PlanningCycle
 from models.registry import Unit
+from tasks.common.amounts import MAX_ITEM_AMOUNT_CEILING
 from tasks.excel.metadata import issued_at_text
+from templates import load_yaml
+
+
+def default_max_item_amount() -> int:
+    """The largest amount per item and funding source when a cycle sets none (templates/defaults)."""
+    return min(int(load_yaml("defaults/cycle.yaml")["max_item_amount"]), MAX_ITEM_AMOUNT_CEILING)
+
+
+def max_item_amount(cycle: PlanningCycle) -> int:
+    """The cycle's largest amount per item and funding source, in đồng."""
+    if cycle.max_item_amount is None:
+        return default_max_item_amount()
+    return min(cycle.max_item_amount, MAX_ITEM_AMOUNT_CEILING)
 
 
 class SourceSpec(BaseModel):
@@ -37,6 +51,7 @@ class UnitWorkbookContext(BaseModel):
     unit_code: str
     unit_name: str
     funding_sources: list[SourceSpec]
+    max_item_amount: int = Field(default_factory=default_max_item_amount)
 
 
 def unit_context_fields(
@@ -52,6 +67,7 @@ def unit_context_fields(
         "unit_code": unit.code,
         "unit_name": unit.name,
         "funding_sources": [SourceSpec(id=s.id, code=s.code, name=s.name) for s in sources],  # type: ignore[arg-type]
+        "max_item_amount": max_item_amount(cycle),
     }
 
 

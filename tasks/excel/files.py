@@ -62,6 +62,8 @@ def check_file(content: bytes) -> list[ValidationIssue]:
             if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
                 return [make_issue("file_not_xlsx")]
             content_types = archive.read("[Content_Types].xml")
+            if any(_declares_entities(archive, m) for m in members):
+                return [make_issue("file_xml_doctype")]
         except (zipfile.BadZipFile, ValueError, OSError, NotImplementedError):
             return [make_issue("file_not_xlsx")]
     if b"macroEnabled" in content_types:
@@ -69,6 +71,16 @@ def check_file(content: bytes) -> list[ValidationIssue]:
     if XLSX_MAIN_TYPE not in content_types:
         return [make_issue("file_not_xlsx")]
     return []
+
+
+def _declares_entities(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bool:
+    """Whether an XML part opens with a DOCTYPE (entity declarations: "billion laughs", external
+    entities). Excel never writes one; the prolog is read, not the whole part."""
+    if not member.filename.endswith((".xml", ".rels", ".vml")):
+        return False
+    with archive.open(member) as handle:
+        head = handle.read(4096)
+    return b"<!DOCTYPE" in head.upper() or b"<!ENTITY" in head.upper()
 
 
 _FORMULA_ELEMENT = re.compile(rb"<(?:\w+:)?f[\s>/]")  # <f>, <f t="shared" …>, <x:f>; not <formula1>

@@ -18,6 +18,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from models.base import nfc
 from tasks.common.money import parse_money
+from tasks.common.text import normalize_text
 from tasks.excel.issues import ValidationIssue, make_issue
 from tasks.excel.layout import ColumnSpec
 
@@ -48,7 +49,7 @@ def cell_text(value: Any) -> str | None:
 
 def loose_key(text: str) -> str:
     """Case-, spacing- and punctuation-insensitive key (diacritics kept: they tell Vietnamese words apart)."""
-    text = unicodedata.normalize("NFC", text).casefold()
+    text = normalize_text(text).casefold()
     text = re.sub(r"[\s.,;:!?\"'()\[\]\-–—/]+", " ", text)
     return text.strip()
 

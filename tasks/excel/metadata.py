@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 
 from openpyxl import Workbook
 
+from tasks.excel.cells import write_cell
+
 META_SHEET = "plancycle_meta"  # very hidden; not user-facing, so not in the YAML
 
 
@@ -52,8 +54,8 @@ def write_metadata_sheet(wb: Workbook, fields: dict[str, str]) -> None:
     """The very-hidden, protected sheet of name/value pairs (text) that identifies a generated workbook."""
     ws = wb.create_sheet(META_SHEET)
     for row, (name, value) in enumerate(fields.items(), start=1):
-        ws.cell(row=row, column=1, value=name)
-        ws.cell(row=row, column=2, value=value).number_format = "@"
+        write_cell(ws, row, 1, name)
+        write_cell(ws, row, 2, value).number_format = "@"
     ws.sheet_state = "veryHidden"
     ws.protection.sheet = True
 

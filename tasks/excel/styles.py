@@ -12,6 +12,8 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Si
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
+from tasks.excel.cells import write_cell
+
 if TYPE_CHECKING:
     from tasks.excel.layout import ColumnSpec
 
@@ -65,7 +67,7 @@ def title_row(ws: Worksheet, row: int, width: int, text: str, size: int) -> None
     """A title centred across the table ("center across selection"): looks merged, costs no merge,
     and merged ranges are slow for openpyxl to read back."""
     for index in range(1, width + 1):
-        cell = ws.cell(row=row, column=index, value=text if index == 1 else None)
+        cell = write_cell(ws, row, index, text if index == 1 else None)
         cell.font = Font(name=FONT, size=size, bold=True)
         cell.alignment = Alignment(horizontal="centerContinuous", vertical="center")
 
@@ -73,14 +75,14 @@ def title_row(ws: Worksheet, row: int, width: int, text: str, size: int) -> None
 def header_row(ws: Worksheet, row: int, columns: Iterable[ColumnSpec], height: float) -> None:
     """The columns' headers on ``row`` (``height`` points high), each column set to its width."""
     for column in columns:
-        style_header(ws.cell(row=row, column=column.index, value=column.header))
+        style_header(write_cell(ws, row, column.index, column.header))
         ws.column_dimensions[column.letter].width = column.width
     ws.row_dimensions[row].height = height
 
 
 def note_row(ws: Worksheet, row: int, text: str) -> None:
     """An italic note in the first column of ``row``, e.g. where a table has nothing to list."""
-    ws.cell(row=row, column=1, value=text).font = Font(name=FONT, italic=True)
+    write_cell(ws, row, 1, text).font = Font(name=FONT, italic=True)
 
 
 def protect_sheet(ws: Worksheet) -> None:
@@ -160,7 +162,7 @@ def instruction_line(
     horizontal: str | None = None,
 ) -> None:
     """One wrapped line of an instructions sheet, its row as high as the text needs."""
-    cell = ws.cell(row=row, column=2, value=value)
+    cell = write_cell(ws, row, 2, value)
     cell.font = Font(name=FONT, size=size, bold=bold, italic=italic)
     cell.alignment = Alignment(wrap_text=True, vertical="top", horizontal=horizontal)
     fit_row(ws, row, [(cell.value, 110)], line_height=size * 1.35)
@@ -168,7 +170,7 @@ def instruction_line(
 
 def money_line(ws: Worksheet, row: int, column: int, text: str) -> None:
     """The "amounts in …" line, right-aligned in ``column``: it spills left over the empty cells, no merge."""
-    money = ws.cell(row=row, column=column, value=text)
+    money = write_cell(ws, row, column, text)
     money.font = Font(name=FONT, size=11, italic=True)
     money.alignment = Alignment(horizontal="right")
 

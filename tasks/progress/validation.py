@@ -54,6 +54,7 @@ from templates import load_yaml
 
 TEXT_LIMIT = 4000  # ProgressEntry.problems / proposals
 NOTE_LIMIT = 2000  # IndicatorValue.note
+VALUE_LIMIT = Decimal(10) ** 14  # IndicatorValue.value is NUMERIC(18, 4): 14 digits before the point
 UNFINISHED = frozenset({ItemStatus.in_progress, ItemStatus.partly_done})
 
 
@@ -239,7 +240,11 @@ def _parse_items(
             if negative:
                 err("disbursed_negative", "disbursed", value=cell_text(raw_disbursed))
             else:
-                disbursed, problem = check_amount(raw_disbursed, context.money_unit)
+                disbursed, problem = check_amount(
+                    raw_disbursed,
+                    context.money_unit,
+                    context.max_item_amount * max(len(context.funding_sources), 1),
+                )
                 if problem is not None:
                     err(problem[0], "disbursed", **problem[1])
             approved = item.approved_total
@@ -321,6 +326,9 @@ def _parse_indicators(
             value = read_decimal(raw_value)
             if value is None:
                 err("indicator_value_invalid", "value", value=cell_text(raw_value))
+            elif not -VALUE_LIMIT < value < VALUE_LIMIT:
+                err("indicator_value_too_large", "value", value=cell_text(raw_value))
+                value = None
             elif (indicator.measure_unit or "").strip() == "%" and not 0 <= value <= 100:
                 err("indicator_percent_range", "value", value=cell_text(raw_value))
         note = cell_text(values[col_of["note"].index - 1])

@@ -28,6 +28,7 @@ from models.progress import Indicator, IndicatorTarget, ProgressEntry, ProgressR
 from models.registry import Unit
 from tasks.common.money import MONEY_UNIT_LABELS
 from tasks.common.text import ascii_slug
+from tasks.excel.cells import write_cell
 from tasks.excel.context import UnitWorkbookContext, unit_context_fields, unit_metadata_fields
 from tasks.excel.files import finish_workbook
 from tasks.excel.layout import ColumnSpec, plain_columns, render_text
@@ -327,10 +328,10 @@ def _write_lists(wb: Workbook) -> str:
     texts = progress_texts()
     ws = wb.create_sheet(texts["sheets"]["lists"])
     ws.sheet_state = "hidden"
-    ws.cell(row=1, column=1, value=texts["lists"]["statuses"]).font = Font(name=FONT, bold=True)
+    write_cell(ws, 1, 1, texts["lists"]["statuses"]).font = Font(name=FONT, bold=True)
     labels = status_labels()
     for row, status in enumerate(REPORTABLE_STATUSES, start=2):
-        ws.cell(row=row, column=1, value=labels[status])
+        write_cell(ws, row, 1, labels[status])
     ws.column_dimensions["A"].width = 24
     protect_sheet(ws)
     quoted = sheet_ref(texts["sheets"]["lists"])
@@ -374,7 +375,7 @@ def _write_items(wb: Workbook, context: ProgressContext, statuses_ref: str) -> N
             if column.key == "approved":
                 amount = item.approved.get(column.source_code or "")
                 value = None if amount is None else float(Decimal(amount) / factor)
-            cell = ws.cell(row=row, column=column.index, value=value)
+            cell = write_cell(ws, row, column.index, value)
             numeric = column.key in ("approved", "disbursed")
             style_data(
                 cell,
@@ -423,7 +424,7 @@ def _write_indicators(wb: Workbook, context: ProgressContext) -> None:
             "target": float(indicator.target) if indicator.target is not None else None,
         }
         for column in columns:
-            cell = ws.cell(row=row, column=column.index, value=prefill.get(column.key))
+            cell = write_cell(ws, row, column.index, prefill.get(column.key))
             style_data(cell, center=column.key in ("stt", "code", "measure_unit"))
             if column.key in prefill:
                 cell.fill = REF_FILL

@@ -13,6 +13,7 @@ from models import ApplicationField, FundingSource, PlanningCycle, Submission, U
 from models.base import CycleStatus, FundingGroup, MoneyUnit, SubmissionStatus
 from models.cycle import get_cycle_by_year, list_funding_sources
 from models.registry import get_unit_by_code, list_active_units
+from tasks.common.amounts import MAX_ITEM_AMOUNT_CEILING
 from tasks.errors import NoCycleError, PlancycleError
 from templates import load_yaml
 
@@ -53,6 +54,13 @@ class CycleSpec(BaseModel):
     funding_sources: list[FundingSourceSpec] | None = Field(None, title="Nguồn vốn (để trống: mặc định)")
     money_unit: MoneyUnit = Field(MoneyUnit.trieu, title="Đơn vị tiền hiển thị")
     coordinating_unit_code: str | None = Field(None, title="Mã cơ quan chủ trì tổng hợp")
+    max_item_amount: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_ITEM_AMOUNT_CEILING,
+        title="Mức tối đa mỗi nhiệm vụ, mỗi nguồn vốn (đồng)",
+        description="Để trống: mặc định 10.000 tỷ đồng",
+    )
 
 
 class OpenedCycle(BaseModel):
@@ -104,6 +112,7 @@ def open_cycle_records(*, session: Session, spec: CycleSpec, as_of: date, actor:
             money_unit=spec.money_unit,
             coordinating_unit_id=coordinator.id if coordinator else None,
             previous_cycle_id=previous.id if previous else None,
+            max_item_amount=spec.max_item_amount,
         )
         session.add(cycle)
         session.flush()

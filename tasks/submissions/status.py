@@ -16,6 +16,7 @@ from models import IntakeAttempt, PlanningCycle, Submission, SubmissionItem, Sub
 from models.base import SubmissionStatus
 from models.cycle import list_funding_sources
 from tasks.common.money import MONEY_UNIT_LABELS, format_money
+from tasks.excel.cells import keep_text
 from templates import environment, format_date
 
 ANSWERED = {
@@ -155,12 +156,14 @@ def status_workbook(*, session: Session, cycle: PlanningCycle, rows: list[UnitSt
         f"{s.name} ({MONEY_UNIT_LABELS['dong']})" for s in sources
     ]
     ws.append(headers)
+    keep_text(ws[1])
     for cell in ws[1]:
         cell.font = Font(bold=True)
         cell.fill = PatternFill("solid", fgColor="DDE3EA")
         cell.alignment = Alignment(wrap_text=True, vertical="center")
     for row, entry in zip(rows, table, strict=True):
         ws.append(list(entry.values())[:fixed] + [row.totals.get(s.code) for s in sources])
+        keep_text(ws[ws.max_row])
         for cell in ws[ws.max_row][fixed:]:
             cell.number_format = "#,##0"
     for index, header in enumerate(headers, start=1):

@@ -313,14 +313,18 @@ def _parse_items(
             if raw is UNREADABLE:
                 amounts_ok = False
                 continue
-            amounts[column.source_code], problem = check_amount(raw, context.money_unit)
+            amounts[column.source_code], problem = check_amount(
+                raw, context.money_unit, context.max_item_amount
+            )
             if problem is not None:
                 amounts_ok = False
                 issues.append(make_issue(problem[0], sheet=sheet, row=row, column=column, **problem[1]))
         stated_total = None
         raw_total = cell("total")
         if raw_total is not UNREADABLE:
-            stated_total, problem = check_amount(raw_total, context.money_unit)
+            stated_total, problem = check_amount(
+                raw_total, context.money_unit, context.max_item_amount * max(len(amount_columns), 1)
+            )
             if problem is not None:
                 err(problem[0], "total", **problem[1])
         if stated_total is not None and amounts_ok:

@@ -27,6 +27,7 @@ from models.cycle import (
 )
 from models.items import PlanItem
 from models.registry import Unit
+from tasks.excel.cells import write_cell
 from tasks.excel.context import UnitWorkbookContext, unit_context_fields, unit_metadata_fields
 from tasks.excel.files import finish_workbook
 from tasks.excel.layout import ColumnSpec, plain_columns, render_text
@@ -319,9 +320,9 @@ def _write_lists(wb: Workbook, context: WorkbookContext) -> None:
     ws = wb.create_sheet(texts["sheets"]["lists"])
     ws.sheet_state = "hidden"
     for index, (key, values) in enumerate(_list_values(context).items(), start=1):
-        ws.cell(row=1, column=index, value=texts["lists"][key]).font = Font(name=FONT, bold=True)
+        write_cell(ws, 1, index, texts["lists"][key]).font = Font(name=FONT, bold=True)
         for row, value in enumerate(values, start=2):
-            ws.cell(row=row, column=index, value=value)
+            write_cell(ws, row, index, value)
         ws.column_dimensions[get_column_letter(index)].width = 60 if key == "fields" else 24
     protect_sheet(ws)
 
@@ -388,10 +389,10 @@ def _write_items(wb: Workbook, context: WorkbookContext, refs: dict[str, str]) -
     # Two header rows: single columns span both, funding sources sit under one group heading.
     for column in columns:
         if column.key == "amount":
-            style_header(ws.cell(row=ITEMS_SUBHEADER_ROW, column=column.index, value=column.header))
+            style_header(write_cell(ws, ITEMS_SUBHEADER_ROW, column.index, column.header))
             style_header(ws.cell(row=ITEMS_HEADER_ROW, column=column.index))
         else:
-            style_header(ws.cell(row=ITEMS_HEADER_ROW, column=column.index, value=column.header))
+            style_header(write_cell(ws, ITEMS_HEADER_ROW, column.index, column.header))
             style_header(ws.cell(row=ITEMS_SUBHEADER_ROW, column=column.index))
             ws.merge_cells(
                 start_row=ITEMS_HEADER_ROW,
@@ -399,14 +400,12 @@ def _write_items(wb: Workbook, context: WorkbookContext, refs: dict[str, str]) -
                 end_row=ITEMS_SUBHEADER_ROW,
                 end_column=column.index,
             )
-        number = ws.cell(row=ITEMS_NUMBER_ROW, column=column.index, value=f"({column.index})")
+        number = write_cell(ws, ITEMS_NUMBER_ROW, column.index, f"({column.index})")
         style_header(number)
         number.font = Font(name=FONT, size=10, italic=True)
         ws.column_dimensions[column.letter].width = column.width
     if amounts:
-        ws.cell(
-            row=ITEMS_HEADER_ROW, column=amounts[0].index, value=render_text(spec["funding_group"], **values)
-        )
+        write_cell(ws, ITEMS_HEADER_ROW, amounts[0].index, render_text(spec["funding_group"], **values))
         ws.merge_cells(
             start_row=ITEMS_HEADER_ROW,
             start_column=amounts[0].index,
@@ -449,7 +448,7 @@ def _write_items(wb: Workbook, context: WorkbookContext, refs: dict[str, str]) -
             "previous_ref": item.id,
         }
         for key, value in prefill.items():
-            cell = ws.cell(row=row, column=by_key[key].index, value=value)
+            cell = write_cell(ws, row, by_key[key].index, value)
             if key != "previous_ref":
                 cell.fill = PREFILL_FILL
         fit_row(ws, row, [(prefill[k], by_key[k].width) for k in ("name", "field", "objective", "scope")])
@@ -515,7 +514,7 @@ def _write_status(wb: Workbook, context: WorkbookContext, refs: dict[str, str]) 
             "note": None,
         }
         for column in columns:
-            cell = ws.cell(row=row, column=column.index, value=prefill[column.key])
+            cell = write_cell(ws, row, column.index, prefill[column.key])
             style_data(
                 cell,
                 number_format="0" if column.key == "percent" else None,

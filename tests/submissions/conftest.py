@@ -156,7 +156,7 @@ NEW_ROWS: list[dict[str, Any]] = [
         "origin": "Dự án mới",
         "start_year": 2027,
         "end_year": 2027,
-        "amount:NSDP": "1.234.567",  # grouped Vietnamese thousands, in triệu
+        "amount:NSDP": "123.456",  # grouped Vietnamese thousands, in triệu
         "amount:NSTW": "0,5 triệu đồng",  # the column's own unit word is accepted
     },
 ]
@@ -164,11 +164,11 @@ NEW_ROWS: list[dict[str, Any]] = [
 # The same amounts in đồng, per row above, and for the carry-over rows filled by `filled_workbook`.
 EXPECTED_NEW_AMOUNTS = [
     {"NSDP": 1_234_500_000, "NSTW": 1_234_500_000},
-    {"NSDP": 1_234_567_000_000, "NSTW": 500_000},
+    {"NSDP": 123_456_000_000, "NSTW": 500_000},
 ]
 CARRY_OVER_AMOUNTS = {"amount:NSDP": 100, "amount:NSTW": 0.1}  # 100 triệu; 0,1 triệu = 100.000 đồng
 EXPECTED_TOTALS = {
-    "NSDP": 1_234_500_000 + 1_234_567_000_000 + 2 * 100_000_000,
+    "NSDP": 1_234_500_000 + 123_456_000_000 + 2 * 100_000_000,
     "NSTW": 1_234_500_000 + 500_000 + 2 * 100_000,
 }
 
