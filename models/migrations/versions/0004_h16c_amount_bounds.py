@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = "0003_h16c"
-down_revision = "0002"
+down_revision = "0003_h16b"
 branch_labels = None
 depends_on = None
 
