@@ -60,6 +60,7 @@ class UnitKind(StrEnum):
     district = "district"  # UBND huyện (plans before 2025)
     provincial_leadership = "provincial_leadership"  # UBND tỉnh, Văn phòng UBND tỉnh
     other = "other"  # công an, quân sự, ...
+    collective = "collective"  # a lead named for many units at once: "Các sở, ban, ngành", "UBND các xã"
 
 
 class ContactRole(StrEnum):

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
 from models import ApplicationField, FundingSource, PlanningCycle, Submission, Unit, record_audit
-from models.base import CycleStatus, FundingGroup, MoneyUnit, SubmissionStatus
+from models.base import CycleStatus, FundingGroup, MoneyUnit, SubmissionStatus, UnitKind
 from models.cycle import get_cycle_by_year, list_funding_sources
 from models.registry import get_unit_by_code, list_active_units
 from tasks.errors import NoCycleError, PlancycleError
@@ -79,7 +79,9 @@ def select_units(*, session: Session, spec: CycleSpec, on: date) -> list[Unit]:
             raise CycleError("unknown_units", codes=", ".join(missing))
         return units
     kinds = spec.unit_kinds if spec.units == "by_kind" else None
-    return list_active_units(session=session, on=on, kinds=kinds)
+    units = list_active_units(session=session, on=on, kinds=kinds)
+    # A collective lead ("Các sở, ban, ngành") names many units at once: nobody to ask on its behalf.
+    return [u for u in units if u.kind != UnitKind.collective or kinds]
 
 
 def open_cycle_records(*, session: Session, spec: CycleSpec, as_of: date, actor: str) -> OpenedCycle:
