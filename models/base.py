@@ -127,6 +127,7 @@ class SubmissionStatus(StrEnum):
     returned = "returned"
     accepted = "accepted"
     exempted = "exempted"
+    no_proposal = "no_proposal"  # the unit declared it has nothing to propose this year
 
 
 class IntakeChannel(StrEnum):

@@ -1,0 +1,36 @@
+"""real plans: a unit's "nothing to propose" declaration, the business date of every answer
+
+Revision ID: 0003_h19
+Revises: 0002
+Create Date: 2026-12-05
+"""
+
+from alembic import op
+import sqlalchemy as sa
+import sqlmodel
+
+
+revision = "0003_h19"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("submission") as batch:
+        batch.add_column(sa.Column("answered_on", sa.Date(), nullable=True))
+        batch.add_column(sa.Column("no_proposal_by", sqlmodel.sql.sqltypes.AutoString(length=160), nullable=True))
+        batch.add_column(
+            sa.Column("no_proposal_reason", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True)
+        )
+    with op.batch_alter_table("submissionversion") as batch:
+        batch.add_column(sa.Column("received_on", sa.Date(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("submissionversion") as batch:
+        batch.drop_column("received_on")
+    with op.batch_alter_table("submission") as batch:
+        batch.drop_column("no_proposal_reason")
+        batch.drop_column("no_proposal_by")
+        batch.drop_column("answered_on")
