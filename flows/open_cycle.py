@@ -32,6 +32,8 @@ def open_cycle(
         None, title="Nguồn vốn (để trống: mặc định)"
     ),
     coordinating_unit_code: str | None = form_field(None, title="Mã cơ quan chủ trì tổng hợp"),
+    coordinator_proposes: bool = form_field(True, title="Cơ quan chủ trì cũng đề xuất"),
+    other_leads_allowed: bool = form_field(False, title="Cho phép đề xuất do đơn vị khác chủ trì"),
     as_of: date | None = form_field(None, title="Ngày thực hiện (để trống: hôm nay)"),
 ) -> dict[str, int]:
     """Mở kỳ kế hoạch: ghi nhận kỳ, lập yêu cầu cho từng đơn vị, gửi mẫu biểu và đường dẫn riêng.
@@ -50,6 +52,8 @@ def open_cycle(
         money_unit=money_unit,
         funding_sources=funding_sources,
         coordinating_unit_code=coordinating_unit_code,
+        coordinator_proposes=coordinator_proposes,
+        other_leads_allowed=other_leads_allowed,
     )
     opened = open_cycle_task(spec, as_of, actor=f"flow-run:{flow_run.get_id()}")
     messages = prepare_call_messages(opened.cycle_id)

@@ -191,6 +191,12 @@ def _write_annex02(ws: Worksheet, plan: ConsolidatedPlan, fmt: SheetFormats, pro
     ]
     text_columns = [text_column(items, name) for name in text_names]
     notes = text_column(items, "basis")
+    partners = text_column(items, "coordinating_units")
+    partner_line = texts["partners"]
+    notes = [
+        "\n".join(part for part in (note, render_text(partner_line, names=names) if names else "") if part)
+        for note, names in zip(notes, partners, strict=True)
+    ]
     amounts = [items[s.column].tolist() for s in sources]
     codes = [s.code for s in sources]
     totals = items["total"].tolist()

@@ -145,6 +145,7 @@ class ConsolidatedPlan:
     decision_signer: str | None = None
     guidance_reference: str | None = None
     coordinator_name: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)  # the cycle's settings (documents, layout)
 
     @property
     def money_unit_label(self) -> str:

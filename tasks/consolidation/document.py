@@ -531,9 +531,25 @@ class _PlanDocument:
                         last=index == len(plan.by_unit) - 1,
                     )
                 )
+            partners = self.partner_units()
+            if partners:
+                self.body(self.t(texts["partners_line"], names=", ".join(partners)))
         self.heading(self.t(texts["reporting_heading"]), level=2)
         self.body(self.t(texts["reporting"]))
         self.body(self.t(texts["closing"]))
+
+    def partner_units(self) -> list[str]:
+        """The partner units (đơn vị phối hợp) named by the plan's items, each once, in plan order."""
+        items = self.plan.items
+        names: list[str] = []
+        if "coordinating_units" not in items.columns:
+            return names
+        for value in items["coordinating_units"].dropna():
+            for name in str(value).split(";"):
+                name = name.strip()
+                if name and name not in names:
+                    names.append(name)
+        return names
 
     def signature_block(self) -> None:
         texts, layout = self.texts["signature"], self.layout

@@ -265,6 +265,7 @@ def build_plan(
         decision_signer=cycle.decision_signer,
         guidance_reference=cycle.guidance_reference,
         coordinator_name=coordinator.name if coordinator else None,
+        settings=dict(cycle.settings or {}),
         **totals,
     )
     previous = previous_cycle_of(session=session, cycle=cycle)

@@ -52,7 +52,21 @@ class CycleSpec(BaseModel):
     unit_codes: list[str] = Field(default_factory=list, title="Mã đơn vị (khi chọn danh sách)")
     funding_sources: list[FundingSourceSpec] | None = Field(None, title="Nguồn vốn (để trống: mặc định)")
     money_unit: MoneyUnit = Field(MoneyUnit.trieu, title="Đơn vị tiền hiển thị")
-    coordinating_unit_code: str | None = Field(None, title="Mã cơ quan chủ trì tổng hợp")
+    coordinating_unit_code: str | None = Field(
+        None,
+        title="Mã cơ quan chủ trì tổng hợp",
+        description="Đơn vị điều phối kỳ kế hoạch: ký thư gửi đơn vị, nhận báo cáo tổng hợp",
+    )
+    other_leads_allowed: bool = Field(
+        False,
+        title="Cho phép đề xuất do đơn vị khác chủ trì",
+        description="Đơn vị được ghi nhiệm vụ do đơn vị khác (hoặc nhiều đơn vị) chủ trì",
+    )
+    coordinator_proposes: bool = Field(
+        True,
+        title="Cơ quan chủ trì cũng đề xuất",
+        description="Cơ quan chủ trì nhận yêu cầu và mẫu biểu riêng",
+    )
 
 
 class OpenedCycle(BaseModel):
@@ -95,6 +109,8 @@ def open_cycle_records(*, session: Session, spec: CycleSpec, as_of: date, actor:
             if spec.coordinating_unit_code
             else None
         )
+        if spec.coordinating_unit_code and coordinator is None:
+            raise CycleError("unknown_units", codes=spec.coordinating_unit_code)
         previous = get_cycle_by_year(session=session, year=spec.year - 1)
         cycle = PlanningCycle(
             year=spec.year,
@@ -105,6 +121,8 @@ def open_cycle_records(*, session: Session, spec: CycleSpec, as_of: date, actor:
             status=CycleStatus.collecting,
             money_unit=spec.money_unit,
             coordinating_unit_id=coordinator.id if coordinator else None,
+            coordinator_proposes=spec.coordinator_proposes,
+            other_leads_allowed=spec.other_leads_allowed,
             previous_cycle_id=previous.id if previous else None,
         )
         session.add(cycle)
@@ -138,8 +156,13 @@ def open_cycle_records(*, session: Session, spec: CycleSpec, as_of: date, actor:
     assert cycle.id is not None
     existing = {s.unit_id: s for s in session.exec(select(Submission).where(Submission.cycle_id == cycle.id))}
     new_ids = []
-    for unit in select_units(session=session, spec=spec, on=as_of):
-        if unit.id == cycle.coordinating_unit_id or unit.id in existing:
+    asked = select_units(session=session, spec=spec, on=as_of)
+    if cycle.coordinator_proposes and cycle.coordinating_unit_id not in {None, *(u.id for u in asked)}:
+        # the coordinating department is often the biggest lead unit: it proposes like every other
+        asked.append(session.get(Unit, cycle.coordinating_unit_id))  # type: ignore[arg-type]
+    for unit in asked:
+        skipped = unit.id == cycle.coordinating_unit_id and not cycle.coordinator_proposes
+        if skipped or unit.id in existing:
             continue
         submission = Submission(
             cycle_id=cycle.id,

@@ -36,6 +36,7 @@ from models.cycle import PlanningCycle
 from models.items import ItemStatusReport, SubmissionItem, SubmissionItemAmount
 from models.registry import Unit
 from models.submissions import IntakeAttempt, Submission, SubmissionVersion
+from tasks.submissions.lead_units import ItemUnits, resolve_item_units
 from tasks.submissions.validation import ValidationIssue, ValidationResult, validate_workbook
 from tasks.submissions.workbook import WorkbookContext, load_workbook_context
 
@@ -286,6 +287,19 @@ def ingest_submission(
         if result.ok and submission is not None and _declaration_closed(submission, cycle, as_of):
             # "Nothing to propose" was declared; a workbook withdraws it only before the deadline.
             result = ValidationResult(errors=[declaration_stands_issue(_deadline(submission, cycle))])
+        item_units: list[ItemUnits] = []
+        if result.ok:
+            assert result.submission is not None
+            item_units, unit_issues = resolve_item_units(
+                session=session,
+                cycle=cycle,
+                unit=unit,
+                context=context,
+                items=result.submission.items,
+                on=as_of,
+            )
+            if unit_issues:
+                result = ValidationResult(errors=unit_issues)
         if not result.ok:
             attempt = record_attempt(accepted=False, errors=[issue.model_dump() for issue in result.errors])
             session.commit()
@@ -340,9 +354,9 @@ def ingest_submission(
                         "sheet_row": item.sheet_row,
                         "row_ref": item.row_ref,
                         "name": item.name,
-                        "lead_unit_id": unit.id,
+                        "lead_unit_id": units.lead_unit_id,
                         "co_lead_unit_ids": None,
-                        "coordinating_units": item.coordinating_units,
+                        "coordinating_units": units.partners,
                         "field_code": item.field_code,
                         "origin": item.origin,
                         "procurement_mode": None,
@@ -355,7 +369,7 @@ def ingest_submission(
                         "status_note": None,
                         "carry_over_from_id": item.carry_over_from_id,
                     }
-                    for item in parsed.items
+                    for item, units in zip(parsed.items, item_units, strict=True)
                 ],
             )
         )

@@ -25,9 +25,21 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("submissionversion") as batch:
         batch.add_column(sa.Column("received_on", sa.Date(), nullable=True))
+    with op.batch_alter_table("planningcycle") as batch:
+        batch.add_column(
+            sa.Column("coordinator_proposes", sa.Boolean(), nullable=False, server_default=sa.true())
+        )
+        batch.add_column(
+            sa.Column("other_leads_allowed", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+        batch.add_column(sa.Column("settings", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("planningcycle") as batch:
+        batch.drop_column("settings")
+        batch.drop_column("other_leads_allowed")
+        batch.drop_column("coordinator_proposes")
     with op.batch_alter_table("submissionversion") as batch:
         batch.drop_column("received_on")
     with op.batch_alter_table("submission") as batch:
