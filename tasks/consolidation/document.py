@@ -39,6 +39,7 @@ from models.base import ItemStatus
 from tasks.common.money import money_in_words
 from tasks.common.numbers import share_percent
 from tasks.consolidation.consolidated import ConsolidatedPlan
+from tasks.consolidation.dated import agency_names, legal_bases, recipient_lines, reference_date
 from tasks.consolidation.word import (
     add_border,
     add_page_field,
@@ -110,6 +111,8 @@ class _PlanDocument:
             "in_words": money_in_words,
             "percent": share_percent,
         }
+        self.on = reference_date(year=plan.year, settings=plan.settings, decision_date=plan.decision_date)
+        self.context["agency"] = agency_names(self.on, plan.settings)
         self.context["finance_department"] = self.t(self.texts["finance_department"])
         self.context["coordinator"] = _text(plan.coordinator_name) or self.placeholder(
             self.t(self.texts["organisation"]["coordinator_missing"])
@@ -327,7 +330,7 @@ class _PlanDocument:
     def section_bases(self) -> None:
         texts = self.texts["bases"]
         self.heading(self.t(self.texts["sections"]["bases"]))
-        lines = [self.t(text) for text in texts["national"]]
+        lines = [self.t(text) for text in legal_bases(self.on)]
         reference = _text(self.plan.guidance_reference)
         if reference:
             lines.append(self.t(texts["guidance"], guidance_reference=reference))
@@ -562,7 +565,7 @@ class _PlanDocument:
         label = self.cell(recipients, self.t(texts["recipients_label"]), bold=True, italic=True)
         label.runs[0].font.size = Pt(layout["tiny_size_pt"])
         label.paragraph_format.space_before = Pt(6)
-        lines = texts["recipients"]
+        lines = recipient_lines(self.on, self.plan.settings)
         for index, text in enumerate(lines):
             line = recipients.add_paragraph(style=CELL_STYLE)
             self._runs(
