@@ -50,12 +50,19 @@ def read_frame(session: Session, statement: Any, columns: list[str] | None = Non
     ).infer_objects()
 
 
-def _unit_order(units: pd.DataFrame, coordinator_unit_id: int | None) -> pd.DataFrame:
-    """Add ``unit_rank`` (coordinator first, then by kind) and ``unit_sort`` (name key) to a units frame."""
+def _unit_order(
+    units: pd.DataFrame, coordinator_unit_id: int | None, unit_order: list[str] | None = None
+) -> pd.DataFrame:
+    """Add ``unit_rank`` (coordinator first, then by kind) and ``unit_sort`` (name key) to a units frame.
+    ``unit_order`` (unit codes, the province's own order of lead-unit groups) comes before all that."""
     units = units.copy()
     units["unit_rank"] = units["kind"].map(KIND_ORDER).fillna(9).astype("int64") + 1
     if coordinator_unit_id is not None:
         units.loc[units["id"] == coordinator_unit_id, "unit_rank"] = 0
+    if unit_order:
+        listed = {code: rank for rank, code in enumerate(unit_order)}
+        ranks = units["code"].map(listed)
+        units["unit_rank"] = ranks.where(ranks.notna(), units["unit_rank"] + len(listed)).astype("int64")
     units["unit_sort"] = units["name_key"] if "name_key" in units else units["name"].map(unit_name_key)
     return units
 
@@ -67,16 +74,21 @@ def order_items(
     units: pd.DataFrame,
     fields: list[tuple[str, str]],
     coordinator_unit_id: int | None,
+    layout: dict | None = None,
 ) -> pd.DataFrame:
     """Sort items into the plan's order and number them: ``group_no``, ``group_roman``, ``group_key``,
     ``group_label``, ``item_no`` and ``ref`` ("II.3").
 
     ``items`` needs ``lead_unit_id``, ``field_code`` and ``within`` (the order inside a unit: sheet row or
     stored position). ``units``: ``id, code, name, kind``. ``fields``: (code, name) in display order.
+    ``layout``: the cycle's Annex 02 layout (settings ``layout.annex02``): ``group_order`` (lead-unit codes
+    in the province's order) and ``group_titles`` (group title per unit code or field code).
     """
+    layout = layout or {}
+    titles = {str(k): str(v) for k, v in (layout.get("group_titles") or {}).items()}
     if grouping not in GROUPINGS:
         raise ConsolidationError("unknown_grouping", grouping=grouping, groupings=GROUPINGS)
-    ordered_units = _unit_order(units, coordinator_unit_id)
+    ordered_units = _unit_order(units, coordinator_unit_id, layout.get("group_order"))
     frame = items.merge(
         ordered_units[["id", "code", "name", "unit_rank", "unit_sort"]].rename(
             columns={"id": "lead_unit_id", "code": "lead_unit_code", "name": "lead_unit_name"}
@@ -93,12 +105,13 @@ def order_items(
         sort = ["unit_rank", "unit_sort", "lead_unit_id", "within"]
         frame = frame.sort_values(sort, kind="stable")
         frame["group_key"] = "unit:" + frame["lead_unit_code"].astype(str)
-        frame["group_label"] = frame["lead_unit_name"]
+        frame["group_label"] = frame["lead_unit_code"].map(titles).fillna(frame["lead_unit_name"])
     else:
         sort = ["field_rank", "field_code", "unit_rank", "unit_sort", "lead_unit_id", "within"]
         frame = frame.sort_values(sort, kind="stable", na_position="last")
         frame["group_key"] = "field:" + frame["field_code"].fillna("")
         frame["group_label"] = frame["field_name"].where(frame["field_name"] != "", no_field_label())
+        frame["group_label"] = frame["field_code"].map(titles).fillna(frame["group_label"])
     frame = frame.reset_index(drop=True)
     first = frame["group_key"].ne(frame["group_key"].shift())
     frame["group_no"] = first.cumsum().astype("int64")

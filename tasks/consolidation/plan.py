@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 import sqlalchemy as sa
@@ -156,6 +156,7 @@ def materialize_plan(
                 units=units_frame(session),
                 fields=plan_fields(session, cycle.id),
                 coordinator_unit_id=cycle.coordinating_unit_id,
+                layout=annex02_layout(cycle),
             )
             ordered["position"] = range(1, len(ordered) + 1)
             columns = [
@@ -225,6 +226,11 @@ def materialize_plan(
 # ---------------------------------------------------------------- step 2: build
 
 
+def annex02_layout(cycle: PlanningCycle) -> dict[str, Any]:
+    """The cycle's own layout of Annex 02 (settings ``layout.annex02``); empty: the defaults."""
+    return dict(((cycle.settings or {}).get("layout") or {}).get("annex02") or {})
+
+
 def build_plan(
     *,
     session: Session,
@@ -244,7 +250,12 @@ def build_plan(
     raw = plan_items_frame(session, cycle.id, sources, amount_basis)
     raw["within"] = raw["position"].fillna(0).astype("int64")
     items = order_items(
-        raw, grouping=grouping, units=units, fields=fields, coordinator_unit_id=cycle.coordinating_unit_id
+        raw,
+        grouping=grouping,
+        units=units,
+        fields=fields,
+        coordinator_unit_id=cycle.coordinating_unit_id,
+        layout=annex02_layout(cycle),
     )
     items["origin_label"] = items["origin"].map(ORIGIN_LABELS).fillna(items["origin"])
     items["period"] = [period_text(s, e) for s, e in zip(items["start_year"], items["end_year"], strict=True)]

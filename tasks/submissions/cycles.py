@@ -4,7 +4,7 @@ unit. Idempotent: running it again with the same year changes nothing and report
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
@@ -32,6 +32,11 @@ def require_cycle(*, session: Session, year: int) -> PlanningCycle:
     return cycle
 
 
+class ApplicationFieldSpec(BaseModel):
+    code: str = Field(max_length=32)
+    name: str = Field(max_length=200)
+
+
 class FundingSourceSpec(BaseModel):
     code: str = Field(max_length=32)
     name: str = Field(max_length=200)
@@ -51,6 +56,14 @@ class CycleSpec(BaseModel):
     unit_kinds: list[str] = Field(default_factory=list, title="Loại đơn vị (khi chọn theo loại)")
     unit_codes: list[str] = Field(default_factory=list, title="Mã đơn vị (khi chọn danh sách)")
     funding_sources: list[FundingSourceSpec] | None = Field(None, title="Nguồn vốn (để trống: mặc định)")
+    application_fields: list[ApplicationFieldSpec] | None = Field(
+        None, title="Lĩnh vực ứng dụng (để trống: mặc định)"
+    )
+    settings: dict[str, Any] | None = Field(
+        None,
+        title="Thiết lập riêng của kỳ",
+        description="documents (ngày tham chiếu, tên cơ quan, nơi nhận), layout (bố cục phụ lục)",
+    )
     money_unit: MoneyUnit = Field(MoneyUnit.trieu, title="Đơn vị tiền hiển thị")
     coordinating_unit_code: str | None = Field(
         None,
@@ -75,6 +88,21 @@ class OpenedCycle(BaseModel):
     created: bool
     submission_ids: list[int]
     new_submission_ids: list[int]
+
+
+def read_cycle_settings(path: str | None, given: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """A cycle's settings: a YAML file (any fsspec URL; keys ``documents``, ``layout``) merged under the
+    values ``given`` directly. None when neither is."""
+    if not path:
+        return given
+    import fsspec
+    import yaml
+
+    with fsspec.open(path, "r", encoding="utf-8") as handle:
+        loaded = yaml.safe_load(handle) or {}
+    if not isinstance(loaded, dict):
+        raise CycleError("bad_settings_file", path=path)
+    return loaded | (given or {})
 
 
 def default_title(year: int) -> str:
@@ -123,6 +151,7 @@ def open_cycle_records(*, session: Session, spec: CycleSpec, as_of: date, actor:
             coordinating_unit_id=coordinator.id if coordinator else None,
             coordinator_proposes=spec.coordinator_proposes,
             other_leads_allowed=spec.other_leads_allowed,
+            settings=spec.settings,
             previous_cycle_id=previous.id if previous else None,
         )
         session.add(cycle)
@@ -139,11 +168,12 @@ def open_cycle_records(*, session: Session, spec: CycleSpec, as_of: date, actor:
                     display_order=order,
                 )
             )
-        for order, field in enumerate(defaults["application_fields"], start=1):
+        fields = spec.application_fields or [
+            ApplicationFieldSpec(**f) for f in defaults["application_fields"]
+        ]
+        for order, field in enumerate(fields, start=1):
             session.add(
-                ApplicationField(
-                    cycle_id=cycle.id, code=field["code"], name=field["name"], display_order=order
-                )
+                ApplicationField(cycle_id=cycle.id, code=field.code, name=field.name, display_order=order)
             )
         record_audit(
             session=session,

@@ -1,0 +1,180 @@
+"""Acceptance on a real published plan (issue 19, build 9): Gia Lai's 2020 plan (Quyết định 1181/QĐ-UBND,
+27/12/2019) played through the season as its units would: the registry as the plan names the units, the
+cycle opened with the plan's funding sources, application fields and group order, each lead unit's own
+workbook filled with its items (the lead column as the plan writes it), accepted, consolidated; the
+appendix compared with the published one to the đồng, group by group, and read back by check-plan.
+
+What the workbook cannot say as the plan does is entered as an officer would: project types other than
+new / carry-over are entered as new (the carry-over items had no 2019 plan in the system), VII.3's empty
+field as "Phát triển nguồn nhân lực", and the jointly led items (I.16, II.4) with the lead column blank
+(the unit itself). Group XI's items, led by the districts collectively, are entered by the coordinating
+department in its own workbook (the cycle allows items led by another unit)."""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from openpyxl import load_workbook
+from sqlmodel import Session
+
+from models.cycle import get_cycle_by_year
+from models.registry import get_unit_by_code
+from plancycle.settings import get_settings
+from tasks.consolidation.annexes import write_plan_workbook
+from tasks.consolidation.plan import build_plan, materialize_plan
+from tasks.consolidation.totals_check import check_plan_file
+from tasks.registry.directory import import_registry
+from tasks.submissions.cycles import ApplicationFieldSpec, CycleSpec, FundingSourceSpec, open_cycle_records
+from tasks.submissions.intake import ingest_submission
+from tasks.submissions.review import accept_submission
+from tasks.submissions.workbook import ITEMS_DATA_START_ROW, build_workbook, load_workbook_context
+from tests.submissions.conftest import item_letter, items_sheet, open_book, save_book
+
+REFERENCE = Path(__file__).parent / "reference"
+TRIEU = 1_000_000
+# The lead units as the plan's group titles name them, in the plan's order (groups I–XI).
+GIA_LAI_UNITS = [
+    ("STTTT", "Sở Thông tin và Truyền thông", "so_ban_nganh"),
+    ("SYT", "Sở Y tế", "so_ban_nganh"),
+    ("SKHDT", "Sở Kế hoạch và Đầu tư", "so_ban_nganh"),
+    ("SNGV", "Sở Ngoại vụ", "so_ban_nganh"),
+    ("STNMT", "Sở Tài nguyên và Môi trường", "so_ban_nganh"),
+    ("SVHTTDL", "Sở Văn hóa, Thể thao và Du lịch", "so_ban_nganh"),
+    ("VPUBND", "Văn phòng UBND tỉnh", "lanh_dao_tinh"),
+    ("SNV", "Sở Nội vụ", "so_ban_nganh"),
+    ("SKHCN", "Sở Khoa học và Công nghệ", "so_ban_nganh"),
+    ("SLDTBXH", "Sở Lao động - Thương binh và Xã hội", "so_ban_nganh"),
+    ("UBND-HUYEN", "UBND các huyện, thị xã, thành phố", "tap_the"),
+]
+JOINTLY_LED = {"I.16", "II.4"}  # "Sở TT&TT; các sở, ngành liên quan; …", "Sở Y tế …, Các đơn vị trực thuộc"
+ROMANS = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI"]
+
+
+def _rows(name: str) -> list[dict[str, str]]:
+    with (REFERENCE / name).open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _register(session: Session, folder: Path) -> None:
+    path = folder / "don-vi.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["ma_dinh_danh", "ten", "loai"])
+        writer.writerows(GIA_LAI_UNITS)
+    import_registry(session=session, paths=[path])
+    session.commit()
+
+
+def _amount(text: str) -> int | None:
+    return int(text) if text else None
+
+
+def test_gia_lai_2020_as_published(session: Session, tmp_path: Path) -> None:
+    items = _rows("gialai-2020-annex02.csv")
+    groups = _rows("gialai-2020-groups.csv")
+    _register(session, tmp_path)
+    fields: list[str] = []
+    for item in items:
+        if item["field"] and item["field"] not in fields:
+            fields.append(item["field"])
+    opened = open_cycle_records(
+        session=session,
+        spec=CycleSpec(
+            year=2020,
+            title="Kế hoạch ứng dụng công nghệ thông tin trong hoạt động các cơ quan nhà nước năm 2020",
+            guidance_reference="Công văn số 2055/BTTTT-THH ngày 27/6/2019 của Bộ Thông tin và Truyền thông",
+            submission_deadline=date(2019, 10, 15),
+            units="list",
+            unit_codes=[code for code, _name, kind in GIA_LAI_UNITS if kind != "tap_the"],
+            coordinating_unit_code="STTTT",
+            other_leads_allowed=True,
+            funding_sources=[
+                FundingSourceSpec(code="NSDP", name="NSĐP", group="local"),
+                FundingSourceSpec(code="NSTW", name="NSTW", group="central"),
+            ],
+            application_fields=[
+                ApplicationFieldSpec(code=f"F{n}", name=name) for n, name in enumerate(fields)
+            ],
+            settings={"layout": {"annex02": {"group_order": [code for code, _n, _k in GIA_LAI_UNITS]}}},
+        ),
+        as_of=date(2019, 9, 3),
+        actor="test",
+    )
+    session.commit()
+    cycle = get_cycle_by_year(session=session, year=2020)
+    assert cycle is not None and len(opened.submission_ids) == 10
+
+    # Each lead unit's officer fills the unit's own workbook; the districts' items go in the DIC's.
+    by_unit: dict[str, list[dict[str, str]]] = {}
+    for item in items:
+        code = GIA_LAI_UNITS[ROMANS.index(item["ref"].split(".")[0])][0]
+        by_unit.setdefault("STTTT" if code == "UBND-HUYEN" else code, []).append(item)
+    for code, rows in by_unit.items():
+        unit = get_unit_by_code(session=session, code=code)
+        assert unit is not None
+        context = load_workbook_context(session=session, cycle=cycle, unit=unit)
+        wb = open_book(build_workbook(context, issued_at=datetime(2019, 9, 3, 8, tzinfo=UTC)))
+        ws = items_sheet(wb)
+        for offset, item in enumerate(rows):
+            row = ITEMS_DATA_START_ROW + offset
+            first, _, last = item["period"].partition("-")
+            lead = item["lead_as_written"]
+            values = {
+                "name": item["name"],
+                "lead_unit": "" if item["ref"] in JOINTLY_LED else lead,
+                "field": item["field"] or "Phát triển nguồn nhân lực",
+                "origin": "Dự án mới",
+                "start_year": int(first),
+                "end_year": int(last or first),
+                "amount:NSDP": _amount(item["nsdp_trieu"]),
+                "amount:NSTW": _amount(item["nstw_trieu"]),
+            }
+            for key, value in values.items():
+                if value not in ("", None):
+                    ws[f"{item_letter(context, key)}{row}"] = value
+        result = ingest_submission(
+            session=session,
+            cycle=cycle,
+            unit=unit,
+            filename=f"{code}.xlsx",
+            content=save_book(wb),
+            channel="portal",
+            as_of=date(2019, 10, 10),
+            actor=f"portal:{code}",
+        )
+        assert result.accepted, (code, [e.message_vi for e in result.errors])
+        accept_submission(
+            session=session, year=2020, unit_code=code, reviewer="test", comment=None, settings=get_settings()
+        )
+    session.commit()
+
+    materialize_plan(session=session, cycle=cycle, actor="test")
+    plan = build_plan(session=session, cycle=cycle, as_of=date(2019, 12, 9))
+
+    # The published totals, to the đồng.
+    assert plan.grand_totals["NSDP"] == 249_921 * TRIEU
+    assert plan.grand_totals["NSTW"] == 11_300 * TRIEU
+    assert plan.grand_totals["total"] == 261_221 * TRIEU
+
+    # The published structure: groups I–XI with their titles and order, every item under its group.
+    assert list(plan.groups["group_roman"]) == [g["roman"] for g in groups]
+    assert list(plan.groups["group_label"]) == [g["title"] for g in groups]
+    assert list(plan.items["ref"]) == [item["ref"] for item in items]
+    assert list(plan.items["name"]) == [item["name"] for item in items]
+    for group in plan.groups.itertuples(index=False):
+        published = [i for i in items if i["ref"].split(".")[0] == group.group_roman]
+        expected_nsdp = sum(int(i["nsdp_trieu"] or 0) for i in published) * TRIEU
+        expected_nstw = sum(int(i["nstw_trieu"] or 0) for i in published) * TRIEU
+        assert int(group.total) == expected_nsdp + expected_nstw, group.group_roman
+
+    # The appendix we write, read back: the same groups and totals, and check-plan finds nothing wrong.
+    workbook = write_plan_workbook(plan, tmp_path / "KH2020.xlsx", province_name="Gia Lai")
+    ws = load_workbook(workbook)["Phụ lục 02"]
+    group_rows = [
+        (row[0].value, row[1].value) for row in ws.iter_rows() if row[0].value in {g["roman"] for g in groups}
+    ]
+    assert group_rows == [(g["roman"], g["title"]) for g in groups]
+    report = check_plan_file(workbook)
+    assert report.ok, [f.message_vi for f in report.mismatches]
