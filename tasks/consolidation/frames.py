@@ -82,7 +82,8 @@ def order_items(
     ``items`` needs ``lead_unit_id``, ``field_code`` and ``within`` (the order inside a unit: sheet row or
     stored position). ``units``: ``id, code, name, kind``. ``fields``: (code, name) in display order.
     ``layout``: the cycle's Annex 02 layout (settings ``layout.annex02``): ``group_order`` (lead-unit codes
-    in the province's order) and ``group_titles`` (group title per unit code or field code).
+    in the province's order; also the order of units inside a field's group), ``group_titles`` (group title
+    per unit code or field code) and ``group_numbering`` (``roman``, the default, or ``letters``).
     """
     layout = layout or {}
     titles = {str(k): str(v) for k, v in (layout.get("group_titles") or {}).items()}
@@ -116,7 +117,10 @@ def order_items(
     first = frame["group_key"].ne(frame["group_key"].shift())
     frame["group_no"] = first.cumsum().astype("int64")
     frame["item_no"] = frame.groupby("group_no").cumcount().astype("int64") + 1
-    romans = {n: roman(n) for n in frame["group_no"].unique()}
+    letters = layout.get("group_numbering") == "letters"  # a, b, c… as some provinces number groups
+    romans = {
+        n: (chr(ord("a") + n - 1) if letters and n <= 26 else roman(n)) for n in frame["group_no"].unique()
+    }
     frame["group_roman"] = frame["group_no"].map(romans).astype(str)
     frame["ref"] = frame["group_roman"] + "." + frame["item_no"].astype(str)
     return frame.drop(columns=["unit_rank", "unit_sort", "field_rank"])

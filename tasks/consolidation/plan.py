@@ -106,14 +106,16 @@ def materialize_plan(
     session: Session,
     cycle: PlanningCycle,
     statuses: tuple[str, ...] = DEFAULT_STATUSES,
-    grouping: str = "lead_unit",
+    grouping: str | None = None,
     actor: str,
 ) -> MaterializeResult:
     """Replace the cycle's draft plan by the items of the chosen submissions, in one transaction.
 
     Idempotent: the same submissions give the same plan. Refused once a plan version exists (the plan
-    is then under approval and changes only through recorded decisions)."""
+    is then under approval and changes only through recorded decisions). ``grouping``: None for the
+    cycle's layout (``layout.annex02.grouping``, else by lead unit)."""
     assert cycle.id is not None
+    grouping = grouping or annex02_layout(cycle).get("grouping") or "lead_unit"
     unknown = sorted(set(statuses) - {s.value for s in SubmissionStatus})
     if unknown or not statuses:
         raise ConsolidationError(
@@ -235,13 +237,14 @@ def build_plan(
     *,
     session: Session,
     cycle: PlanningCycle,
-    grouping: str = "lead_unit",
+    grouping: str | None = None,
     as_of: date,
     statuses: tuple[str, ...] = DEFAULT_STATUSES,
     amount_basis: Literal["amount", "approved_amount", "approved_else_proposed"] = "amount",
 ) -> ConsolidatedPlan:
     """Read the cycle's plan from the database and compute totals, comparisons, Annex 01 and findings."""
     assert cycle.id is not None
+    grouping = grouping or annex02_layout(cycle).get("grouping") or "lead_unit"
     if amount_basis not in AMOUNT_BASES:
         raise ValueError(amount_basis)
     sources = plan_sources(session, cycle.id)

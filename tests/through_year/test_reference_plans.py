@@ -26,6 +26,7 @@ from tasks.consolidation.annexes import write_plan_workbook
 from tasks.consolidation.plan import build_plan, materialize_plan
 from tasks.consolidation.totals_check import check_plan_file
 from tasks.registry.directory import import_registry
+from tasks.registry.names import resolve_unit_name
 from tasks.submissions.cycles import ApplicationFieldSpec, CycleSpec, FundingSourceSpec, open_cycle_records
 from tasks.submissions.intake import ingest_submission
 from tasks.submissions.review import accept_submission
@@ -178,3 +179,149 @@ def test_gia_lai_2020_as_published(session: Session, tmp_path: Path) -> None:
     assert group_rows == [(g["roman"], g["title"]) for g in groups]
     report = check_plan_file(workbook)
     assert report.ok, [f.message_vi for f in report.mismatches]
+
+
+# ---------------------------------------------------------------- Quảng Ngãi 2016
+
+# The units as Quảng Ngãi's 2016 plan names them; the collective leads and partners are registry entries.
+QUANG_NGAI_UNITS = [
+    ("STTTT", "Sở Thông tin và Truyền thông", "so_ban_nganh"),
+    ("CAT", "Công an tỉnh", "khac"),
+    ("SNV", "Sở Nội vụ", "so_ban_nganh"),
+    ("SYT", "Sở Y tế", "so_ban_nganh"),
+    ("SGTVT", "Sở Giao thông vận tải", "so_ban_nganh"),
+    ("SXD", "Sở Xây dựng", "so_ban_nganh"),
+    ("UBND-SONHA", "UBND huyện Sơn Hà", "huyen"),
+    ("BQLKCN", "Ban quản lý các Khu công nghiệp", "so_ban_nganh"),
+    ("SNGV", "Sở Ngoại vụ", "so_ban_nganh"),
+    ("UBND-HUYEN", "UBND các huyện, thành phố", "tap_the"),
+    ("CAC-SO-HUYEN", "Các sở, ngành, UBND các huyện, thành phố", "tap_the"),
+    ("CAC-SO-LQ", "Các sở, ngành, đơn vị liên quan", "tap_the"),
+    ("CAC-DV-LQ", "Các đơn vị liên quan", "tap_the"),
+]
+# Jointly led items: entered by their first lead with the lead column blank.
+QUANG_NGAI_JOINT = {"b.9": "BQLKCN", "c.1": "STTTT", "c.2": "STTTT"}
+QUANG_NGAI_COLLECTIVE = {"c.3", "c.4"}  # led by a collective: the coordinating department enters them
+
+
+def test_quang_ngai_2016_as_published(session: Session, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("PLANCYCLE_PROVINCE_NAME", "Quảng Ngãi")  # "Sở Thông tin và Truyền thông Quảng Ngãi"
+    get_settings.cache_clear()
+    items = _rows("quangngai-2016-items.csv")
+    groups = _rows("quangngai-2016-groups.csv")
+    path = tmp_path / "don-vi.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["ma_dinh_danh", "ten", "loai"])
+        writer.writerows(QUANG_NGAI_UNITS)
+    import_registry(session=session, paths=[path])
+    session.commit()
+    leads = [code for code, _n, kind in QUANG_NGAI_UNITS if kind != "tap_the"]
+    open_cycle_records(
+        session=session,
+        spec=CycleSpec(
+            year=2016,
+            title="Kế hoạch ứng dụng công nghệ thông tin trong hoạt động của các cơ quan nhà nước năm 2016",
+            submission_deadline=date(2015, 12, 15),
+            units="list",
+            unit_codes=leads,
+            coordinating_unit_code="STTTT",
+            other_leads_allowed=True,
+            money_unit="ty",
+            funding_sources=[
+                FundingSourceSpec(code="DTPT", name="Vốn đầu tư", group="provincial_investment"),
+                FundingSourceSpec(
+                    code="SN", name="Vốn sự nghiệp công nghệ thông tin", group="provincial_recurrent"
+                ),
+            ],
+            # the province's own groups a), b), c), with their titles, as the application fields
+            application_fields=[
+                ApplicationFieldSpec(code=g["letter"].upper(), name=g["title"]) for g in groups
+            ],
+            settings={
+                "layout": {
+                    "annex02": {
+                        "grouping": "field",
+                        "group_numbering": "letters",
+                        "group_order": [code for code, _n, _k in QUANG_NGAI_UNITS],
+                    }
+                }
+            },
+        ),
+        as_of=date(2015, 11, 2),
+        actor="test",
+    )
+    session.commit()
+    cycle = get_cycle_by_year(session=session, year=2016)
+    assert cycle is not None
+    titles = {g["letter"]: g["title"] for g in groups}
+
+    by_unit: dict[str, list[dict[str, str]]] = {}
+    for item in items:
+        if item["ref"] in QUANG_NGAI_COLLECTIVE:
+            code = "STTTT"
+        elif item["ref"] in QUANG_NGAI_JOINT:
+            code = QUANG_NGAI_JOINT[item["ref"]]
+        else:
+            match = resolve_unit_name(session=session, text=item["lead_as_written"], on=date(2015, 12, 1))
+            assert match.unit is not None, item["lead_as_written"]
+            code = match.unit.code
+        by_unit.setdefault(code, []).append(item)
+    for code, rows in by_unit.items():
+        unit = get_unit_by_code(session=session, code=code)
+        assert unit is not None
+        context = load_workbook_context(session=session, cycle=cycle, unit=unit)
+        wb = open_book(build_workbook(context, issued_at=datetime(2015, 11, 2, 8, tzinfo=UTC)))
+        ws = items_sheet(wb)
+        for offset, item in enumerate(rows):
+            first, _, last = (item["period"] or "2016").partition("-")
+            values = {
+                "name": item["name"],
+                "lead_unit": "" if item["ref"] in QUANG_NGAI_JOINT else item["lead_as_written"],
+                "coordinating_units": item["partners_as_written"],
+                "field": titles[item["ref"][0]],
+                "origin": "Dự án mới",
+                "start_year": int(first),
+                "end_year": int(last or first),
+            }
+            for key, value in values.items():
+                if value not in ("", None):
+                    ws[f"{item_letter(context, key)}{ITEMS_DATA_START_ROW + offset}"] = value
+        result = ingest_submission(
+            session=session,
+            cycle=cycle,
+            unit=unit,
+            filename=f"{code}.xlsx",
+            content=save_book(wb),
+            channel="portal",
+            as_of=date(2015, 12, 10),
+            actor=f"portal:{code}",
+        )
+        assert result.accepted, (code, [e.message_vi for e in result.errors])
+        accept_submission(
+            session=session, year=2016, unit_code=code, reviewer="test", comment=None, settings=get_settings()
+        )
+    session.commit()
+
+    materialize_plan(session=session, cycle=cycle, actor="test")
+    plan = build_plan(session=session, cycle=cycle, as_of=date(2016, 1, 11))
+    # groups a), b), c) with the province's titles, items in the published order and numbering
+    assert list(plan.groups["group_roman"]) == [g["letter"] for g in groups]
+    assert list(plan.groups["group_label"]) == [g["title"] for g in groups]
+    assert list(plan.items["ref"]) == [item["ref"] for item in items]
+    assert list(plan.items["name"]) == [item["name"] for item in items]
+    leads_by_ref = dict(zip(plan.items["ref"], plan.items["lead_unit_name"], strict=True))
+    assert leads_by_ref["c.3"] == "UBND các huyện, thành phố"
+    assert leads_by_ref["b.1"] == "Sở Thông tin và Truyền thông"
+    assert leads_by_ref["b.8"] == "UBND huyện Sơn Hà"
+    # the plan publishes no amount per task: none is invented
+    assert plan.grand_totals.get("total", 0) == 0
+
+    workbook = write_plan_workbook(plan, tmp_path / "KH2016.xlsx", province_name="Quảng Ngãi")
+    ws = load_workbook(workbook)["Phụ lục 02"]
+    group_rows = [(row[0].value, row[1].value) for row in ws.iter_rows() if row[0].value in titles]
+    assert group_rows == [(g["letter"], g["title"]) for g in groups]
+    partners = [str(c.value) for row in ws.iter_rows() for c in row if c.value and "phối hợp" in str(c.value)]
+    assert "Đơn vị phối hợp: Các sở, ngành, đơn vị liên quan" in partners
+    report = check_plan_file(workbook)  # the letters-numbered layout reads back
+    assert report.ok and report.checks, [f.message_vi for f in report.mismatches]
