@@ -43,6 +43,7 @@ from xlsxwriter.worksheet import Worksheet
 from tasks.common.money import MONEY_UNIT_LABELS, format_money
 from tasks.common.numbers import format_percent
 from tasks.consolidation.consolidated import ConsolidatedPlan
+from tasks.consolidation.layouts import items_annexes
 from tasks.consolidation.sheets import (
     FONT,
     SheetFormats,
@@ -69,8 +70,8 @@ def annex02_heading_lines(plan: ConsolidatedPlan, *, province_name: str) -> list
     texts = plan_annex_texts()["annex02"]
     values = heading_values(plan, province_name)
     return [
-        texts["label"],
-        render_text(texts["title"], **values),
+        plan.annex_label or texts["label"],
+        render_text(plan.annex_title or texts["title"], **values),
         reference_line(plan, province_name=province_name),
         render_text(texts["money_line"], **values),
         plan.rounding_rule_vi,
@@ -406,11 +407,16 @@ def write_plan_workbook(plan: ConsolidatedPlan, path: Path, *, province_name: st
         sheets = texts["sheets"]
         summary_ws = wb.add_worksheet(sheets["summary"])
         annex01_ws = wb.add_worksheet(sheets["annex01"])
-        annex02_ws = wb.add_worksheet(sheets["annex02"])
+        annexes = [
+            (wb.add_worksheet(part.sheet or sheets["annex02"]), part.plan) for part in items_annexes(plan)
+        ]
+        annex02_ws = annexes[0][0]
         findings_ws = wb.add_worksheet(sheets["findings"])
         SummarySheet(wb, summary_ws, plan, fmt, province_name).write()
         _write_annex01(annex01_ws, plan, fmt, province_name)
-        _write_annex02(annex02_ws, plan, fmt, province_name)
+        for ws, part in annexes:
+            part_fmt = fmt if part.money_unit == plan.money_unit else SheetFormats(wb, part.money_unit)
+            _write_annex02(ws, part, part_fmt, province_name)
         _write_findings(findings_ws, plan, fmt)
         annex02_ws.activate()
     finally:

@@ -146,6 +146,8 @@ class ConsolidatedPlan:
     guidance_reference: str | None = None
     coordinator_name: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)  # the cycle's settings (documents, layout)
+    annex_label: str | None = None  # one of several items annexes: its own label and title (layout)
+    annex_title: str | None = None
 
     @property
     def money_unit_label(self) -> str:

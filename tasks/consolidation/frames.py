@@ -113,17 +113,23 @@ def order_items(
         frame["group_key"] = "field:" + frame["field_code"].fillna("")
         frame["group_label"] = frame["field_name"].where(frame["field_name"] != "", no_field_label())
         frame["group_label"] = frame["field_code"].map(titles).fillna(frame["group_label"])
-    frame = frame.reset_index(drop=True)
+    frame = number_groups(frame.reset_index(drop=True), letters=layout.get("group_numbering") == "letters")
+    return frame.drop(columns=["unit_rank", "unit_sort", "field_rank"])
+
+
+def number_groups(frame: pd.DataFrame, *, letters: bool = False) -> pd.DataFrame:
+    """Number ordered items: ``group_no`` (a new group where ``group_key`` changes), ``group_roman`` (I, II…
+    or, with ``letters``, a, b… as some provinces number their groups), ``item_no`` and ``ref``."""
+    frame = frame.copy()
     first = frame["group_key"].ne(frame["group_key"].shift())
     frame["group_no"] = first.cumsum().astype("int64")
     frame["item_no"] = frame.groupby("group_no").cumcount().astype("int64") + 1
-    letters = layout.get("group_numbering") == "letters"  # a, b, c… as some provinces number groups
     romans = {
-        n: (chr(ord("a") + n - 1) if letters and n <= 26 else roman(n)) for n in frame["group_no"].unique()
+        n: chr(ord("a") + n - 1) if letters and n <= 26 else roman(n) for n in frame["group_no"].unique()
     }
     frame["group_roman"] = frame["group_no"].map(romans).astype(str)
     frame["ref"] = frame["group_roman"] + "." + frame["item_no"].astype(str)
-    return frame.drop(columns=["unit_rank", "unit_sort", "field_rank"])
+    return frame
 
 
 def units_frame(session: Session) -> pd.DataFrame:

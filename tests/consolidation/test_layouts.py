@@ -1,0 +1,95 @@
+"""The province's own appendix layout per cycle (issue 19, finding 7): one items annex per funding
+source with its own groups, numbering, totals and money unit; check-plan reads every layout back."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from openpyxl import load_workbook
+from sqlmodel import Session
+
+from tasks.consolidation.annexes import write_plan_workbook
+from tasks.consolidation.plan import build_plan, materialize_plan
+from tasks.consolidation.totals_check import check_plan_file
+from tests.consolidation.plan_world import Item, add_submission, make_unit, new_cycle
+
+TRIEU, TY = 1_000_000, 1_000_000_000
+LAYOUT = {
+    "layout": {
+        "annex02": {
+            "group_order": ["SYT", "STTTT"],
+            "group_titles": {"STTTT": "Sở Thông tin và Truyền thông (cơ quan chủ trì)"},
+            "annexes": [
+                {
+                    "sheet": "Phụ lục 02",
+                    "label": "PHỤ LỤC 02",
+                    "title": "DANH MỤC NHIỆM VỤ SỬ DỤNG NGÂN SÁCH ĐỊA PHƯƠNG NĂM {{ year }}",
+                    "sources": ["NSDP"],
+                },
+                {
+                    "sheet": "Phụ lục 03",
+                    "label": "PHỤ LỤC 03",
+                    "title": "DANH MỤC DỰ ÁN SỬ DỤNG NGÂN SÁCH TRUNG ƯƠNG NĂM {{ year }}",
+                    "sources": ["NSTW"],
+                    "money_unit": "ty",
+                },
+            ],
+        }
+    }
+}
+
+
+def _rows(ws) -> list[list[object]]:  # type: ignore[no-untyped-def]
+    return [[c.value for c in row] for row in ws.iter_rows()]
+
+
+def test_one_items_annex_per_funding_source(session: Session, tmp_path: Path) -> None:
+    dic = make_unit(session, code="STTTT", name="Sở Thông tin và Truyền thông")
+    health = make_unit(session, code="SYT", name="Sở Y tế")
+    cycle = new_cycle(session, 2027, settings=LAYOUT, coordinating_unit_id=dic.id)
+    add_submission(
+        session,
+        cycle,
+        dic,
+        [
+            Item("Trục liên thông văn bản", {"NSDP": 500 * TRIEU}),
+            Item("Hệ thống GIS dùng chung", {"NSTW": 10 * TY}),
+        ],
+    )
+    add_submission(session, cycle, health, [Item("Bệnh án điện tử", {"NSDP": 200 * TRIEU, "NSTW": 1 * TY})])
+    materialize_plan(session=session, cycle=cycle, actor="test")
+    plan = build_plan(session=session, cycle=cycle, as_of=date(2026, 11, 20))
+    workbook = write_plan_workbook(plan, tmp_path / "KH2027.xlsx", province_name="Gia Lai")
+    wb = load_workbook(workbook)
+    assert {"Phụ lục 02", "Phụ lục 03"} <= set(wb.sheetnames)
+
+    local = _rows(wb["Phụ lục 02"])
+    assert local[0][0] == "PHỤ LỤC 02" and "NGÂN SÁCH ĐỊA PHƯƠNG NĂM 2027" in str(local[1][0])
+    groups = [(r[0], r[1]) for r in local if r[0] in ("I", "II")]
+    assert groups == [("I", "Sở Y tế"), ("II", "Sở Thông tin và Truyền thông (cơ quan chủ trì)")]
+    items = [(r[0], r[1]) for r in local if r[0] in ("I.1", "I.2", "II.1", "II.2")]
+    assert items == [("I.1", "Bệnh án điện tử"), ("II.1", "Trục liên thông văn bản")]
+    total = next(r for r in local if r[1] == "TỔNG CỘNG")
+    assert 700 * TRIEU in total  # exact đồng; only the local budget's column
+
+    central = _rows(wb["Phụ lục 03"])
+    assert central[0][0] == "PHỤ LỤC 03" and "tỷ đồng" in " ".join(str(v) for v in central[3] if v)
+    items = [(r[0], r[1]) for r in central if r[0] in ("I.1", "I.2", "II.1", "II.2")]
+    assert items == [("I.1", "Bệnh án điện tử"), ("II.1", "Hệ thống GIS dùng chung")]
+    total = next(r for r in central if r[1] == "TỔNG CỘNG")
+    assert 11 * TY in total
+
+    report = check_plan_file(workbook)
+    assert report.ok, [f.message_vi for f in report.mismatches]
+    assert {t.sheet for t in report.tables} >= {"Phụ lục 02", "Phụ lục 03"}
+
+
+def test_without_a_layout_there_is_one_items_annex(session: Session, tmp_path: Path) -> None:
+    unit = make_unit(session, code="SYT", name="Sở Y tế")
+    cycle = new_cycle(session, 2027)
+    add_submission(session, cycle, unit, [Item("Bệnh án điện tử", {"NSDP": 200 * TRIEU, "NSTW": 1 * TY})])
+    materialize_plan(session=session, cycle=cycle, actor="test")
+    plan = build_plan(session=session, cycle=cycle, as_of=date(2026, 11, 20))
+    wb = load_workbook(write_plan_workbook(plan, tmp_path / "KH2027.xlsx", province_name="Gia Lai"))
+    assert "Phụ lục 03" not in wb.sheetnames and "Phụ lục 02" in wb.sheetnames
