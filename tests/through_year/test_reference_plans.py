@@ -325,3 +325,30 @@ def test_quang_ngai_2016_as_published(session: Session, tmp_path: Path, monkeypa
     assert "Đơn vị phối hợp: Các sở, ngành, đơn vị liên quan" in partners
     report = check_plan_file(workbook)  # the letters-numbered layout reads back
     assert report.ok and report.checks, [f.message_vi for f in report.mismatches]
+
+
+def _published_annex(path: Path, *, nsdp_total: str) -> Path:
+    """Gia Lai's Annex 02 as published (groups, items, the total row), as a CSV check-plan reads."""
+    lines = ["Đơn vị tính: triệu đồng;;;", "STT;Tên nhiệm vụ, dự án;NSĐP;NSTW"]
+    items = _rows("gialai-2020-annex02.csv")
+    for group in _rows("gialai-2020-groups.csv"):
+        lines.append(f"{group['roman']};{group['title']};;")
+        for item in (i for i in items if i["ref"].split(".")[0] == group["roman"]):
+            nsdp, nstw = (
+                f"{int(v):,}".replace(",", ".") if v else "" for v in (item["nsdp_trieu"], item["nstw_trieu"])
+            )
+            lines.append(f"{item['ref']};{item['name'].replace(';', ',')};{nsdp};{nstw}")
+    lines.append(f";TỔNG CỘNG KINH PHÍ;{nsdp_total};11.300")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_check_plan_on_the_published_gia_lai_annex(tmp_path: Path) -> None:
+    """The published totals add up (check-plan agrees); a wrong published total would be named."""
+    report = check_plan_file(_published_annex(tmp_path / "published.csv", nsdp_total="249.921"))
+    assert report.ok and report.checks >= 2
+    wrong = check_plan_file(_published_annex(tmp_path / "wrong.csv", nsdp_total="249.912"))
+    assert not wrong.ok
+    (finding,) = wrong.mismatches
+    assert finding.printed == 249_912 * TRIEU and finding.computed == 249_921 * TRIEU
+    assert "TỔNG CỘNG KINH PHÍ" in finding.row_label and finding.column == "NSĐP"
