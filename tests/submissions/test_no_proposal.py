@@ -3,9 +3,14 @@ status table shows it, a workbook before the deadline withdraws it (issue 19, fi
 
 from __future__ import annotations
 
+import shutil
+import threading
+import time
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
@@ -18,6 +23,7 @@ from tasks.reminders.units import plan_submission_reminders
 from tasks.submissions.intake import ingest_submission
 from tasks.submissions.status import answered_share, status_rows, status_table
 from tests.factories import make_contact
+from tests.notify.servers import free_port
 from tests.submissions.conftest import World, filled_workbook
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -159,4 +165,49 @@ def test_after_the_deadline_the_declaration_stands(world: World, portal: tuple[T
     )
     assert not result.accepted
     assert result.errors[0].key == "no_proposal_stands" and "quá hạn" in result.errors[0].message_vi
+    assert _submission(world).status == "no_proposal"
+
+
+@pytest.fixture
+def live_portal(portal: tuple[TestClient, str]) -> Iterator[tuple[str, str]]:
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", portal[1]
+    server.should_exit = True
+    thread.join(10)
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_browser_declares_nothing_to_propose(world: World, live_portal: tuple[str, str], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import sync_playwright
+
+    base, token = live_portal
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+        )
+        page = browser.new_page(viewport={"width": 390, "height": 844}, locale="vi-VN")  # a phone, as in Zalo
+        page.goto(f"{base}/u/{token}")
+        page.fill("#can-bo", "Trần Thị Bình")
+        page.fill("#ly-do", "Năm nay đơn vị không có dự án CNTT")
+        page.click("#gui-khong-de-xuat")  # without the confirmation box: refused, nothing recorded
+        assert "ô xác nhận" in page.inner_text("#ket-qua")
+        page.check("#xac-nhan")
+        page.fill("#can-bo", "Trần Thị Bình")
+        page.fill("#ly-do", "Năm nay đơn vị không có dự án CNTT")
+        page.click("#gui-khong-de-xuat")
+        assert "không có đề xuất năm nay" in page.inner_text("#ket-qua")
+        assert page.inner_text("#trang-thai") == "Không có đề xuất"
+        assert "Trần Thị Bình" in page.inner_text("#khong-de-xuat")
+        page.screenshot(path=str(tmp_path / "khong-de-xuat.png"), full_page=True)
+        browser.close()
     assert _submission(world).status == "no_proposal"
