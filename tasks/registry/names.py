@@ -35,6 +35,7 @@ class UnitNameMatch:
     named: Unit | None = None
     via: str | None = None
     suggestions: list[str] = field(default_factory=list)
+    valid: bool = True  # False: the unit found did not exist on the date asked (and has no successor then)
 
     @property
     def found(self) -> bool:
@@ -123,7 +124,7 @@ def resolve_unit_name(*, session: Session, text: str, on: date | None = None) ->
         unit = named
         if not _valid_on(named, on) and named.successor_id is not None:
             unit = current_successor(session=session, unit=named)
-        return UnitNameMatch(text=text, unit=unit, named=named, via=how or via)
+        return UnitNameMatch(text=text, unit=unit, named=named, via=how or via, valid=_valid_on(unit, on))
     return UnitNameMatch(
         text=text, unit=None, suggestions=closest_unit_names(session=session, text=text, on=on)
     )

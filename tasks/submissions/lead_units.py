@@ -23,6 +23,7 @@ from tasks.excel.issues import ValidationIssue, make_issue
 from tasks.registry.names import resolve_unit_name
 from tasks.submissions.validation import ParsedItem
 from tasks.submissions.workbook import WorkbookContext, item_columns, workbook_texts
+from templates import format_date
 
 _PARTNER_SPLIT = re.compile(r"[;\n]+")
 
@@ -70,6 +71,18 @@ def resolve_item_units(
                         suggestions="; ".join(match.suggestions),  # type: ignore[attr-defined]
                     )
                 )
+            elif not match.valid:  # type: ignore[attr-defined]
+                issues.append(
+                    make_issue(
+                        "unit_not_valid",
+                        sheet=sheet,
+                        row=item.sheet_row,
+                        column=columns["lead_unit"],
+                        value=item.lead_unit,
+                        name=match.unit.name,  # type: ignore[attr-defined]
+                        on=format_date(on),
+                    )
+                )
             elif match.unit.id != unit.id and not cycle.other_leads_allowed:  # type: ignore[attr-defined]
                 issues.append(
                     make_issue(
@@ -99,6 +112,18 @@ def resolve_item_units(
                         column=columns["coordinating_units"],
                         value=part,
                         suggestions="; ".join(match.suggestions),  # type: ignore[attr-defined]
+                    )
+                )
+            elif not match.valid:  # type: ignore[attr-defined]
+                issues.append(
+                    make_issue(
+                        "unit_not_valid",
+                        sheet=sheet,
+                        row=item.sheet_row,
+                        column=columns["coordinating_units"],
+                        value=part,
+                        name=match.unit.name,  # type: ignore[attr-defined]
+                        on=format_date(on),
                     )
                 )
             elif match.unit.name not in names:  # type: ignore[attr-defined]

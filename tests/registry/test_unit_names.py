@@ -73,3 +73,9 @@ def test_collective_leads_are_not_asked_to_submit(registry: Session) -> None:
     spec = CycleSpec(year=2026, submission_deadline=date(2025, 10, 1))
     codes = {u.code for u in select_units(session=registry, spec=spec, on=date(2025, 9, 1))}
     assert "SYT" in codes and "CAC-SO" not in codes and "UBND-CAC-XA" not in codes
+
+
+def test_a_unit_not_yet_created_on_the_date_is_found_but_not_valid(registry: Session) -> None:
+    match = resolve_unit_name(session=registry, text="UBND xã Ia Grai", on=date(2020, 10, 1))
+    assert match.unit.code == "UBND-XIAGRAI" and match.valid is False  # type: ignore[union-attr]
+    assert resolve_unit_name(session=registry, text="UBND xã Ia Grai", on=date(2025, 10, 1)).valid

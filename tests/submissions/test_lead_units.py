@@ -94,3 +94,12 @@ def test_partners_are_stored_as_the_registrys_names(world: World) -> None:
         select(SubmissionItem).where(SubmissionItem.name == "Xây dựng kho dữ liệu y tế dùng chung")
     ).one()
     assert item.coordinating_units == "Sở Khoa học và Công nghệ; Trung tâm Công nghệ thông tin"
+
+
+def test_a_partner_that_does_not_exist_yet_is_refused(world: World) -> None:
+    make_unit(world.session, code="XNEW", name="UBND xã Ia Grai", valid_from=date(2027, 7, 1))
+    world.session.commit()
+    result = _ingest(world, filled_workbook(world, mutate=_set("coordinating_units", "UBND xã Ia Grai")))
+    assert not result.accepted
+    (issue,) = result.errors
+    assert issue.key == "unit_not_valid" and "15/09/2026" in issue.message_vi
