@@ -93,3 +93,38 @@ def test_without_a_layout_there_is_one_items_annex(session: Session, tmp_path: P
     plan = build_plan(session=session, cycle=cycle, as_of=date(2026, 11, 20))
     wb = load_workbook(write_plan_workbook(plan, tmp_path / "KH2027.xlsx", province_name="Gia Lai"))
     assert "Phụ lục 03" not in wb.sheetnames and "Phụ lục 02" in wb.sheetnames
+
+
+def test_the_columns_shown_and_their_order(session: Session, tmp_path: Path) -> None:
+    unit = make_unit(session, code="SYT", name="Sở Y tế")
+    layout = {"layout": {"annex02": {"columns": ["period", "lead_unit", "partners"]}}}
+    cycle = new_cycle(session, 2027, settings=layout)
+    add_submission(
+        session,
+        cycle,
+        unit,
+        [
+            Item(
+                "Bệnh án điện tử",
+                {"NSDP": 200 * TRIEU, "NSTW": 1 * TY},
+                extra={"coordinating_units": "Sở Tài chính", "basis": "KH 12"},
+            )
+        ],
+    )
+    materialize_plan(session=session, cycle=cycle, actor="test")
+    plan = build_plan(session=session, cycle=cycle, as_of=date(2026, 11, 20))
+    workbook = write_plan_workbook(plan, tmp_path / "KH2027.xlsx", province_name="Gia Lai")
+    rows = _rows(load_workbook(workbook)["Phụ lục 02"])
+    header = next(r for r in rows if r[0] == "STT")
+    assert header[:5] == [
+        "STT",
+        "Tên nhiệm vụ, dự án",
+        "Thời gian triển khai",
+        "Đơn vị chủ trì",
+        "Đơn vị phối hợp",
+    ]
+    item = next(r for r in rows if r[0] == "I.1")
+    assert item[:5] == ["I.1", "Bệnh án điện tử", "2027", "Sở Y tế", "Sở Tài chính"]
+    assert item[5:8] == [200 * TRIEU, 1 * TY, 200 * TRIEU + 1 * TY] and item[8] == "KH 12"  # no partner twice
+    report = check_plan_file(workbook)
+    assert report.ok, [f.message_vi for f in report.mismatches]
