@@ -221,6 +221,8 @@ def _write_annex02(ws: Worksheet, plan: ConsolidatedPlan, fmt: SheetFormats, pro
     current = None
     for index in range(len(items)):
         group_no = int(group_nos[index])
+        if group_no != current and plan.grouping == "none":
+            current = group_no  # a flat list: no group heading rows
         if group_no != current:
             current = group_no
             group = groups[group_no]

@@ -22,7 +22,7 @@ from tasks.submissions.workbook import workbook_texts
 from templates import load_yaml
 
 Grouping = Literal["lead_unit", "field"]
-GROUPINGS: tuple[str, ...] = ("lead_unit", "field")
+GROUPINGS: tuple[str, ...] = ("lead_unit", "field", "none")  # none: a flat list, items numbered 1, 2…
 DEFAULT_STATUSES: tuple[str, ...] = (SubmissionStatus.accepted.value,)
 CLOSED_STATUSES = {ItemStatus.completed.value, ItemStatus.cancelled.value}
 

@@ -493,12 +493,22 @@ class _PlanDocument:
         for cell, text in zip(table.rows[0].cells, headers, strict=True):
             self.cell(cell, self.t(text), align=WD_ALIGN_PARAGRAPH.CENTER, bold=True)
         repeat_header(table)
-        for group in plan.groups.itertuples(index=False):
+        if plan.grouping == "none":  # a flat list: the table sums by lead unit
+            rows = [
+                (str(n), _text(u.lead_unit_name), int(u.items), int(u.total))
+                for n, u in enumerate(plan.by_unit.itertuples(index=False), start=1)
+            ]
+        else:
+            rows = [
+                (_text(g.group_roman), _text(g.group_label), int(g.items), int(g.total))
+                for g in plan.groups.itertuples(index=False)
+            ]
+        for number, label, count, amount in rows:
             cells = table.add_row().cells
-            self.cell(cells[0], _text(group.group_roman), align=WD_ALIGN_PARAGRAPH.CENTER)
-            self.cell(cells[1], _text(group.group_label))
-            self.cell(cells[2], str(int(group.items)), align=WD_ALIGN_PARAGRAPH.CENTER)
-            self.cell(cells[3], self.money(int(group.total)), align=WD_ALIGN_PARAGRAPH.RIGHT)
+            self.cell(cells[0], number, align=WD_ALIGN_PARAGRAPH.CENTER)
+            self.cell(cells[1], label)
+            self.cell(cells[2], str(count), align=WD_ALIGN_PARAGRAPH.CENTER)
+            self.cell(cells[3], self.money(amount), align=WD_ALIGN_PARAGRAPH.RIGHT)
         cells = table.add_row().cells
         self.cell(cells[1], self.t(texts["total_row"]), align=WD_ALIGN_PARAGRAPH.CENTER, bold=True)
         self.cell(cells[2], str(len(plan.items)), align=WD_ALIGN_PARAGRAPH.CENTER, bold=True)

@@ -102,7 +102,11 @@ def order_items(
     frame["field_rank"] = frame["field_code"].map(field_rank).fillna(len(fields)).astype("int64")
     frame.loc[frame["field_code"].isna(), "field_rank"] = len(fields) + 1
     frame["field_name"] = frame["field_code"].map(field_names).fillna(frame["field_code"]).fillna("")
-    if grouping == "lead_unit":
+    if grouping == "none":  # a flat list, in lead-unit order, numbered 1, 2…
+        frame = frame.sort_values(["unit_rank", "unit_sort", "lead_unit_id", "within"], kind="stable")
+        frame["group_key"] = "all"
+        frame["group_label"] = ""
+    elif grouping == "lead_unit":
         sort = ["unit_rank", "unit_sort", "lead_unit_id", "within"]
         frame = frame.sort_values(sort, kind="stable")
         frame["group_key"] = "unit:" + frame["lead_unit_code"].astype(str)
@@ -113,11 +117,15 @@ def order_items(
         frame["group_key"] = "field:" + frame["field_code"].fillna("")
         frame["group_label"] = frame["field_name"].where(frame["field_name"] != "", no_field_label())
         frame["group_label"] = frame["field_code"].map(titles).fillna(frame["group_label"])
-    frame = number_groups(frame.reset_index(drop=True), letters=layout.get("group_numbering") == "letters")
+    frame = number_groups(
+        frame.reset_index(drop=True),
+        letters=layout.get("group_numbering") == "letters",
+        flat=grouping == "none",
+    )
     return frame.drop(columns=["unit_rank", "unit_sort", "field_rank"])
 
 
-def number_groups(frame: pd.DataFrame, *, letters: bool = False) -> pd.DataFrame:
+def number_groups(frame: pd.DataFrame, *, letters: bool = False, flat: bool = False) -> pd.DataFrame:
     """Number ordered items: ``group_no`` (a new group where ``group_key`` changes), ``group_roman`` (I, II…
     or, with ``letters``, a, b… as some provinces number their groups), ``item_no`` and ``ref``."""
     frame = frame.copy()
@@ -129,6 +137,9 @@ def number_groups(frame: pd.DataFrame, *, letters: bool = False) -> pd.DataFrame
     }
     frame["group_roman"] = frame["group_no"].map(romans).astype(str)
     frame["ref"] = frame["group_roman"] + "." + frame["item_no"].astype(str)
+    if flat:  # one list without group headings: items are 1, 2…
+        frame["group_roman"] = ""
+        frame["ref"] = frame["item_no"].astype(str)
     return frame
 
 

@@ -313,7 +313,10 @@ def _compare_with_previous(
     totals = {s.code: int(previous[s.column].fillna(0).astype("int64").sum()) for s in sources}
     totals["total"] = int(previous["total"].sum()) if len(previous) else 0
     plan.previous_totals = totals
-    if plan.grouping == "lead_unit":
+    if plan.grouping == "none":
+        keys = pd.Series("all", index=previous.index)
+        labels = pd.Series("", index=previous.index)
+    elif plan.grouping == "lead_unit":
         by_id = units.set_index("id")
         keys = "unit:" + previous["lead_unit_id"].map(by_id["code"]).astype(str)
         labels = previous["lead_unit_id"].map(by_id["name"])

@@ -128,3 +128,33 @@ def test_the_columns_shown_and_their_order(session: Session, tmp_path: Path) -> 
     assert item[5:8] == [200 * TRIEU, 1 * TY, 200 * TRIEU + 1 * TY] and item[8] == "KH 12"  # no partner twice
     report = check_plan_file(workbook)
     assert report.ok, [f.message_vi for f in report.mismatches]
+
+
+def test_a_flat_list_without_groups(session: Session, tmp_path: Path) -> None:
+    from docx import Document
+
+    from tasks.consolidation.document import write_plan_document
+
+    dic = make_unit(session, code="STTTT", name="Sở Thông tin và Truyền thông")
+    health = make_unit(session, code="SYT", name="Sở Y tế")
+    cycle = new_cycle(
+        session, 2027, coordinating_unit_id=dic.id, settings={"layout": {"annex02": {"grouping": "none"}}}
+    )
+    add_submission(session, cycle, dic, [Item("Trục liên thông", {"NSDP": 500 * TRIEU})])
+    add_submission(session, cycle, health, [Item("Bệnh án điện tử", {"NSDP": 200 * TRIEU, "NSTW": 1 * TY})])
+    materialize_plan(session=session, cycle=cycle, actor="test")
+    plan = build_plan(session=session, cycle=cycle, as_of=date(2026, 11, 20))
+    assert plan.grouping == "none" and list(plan.items["ref"]) == ["1", "2"]
+    workbook = write_plan_workbook(plan, tmp_path / "KH2027.xlsx", province_name="Gia Lai")
+    rows = _rows(load_workbook(workbook)["Phụ lục 02"])
+    first = next(i for i, r in enumerate(rows) if r[0] == "STT") + 2
+    assert [(r[0], r[1]) for r in rows[first : first + 3]] == [
+        ("1", "Trục liên thông"),
+        ("2", "Bệnh án điện tử"),
+        (None, "TỔNG CỘNG"),
+    ]
+    report = check_plan_file(workbook)
+    assert report.ok and report.checks, [f.message_vi for f in report.mismatches]
+    doc = Document(str(write_plan_document(plan, tmp_path / "KH2027.docx", province_name="Gia Lai")))
+    table_text = [c.text for t in doc.tables for row in t.rows for c in row.cells]
+    assert "Sở Y tế" in table_text and "Sở Thông tin và Truyền thông" in table_text
