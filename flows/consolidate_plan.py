@@ -27,8 +27,10 @@ def consolidate_plan(
     statuses: list[Literal["accepted", "submitted", "returned"]] | None = form_field(
         None, title="Đề xuất được đưa vào (để trống: chỉ các đề xuất đã chấp nhận)"
     ),
-    grouping: Literal["lead_unit", "field"] = form_field(
-        "lead_unit", title="Nhóm danh mục theo: lead_unit = đơn vị chủ trì, field = lĩnh vực ứng dụng"
+    grouping: Literal["lead_unit", "field", "none"] | None = form_field(
+        None,
+        title="Nhóm danh mục theo: lead_unit = đơn vị chủ trì, field = lĩnh vực ứng dụng, none = không nhóm",
+        description="Để trống: theo bố cục của kỳ kế hoạch (mặc định: đơn vị chủ trì)",
     ),
     as_of: date | None = form_field(None, title="Ngày tổng hợp (để trống: hôm nay)"),
     output_dir: str | None = form_field(None, title="Thư mục ghi tệp (để trống: data/plans/<năm>)"),

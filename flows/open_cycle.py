@@ -12,7 +12,7 @@ from plancycle.settings import get_settings
 from tasks.common.forms import form_field
 from tasks.notify.steps import deliver
 from tasks.notify.team import OPERATOR_HOOKS
-from tasks.submissions.cycles import CycleSpec, FundingSourceSpec
+from tasks.submissions.cycles import ApplicationFieldSpec, CycleSpec, FundingSourceSpec, read_cycle_settings
 from tasks.submissions.steps import open_cycle_task, prepare_call_messages, publish_open_cycle
 
 
@@ -32,6 +32,16 @@ def open_cycle(
         None, title="Nguồn vốn (để trống: mặc định)"
     ),
     coordinating_unit_code: str | None = form_field(None, title="Mã cơ quan chủ trì tổng hợp"),
+    coordinator_proposes: bool = form_field(True, title="Cơ quan chủ trì cũng đề xuất"),
+    other_leads_allowed: bool = form_field(False, title="Cho phép đề xuất do đơn vị khác chủ trì"),
+    application_fields: list[ApplicationFieldSpec] | None = form_field(
+        None, title="Lĩnh vực ứng dụng (để trống: mặc định)"
+    ),
+    settings_file: str | None = form_field(
+        None,
+        title="Tệp thiết lập của kỳ (YAML)",
+        description="documents: ngày tham chiếu, tên cơ quan, nơi nhận; layout: bố cục phụ lục",
+    ),
     as_of: date | None = form_field(None, title="Ngày thực hiện (để trống: hôm nay)"),
 ) -> dict[str, int]:
     """Mở kỳ kế hoạch: ghi nhận kỳ, lập yêu cầu cho từng đơn vị, gửi mẫu biểu và đường dẫn riêng.
@@ -50,6 +60,10 @@ def open_cycle(
         money_unit=money_unit,
         funding_sources=funding_sources,
         coordinating_unit_code=coordinating_unit_code,
+        coordinator_proposes=coordinator_proposes,
+        other_leads_allowed=other_leads_allowed,
+        application_fields=application_fields,
+        settings=read_cycle_settings(settings_file),
     )
     opened = open_cycle_task(spec, as_of, actor=f"flow-run:{flow_run.get_id()}")
     messages = prepare_call_messages(opened.cycle_id)

@@ -62,6 +62,7 @@ class UnitKind(StrEnum):
     district = "district"  # UBND huyện (plans before 2025)
     provincial_leadership = "provincial_leadership"  # UBND tỉnh, Văn phòng UBND tỉnh
     other = "other"  # công an, quân sự, ...
+    collective = "collective"  # a lead named for many units at once: "Các sở, ban, ngành", "UBND các xã"
 
 
 class ContactRole(StrEnum):
@@ -128,6 +129,7 @@ class SubmissionStatus(StrEnum):
     returned = "returned"
     accepted = "accepted"
     exempted = "exempted"
+    no_proposal = "no_proposal"  # the unit declared it has nothing to propose this year
 
 
 class IntakeChannel(StrEnum):

@@ -25,6 +25,15 @@ class PlanningCycleBase(SQLModel):
     year: int = Field(index=True, unique=True, ge=2000, le=2100)
     title: str = Field(max_length=400)
     coordinating_unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    coordinator_proposes: bool = Field(
+        default=True, description="the coordinating unit also gets a request and a workbook of its own"
+    )
+    settings: dict[str, Any] | None = json_field(
+        description="per-cycle settings: 'documents' (reference date, agency names, recipients), 'layout'"
+    )
+    other_leads_allowed: bool = Field(
+        default=False, description="a unit may propose items led by another unit (or a collective lead)"
+    )
     guidance_reference: str | None = Field(default=None, max_length=400, description="e.g. CV 2055/BTTTT-THH")
     opens_on: date | None = None
     submission_deadline: date | None = None

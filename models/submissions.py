@@ -21,6 +21,9 @@ class Submission(SQLModel, table=True):
     status: str = Field(default=SubmissionStatus.requested, max_length=32, index=True)
     deadline: date | None = Field(default=None, description="per-unit deadline after extensions")
     exemption_reason: str | None = Field(default=None, max_length=1000)
+    answered_on: date | None = Field(default=None, description="business date of the latest answer")
+    no_proposal_by: str | None = Field(default=None, max_length=160, description="officer who declared it")
+    no_proposal_reason: str | None = Field(default=None, max_length=1000)
     requested_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
 
@@ -34,6 +37,7 @@ class SubmissionVersion(SQLModel, table=True):
     number: int
     attempt_id: int = Field(foreign_key="intakeattempt.id")
     received_at: datetime = created_at_field()
+    received_on: date | None = Field(default=None, description="business date it counts as received on")
     on_time: bool = True
     review_status: str | None = Field(default=None, max_length=32, description="accepted / returned")
     reviewed_by: str | None = Field(default=None, max_length=160)

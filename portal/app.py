@@ -197,6 +197,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             view = _view(session, scope, token, current_settings())
         return _page("unit", status_code=200 if result.accepted else 422, result=result, **view)
 
+    from portal.no_proposal import no_proposal_router
+
+    app.include_router(no_proposal_router(current_settings))
     return app
 
 

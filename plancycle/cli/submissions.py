@@ -50,8 +50,14 @@ def submissions_import(
     unit: str = typer.Option(..., "--unit", help="Mã đơn vị gửi"),
     year: int = typer.Option(..., "--year", help="Năm kế hoạch"),
     as_of: ReceivedOn = None,
+    on_behalf_of: str | None = typer.Option(
+        None,
+        "--on-behalf-of",
+        help="Họ tên cán bộ cơ quan chủ trì nhập thay cho đơn vị (ghi vào nhật ký)",
+    ),
 ) -> None:
-    """Nhập tệp đề xuất nhận qua đường khác (thư, USB…): cùng kiểm tra và ghi nhận như trên cổng."""
+    """Nhập tệp đề xuất nhận qua đường khác (thư, USB…): cùng kiểm tra và ghi nhận như trên cổng.
+    Với --on-behalf-of, cơ quan chủ trì nhập mẫu biểu thay cho đơn vị; nhật ký ghi rõ ai nhập thay."""
     from models.db import session_scope, upgrade_database
     from tasks.submissions.intake import ingest_submission
     from tasks.submissions.notices import notify_intake_result
@@ -68,7 +74,8 @@ def submissions_import(
             content=file.read_bytes(),
             channel="cli",
             as_of=received_on,
-            actor="cli",
+            actor=f"coordinator:{on_behalf_of.strip()}" if on_behalf_of else "cli",
+            on_behalf_of=bool(on_behalf_of),
         )
         notify_intake_result(
             session=session,

@@ -35,11 +35,13 @@ class Behaviour(StrEnum):
     late = "late"  # a few days after the deadline, after the first overdue reminder
     very_late = "very_late"  # only after its head has been told (escalation)
     silent = "silent"  # never answers
+    no_proposal = "no_proposal"  # declares on the portal that it has nothing to propose this year
 
 
 def assign_behaviours(codes: list[str], rng: random.Random) -> dict[str, Behaviour]:
-    """A realistic mix: about 8 % silent, 10 % with errors, 10 % late, 5 % very late, one returned, the
-    rest early or on time; at least one unit of each kind."""
+    """A realistic mix: about 8 % silent, 10 % with errors, 10 % late, 5 % very late, one returned, one
+    with nothing to propose (from five units on), the rest early or on time; at least one unit of each
+    kind."""
     shuffled = list(codes)
     rng.shuffle(shuffled)
     n = len(codes)
@@ -49,6 +51,7 @@ def assign_behaviours(codes: list[str], rng: random.Random) -> dict[str, Behavio
         (Behaviour.late, max(1, round(0.10 * n))),
         (Behaviour.very_late, max(1, round(0.05 * n))),
         (Behaviour.returned, 1),
+        (Behaviour.no_proposal, 1 if n >= 5 else 0),
     ]
     behaviours: dict[str, Behaviour] = {}
     position = 0

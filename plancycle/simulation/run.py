@@ -226,7 +226,12 @@ class Season:
                 .where(Submission.cycle_id == cycle.id, IntakeAttempt.accepted == False)  # noqa: E712
             ).one()
         requested = sum(statuses.values())
-        received = requested - statuses.get("requested", 0) - statuses.get("exempted", 0)
+        received = (
+            requested
+            - statuses.get("requested", 0)
+            - statuses.get("exempted", 0)
+            - statuses.get("no_proposal", 0)
+        )
         return self.texts["counts"]["submissions"].format(
             received=received,
             requested=requested,
@@ -260,6 +265,38 @@ class Season:
                     officer.items = propose_items(officer, context, self.rng, self.year)
                 officer.last_file = fill_submission(blank, context, officer.items, self.rng, broken=broken)
                 self._drop(f"de-xuat_{code}_{on:%Y%m%d}{'_loi' if broken else ''}.xlsx", officer.last_file)
+        return len(codes)
+
+    def declare_no_proposal(self, codes: list[str], on: date) -> int:
+        """Each unit's officer opens its portal link and declares that it has nothing to propose, the way
+        a browser posts the unit page's form (the portal app in this process, the day set to ``on``)."""
+        from fastapi.testclient import TestClient
+
+        from models.cycle import get_cycle_by_year
+        from models.db import session_scope
+        from models.registry import get_unit_by_code
+        from portal.app import create_app
+        from tasks.common.links import issue_link_token
+
+        texts = self.texts_all["no_proposal"]
+
+        class SettingsOn(type(self.settings)):  # type: ignore[misc]
+            def today(self) -> date:  # the portal judges the declaration on the simulated day
+                return on
+
+        client = TestClient(create_app(SettingsOn.model_validate(self.settings.model_dump())))
+        for code in codes:
+            with session_scope() as session:
+                cycle = get_cycle_by_year(session=session, year=self.year)
+                unit = get_unit_by_code(session=session, code=code)
+                assert cycle is not None and unit is not None
+                token = issue_link_token(session=session, unit=unit, cycle=cycle, settings=self.settings)
+            answer = client.post(
+                f"/u/{token}/no-proposal",
+                data={"confirm": "1", "officer_name": texts["officer"], "reason": texts["reason"]},
+            )
+            if answer.status_code != 200:
+                raise AssertionError(f"{code}: the portal refused the declaration ({answer.status_code})")
         return len(codes)
 
     def _drop(self, filename: str, content: bytes) -> None:

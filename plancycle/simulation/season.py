@@ -59,6 +59,7 @@ def _call_for_proposals(season: Season, opening: date, deadline: date) -> None:
             units="list",
             unit_codes=season.province.codes,
             coordinating_unit_code=COORDINATOR,
+            coordinator_proposes=False,  # the simulated coordinator runs the cycle and proposes nothing
             as_of=opening,
         )
         record["counts"] = f"{opened['units_requested']} đơn vị được đề nghị; hạn {deadline:%d/%m/%Y}"
@@ -71,6 +72,7 @@ def _answers_and_reminders(season: Season, deadline: date) -> None:
     with season.stage("answers_early", [early_day, broken_day]) as record:
         season.answer_call(season.codes(Behaviour.early), early_day)
         season.collect(early_day)
+        season.declare_no_proposal(season.codes(Behaviour.no_proposal), early_day)
         season.answer_call(season.codes(Behaviour.errors), broken_day, broken=True)
         collected = season.collect(broken_day)
         record["counts"] = season.submission_counts()
@@ -127,7 +129,9 @@ def _review(season: Season, deadline: date) -> date:
     review_day = season.wd(deadline, 8)
     returned_deadline = season.wd(review_day, 5)
     answered = [
-        c for c, o in season.officers.items() if o.behaviour not in (Behaviour.silent, Behaviour.returned)
+        c
+        for c, o in season.officers.items()
+        if o.behaviour not in (Behaviour.silent, Behaviour.returned, Behaviour.no_proposal)
     ]
     with season.stage("review", [review_day]) as record:
         for code in season.codes(Behaviour.returned):
@@ -525,6 +529,7 @@ def _next_year(season: Season) -> None:
             units="list",
             unit_codes=season.province.codes,
             coordinating_unit_code=COORDINATOR,
+            coordinator_proposes=False,
             as_of=opening,
         )
         prefilled = 0

@@ -43,6 +43,7 @@ from xlsxwriter.worksheet import Worksheet
 from tasks.common.money import MONEY_UNIT_LABELS, format_money
 from tasks.common.numbers import format_percent
 from tasks.consolidation.consolidated import ConsolidatedPlan
+from tasks.consolidation.layouts import annex02_spec, items_annexes
 from tasks.consolidation.sheets import (
     FONT,
     SheetFormats,
@@ -61,7 +62,7 @@ from tasks.consolidation.summary_sheet import SummarySheet
 from tasks.excel.layout import render_text
 
 ANNEX02_HEADER_ROW = 6  # 1-based: the first of the two header rows of "Phụ lục 02"
-ANNEX02_FIXED_COLUMNS = 8  # STT … Thời gian triển khai, before the amount columns
+ANNEX02_FIXED_COLUMNS = 8  # STT … Thời gian triển khai, before the amount columns (default layout)
 
 
 def annex02_heading_lines(plan: ConsolidatedPlan, *, province_name: str) -> list[str]:
@@ -69,8 +70,8 @@ def annex02_heading_lines(plan: ConsolidatedPlan, *, province_name: str) -> list
     texts = plan_annex_texts()["annex02"]
     values = heading_values(plan, province_name)
     return [
-        texts["label"],
-        render_text(texts["title"], **values),
+        plan.annex_label or texts["label"],
+        render_text(plan.annex_title or texts["title"], **values),
         reference_line(plan, province_name=province_name),
         render_text(texts["money_line"], **values),
         plan.rounding_rule_vi,
@@ -106,23 +107,40 @@ def annex02_summary_paragraph(plan: ConsolidatedPlan) -> str:
 # ---------------------------------------------------------------- Phụ lục 02
 
 
+# The descriptive columns Annex 02 can show: (label key, width, the items frame's column). A cycle's
+# layout (``layout.annex02.columns``) picks and orders them after "STT" and the name; default: as listed.
+ANNEX02_COLUMNS: dict[str, tuple[int, str]] = {
+    "lead_unit": (22, "lead_unit_name"),
+    "partners": (22, "coordinating_units"),
+    "field": (20, "field_name"),
+    "origin": (13, "origin_label"),
+    "objective": (42, "objective"),
+    "scope": (20, "scope"),
+    "period": (11, "period"),
+}
+ANNEX02_DEFAULT_COLUMNS = ["lead_unit", "field", "origin", "objective", "scope", "period"]
+
+
+def annex02_columns(plan: ConsolidatedPlan) -> list[str]:
+    """The descriptive columns of the plan's Annex 02 after STT and name, in order (the cycle's layout)."""
+    chosen = annex02_spec(plan).get("columns") or ANNEX02_DEFAULT_COLUMNS
+    unknown = [c for c in chosen if c not in ANNEX02_COLUMNS]
+    if unknown:
+        raise ValueError(f"unknown Annex 02 columns {unknown}; known: {sorted(ANNEX02_COLUMNS)}")
+    return list(dict.fromkeys(chosen))
+
+
 def _write_annex02(ws: Worksheet, plan: ConsolidatedPlan, fmt: SheetFormats, province_name: str) -> None:
     texts = plan_annex_texts()["annex02"]
     columns = texts["columns"]
     values = heading_values(plan, province_name)
     sources = plan.sources
-    amount_first = ANNEX02_FIXED_COLUMNS
+    shown = annex02_columns(plan)
+    amount_first = 2 + len(shown)
     total_col = amount_first + len(sources)
     notes_col = total_col + 1
-    fixed = [
-        (columns["stt"], 7),
-        (columns["name"], 38),
-        (columns["lead_unit"], 22),
-        (columns["field"], 20),
-        (columns["origin"], 13),
-        (columns["objective"], 42),
-        (columns["scope"], 20),
-        (columns["period"], 11),
+    fixed = [(columns["stt"], 7), (columns["name"], 38)] + [
+        (columns[key], ANNEX02_COLUMNS[key][0]) for key in shown
     ]
     for col, (_label, width) in enumerate(fixed):
         ws.set_column(col, col, width)
@@ -179,18 +197,16 @@ def _write_annex02(ws: Worksheet, plan: ConsolidatedPlan, fmt: SheetFormats, pro
             ["group_no", "group_roman", "group_label", *plan.amount_columns, "total"]
         ].to_dict("records")
     }
-    text_names = [
-        "ref",
-        "name",
-        "lead_unit_name",
-        "field_name",
-        "origin_label",
-        "objective",
-        "scope",
-        "period",
-    ]
+    text_names = ["ref", "name"] + [ANNEX02_COLUMNS[key][1] for key in shown]
     text_columns = [text_column(items, name) for name in text_names]
     notes = text_column(items, "basis")
+    # partners go in the notes cell unless the layout gives them a column of their own
+    partners = [""] * len(items) if "partners" in shown else text_column(items, "coordinating_units")
+    partner_line = texts["partners"]
+    notes = [
+        "\n".join(part for part in (note, render_text(partner_line, names=names) if names else "") if part)
+        for note, names in zip(notes, partners, strict=True)
+    ]
     amounts = [items[s.column].tolist() for s in sources]
     codes = [s.code for s in sources]
     totals = items["total"].tolist()
@@ -200,11 +216,13 @@ def _write_annex02(ws: Worksheet, plan: ConsolidatedPlan, fmt: SheetFormats, pro
 
     # The hot loop (100,000 rows): bound methods and plain lists, one call per cell.
     write_string, write_blank, write_number = ws.write_string, ws.write_blank, ws.write_number
-    cell_formats = [fmt.center, *[fmt.text] * 6, fmt.center]
+    cell_formats = [fmt.center, fmt.text] + [fmt.center if key == "period" else fmt.text for key in shown]
     row = first_data
     current = None
     for index in range(len(items)):
         group_no = int(group_nos[index])
+        if group_no != current and plan.grouping == "none":
+            current = group_no  # a flat list: no group heading rows
         if group_no != current:
             current = group_no
             group = groups[group_no]
@@ -400,11 +418,16 @@ def write_plan_workbook(plan: ConsolidatedPlan, path: Path, *, province_name: st
         sheets = texts["sheets"]
         summary_ws = wb.add_worksheet(sheets["summary"])
         annex01_ws = wb.add_worksheet(sheets["annex01"])
-        annex02_ws = wb.add_worksheet(sheets["annex02"])
+        annexes = [
+            (wb.add_worksheet(part.sheet or sheets["annex02"]), part.plan) for part in items_annexes(plan)
+        ]
+        annex02_ws = annexes[0][0]
         findings_ws = wb.add_worksheet(sheets["findings"])
         SummarySheet(wb, summary_ws, plan, fmt, province_name).write()
         _write_annex01(annex01_ws, plan, fmt, province_name)
-        _write_annex02(annex02_ws, plan, fmt, province_name)
+        for ws, part in annexes:
+            part_fmt = fmt if part.money_unit == plan.money_unit else SheetFormats(wb, part.money_unit)
+            _write_annex02(ws, part, part_fmt, province_name)
         _write_findings(findings_ws, plan, fmt)
         annex02_ws.activate()
     finally:

@@ -22,7 +22,7 @@ from tasks.submissions.workbook import workbook_texts
 from templates import load_yaml
 
 Grouping = Literal["lead_unit", "field"]
-GROUPINGS: tuple[str, ...] = ("lead_unit", "field")
+GROUPINGS: tuple[str, ...] = ("lead_unit", "field", "none")  # none: a flat list, items numbered 1, 2…
 DEFAULT_STATUSES: tuple[str, ...] = (SubmissionStatus.accepted.value,)
 CLOSED_STATUSES = {ItemStatus.completed.value, ItemStatus.cancelled.value}
 
@@ -145,6 +145,9 @@ class ConsolidatedPlan:
     decision_signer: str | None = None
     guidance_reference: str | None = None
     coordinator_name: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)  # the cycle's settings (documents, layout)
+    annex_label: str | None = None  # one of several items annexes: its own label and title (layout)
+    annex_title: str | None = None
 
     @property
     def money_unit_label(self) -> str:

@@ -39,6 +39,7 @@ from models.base import ItemStatus
 from tasks.common.money import money_in_words
 from tasks.common.numbers import share_percent
 from tasks.consolidation.consolidated import ConsolidatedPlan
+from tasks.consolidation.dated import agency_names, legal_bases, recipient_lines, reference_date
 from tasks.consolidation.word import (
     add_border,
     add_page_field,
@@ -110,6 +111,8 @@ class _PlanDocument:
             "in_words": money_in_words,
             "percent": share_percent,
         }
+        self.on = reference_date(year=plan.year, settings=plan.settings, decision_date=plan.decision_date)
+        self.context["agency"] = agency_names(self.on, plan.settings)
         self.context["finance_department"] = self.t(self.texts["finance_department"])
         self.context["coordinator"] = _text(plan.coordinator_name) or self.placeholder(
             self.t(self.texts["organisation"]["coordinator_missing"])
@@ -327,7 +330,7 @@ class _PlanDocument:
     def section_bases(self) -> None:
         texts = self.texts["bases"]
         self.heading(self.t(self.texts["sections"]["bases"]))
-        lines = [self.t(text) for text in texts["national"]]
+        lines = [self.t(text) for text in legal_bases(self.on)]
         reference = _text(self.plan.guidance_reference)
         if reference:
             lines.append(self.t(texts["guidance"], guidance_reference=reference))
@@ -490,12 +493,22 @@ class _PlanDocument:
         for cell, text in zip(table.rows[0].cells, headers, strict=True):
             self.cell(cell, self.t(text), align=WD_ALIGN_PARAGRAPH.CENTER, bold=True)
         repeat_header(table)
-        for group in plan.groups.itertuples(index=False):
+        if plan.grouping == "none":  # a flat list: the table sums by lead unit
+            rows = [
+                (str(n), _text(u.lead_unit_name), int(u.items), int(u.total))
+                for n, u in enumerate(plan.by_unit.itertuples(index=False), start=1)
+            ]
+        else:
+            rows = [
+                (_text(g.group_roman), _text(g.group_label), int(g.items), int(g.total))
+                for g in plan.groups.itertuples(index=False)
+            ]
+        for number, label, count, amount in rows:
             cells = table.add_row().cells
-            self.cell(cells[0], _text(group.group_roman), align=WD_ALIGN_PARAGRAPH.CENTER)
-            self.cell(cells[1], _text(group.group_label))
-            self.cell(cells[2], str(int(group.items)), align=WD_ALIGN_PARAGRAPH.CENTER)
-            self.cell(cells[3], self.money(int(group.total)), align=WD_ALIGN_PARAGRAPH.RIGHT)
+            self.cell(cells[0], number, align=WD_ALIGN_PARAGRAPH.CENTER)
+            self.cell(cells[1], label)
+            self.cell(cells[2], str(count), align=WD_ALIGN_PARAGRAPH.CENTER)
+            self.cell(cells[3], self.money(amount), align=WD_ALIGN_PARAGRAPH.RIGHT)
         cells = table.add_row().cells
         self.cell(cells[1], self.t(texts["total_row"]), align=WD_ALIGN_PARAGRAPH.CENTER, bold=True)
         self.cell(cells[2], str(len(plan.items)), align=WD_ALIGN_PARAGRAPH.CENTER, bold=True)
@@ -531,9 +544,25 @@ class _PlanDocument:
                         last=index == len(plan.by_unit) - 1,
                     )
                 )
+            partners = self.partner_units()
+            if partners:
+                self.body(self.t(texts["partners_line"], names=", ".join(partners)))
         self.heading(self.t(texts["reporting_heading"]), level=2)
         self.body(self.t(texts["reporting"]))
         self.body(self.t(texts["closing"]))
+
+    def partner_units(self) -> list[str]:
+        """The partner units (đơn vị phối hợp) named by the plan's items, each once, in plan order."""
+        items = self.plan.items
+        names: list[str] = []
+        if "coordinating_units" not in items.columns:
+            return names
+        for value in items["coordinating_units"].dropna():
+            for name in str(value).split(";"):
+                name = name.strip()
+                if name and name not in names:
+                    names.append(name)
+        return names
 
     def signature_block(self) -> None:
         texts, layout = self.texts["signature"], self.layout
@@ -546,7 +575,7 @@ class _PlanDocument:
         label = self.cell(recipients, self.t(texts["recipients_label"]), bold=True, italic=True)
         label.runs[0].font.size = Pt(layout["tiny_size_pt"])
         label.paragraph_format.space_before = Pt(6)
-        lines = texts["recipients"]
+        lines = recipient_lines(self.on, self.plan.settings)
         for index, text in enumerate(lines):
             line = recipients.add_paragraph(style=CELL_STYLE)
             self._runs(

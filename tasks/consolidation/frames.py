@@ -52,12 +52,19 @@ def read_frame(session: Session, statement: Any, columns: list[str] | None = Non
     ).infer_objects()
 
 
-def _unit_order(units: pd.DataFrame, coordinator_unit_id: int | None) -> pd.DataFrame:
-    """Add ``unit_rank`` (coordinator first, then by kind) and ``unit_sort`` (name key) to a units frame."""
+def _unit_order(
+    units: pd.DataFrame, coordinator_unit_id: int | None, unit_order: list[str] | None = None
+) -> pd.DataFrame:
+    """Add ``unit_rank`` (coordinator first, then by kind) and ``unit_sort`` (name key) to a units frame.
+    ``unit_order`` (unit codes, the province's own order of lead-unit groups) comes before all that."""
     units = units.copy()
     units["unit_rank"] = units["kind"].map(KIND_ORDER).fillna(9).astype("int64") + 1
     if coordinator_unit_id is not None:
         units.loc[units["id"] == coordinator_unit_id, "unit_rank"] = 0
+    if unit_order:
+        listed = {code: rank for rank, code in enumerate(unit_order)}
+        ranks = units["code"].map(listed)
+        units["unit_rank"] = ranks.where(ranks.notna(), units["unit_rank"] + len(listed)).astype("int64")
     units["unit_sort"] = units["name_key"] if "name_key" in units else units["name"].map(unit_name_key)
     return units
 
@@ -69,16 +76,22 @@ def order_items(
     units: pd.DataFrame,
     fields: list[tuple[str, str]],
     coordinator_unit_id: int | None,
+    layout: dict | None = None,
 ) -> pd.DataFrame:
     """Sort items into the plan's order and number them: ``group_no``, ``group_roman``, ``group_key``,
     ``group_label``, ``item_no`` and ``ref`` ("II.3").
 
     ``items`` needs ``lead_unit_id``, ``field_code`` and ``within`` (the order inside a unit: sheet row or
     stored position). ``units``: ``id, code, name, kind``. ``fields``: (code, name) in display order.
+    ``layout``: the cycle's Annex 02 layout (settings ``layout.annex02``): ``group_order`` (lead-unit codes
+    in the province's order; also the order of units inside a field's group), ``group_titles`` (group title
+    per unit code or field code) and ``group_numbering`` (``roman``, the default, or ``letters``).
     """
+    layout = layout or {}
+    titles = {str(k): str(v) for k, v in (layout.get("group_titles") or {}).items()}
     if grouping not in GROUPINGS:
         raise ConsolidationError("unknown_grouping", grouping=grouping, groupings=GROUPINGS)
-    ordered_units = _unit_order(units, coordinator_unit_id)
+    ordered_units = _unit_order(units, coordinator_unit_id, layout.get("group_order"))
     frame = items.merge(
         ordered_units[["id", "code", "name", "unit_rank", "unit_sort"]].rename(
             columns={"id": "lead_unit_id", "code": "lead_unit_code", "name": "lead_unit_name"}
@@ -91,24 +104,45 @@ def order_items(
     frame["field_rank"] = frame["field_code"].map(field_rank).fillna(len(fields)).astype("int64")
     frame.loc[frame["field_code"].isna(), "field_rank"] = len(fields) + 1
     frame["field_name"] = frame["field_code"].map(field_names).fillna(frame["field_code"]).fillna("")
-    if grouping == "lead_unit":
+    if grouping == "none":  # a flat list, in lead-unit order, numbered 1, 2…
+        frame = frame.sort_values(["unit_rank", "unit_sort", "lead_unit_id", "within"], kind="stable")
+        frame["group_key"] = "all"
+        frame["group_label"] = ""
+    elif grouping == "lead_unit":
         sort = ["unit_rank", "unit_sort", "lead_unit_id", "within"]
         frame = frame.sort_values(sort, kind="stable")
         frame["group_key"] = "unit:" + frame["lead_unit_code"].astype(str)
-        frame["group_label"] = frame["lead_unit_name"]
+        frame["group_label"] = frame["lead_unit_code"].map(titles).fillna(frame["lead_unit_name"])
     else:
         sort = ["field_rank", "field_code", "unit_rank", "unit_sort", "lead_unit_id", "within"]
         frame = frame.sort_values(sort, kind="stable", na_position="last")
         frame["group_key"] = "field:" + frame["field_code"].fillna("")
         frame["group_label"] = frame["field_name"].where(frame["field_name"] != "", no_field_label())
-    frame = frame.reset_index(drop=True)
+        frame["group_label"] = frame["field_code"].map(titles).fillna(frame["group_label"])
+    frame = number_groups(
+        frame.reset_index(drop=True),
+        letters=layout.get("group_numbering") == "letters",
+        flat=grouping == "none",
+    )
+    return frame.drop(columns=["unit_rank", "unit_sort", "field_rank"])
+
+
+def number_groups(frame: pd.DataFrame, *, letters: bool = False, flat: bool = False) -> pd.DataFrame:
+    """Number ordered items: ``group_no`` (a new group where ``group_key`` changes), ``group_roman`` (I, II…
+    or, with ``letters``, a, b… as some provinces number their groups), ``item_no`` and ``ref``."""
+    frame = frame.copy()
     first = frame["group_key"].ne(frame["group_key"].shift())
     frame["group_no"] = first.cumsum().astype("int64")
     frame["item_no"] = frame.groupby("group_no").cumcount().astype("int64") + 1
-    romans = {n: roman(n) for n in frame["group_no"].unique()}
+    romans = {
+        n: chr(ord("a") + n - 1) if letters and n <= 26 else roman(n) for n in frame["group_no"].unique()
+    }
     frame["group_roman"] = frame["group_no"].map(romans).astype(str)
     frame["ref"] = frame["group_roman"] + "." + frame["item_no"].astype(str)
-    return frame.drop(columns=["unit_rank", "unit_sort", "field_rank"])
+    if flat:  # one list without group headings: items are 1, 2…
+        frame["group_roman"] = ""
+        frame["ref"] = frame["item_no"].astype(str)
+    return frame
 
 
 def units_frame(session: Session) -> pd.DataFrame:

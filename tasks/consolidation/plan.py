@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 import sqlalchemy as sa
@@ -106,14 +106,16 @@ def materialize_plan(
     session: Session,
     cycle: PlanningCycle,
     statuses: tuple[str, ...] = DEFAULT_STATUSES,
-    grouping: str = "lead_unit",
+    grouping: str | None = None,
     actor: str,
 ) -> MaterializeResult:
     """Replace the cycle's draft plan by the items of the chosen submissions, in one transaction.
 
     Idempotent: the same submissions give the same plan. Refused once a plan version exists (the plan
-    is then under approval and changes only through recorded decisions)."""
+    is then under approval and changes only through recorded decisions). ``grouping``: None for the
+    cycle's layout (``layout.annex02.grouping``, else by lead unit)."""
     assert cycle.id is not None
+    grouping = grouping or annex02_layout(cycle).get("grouping") or "lead_unit"
     unknown = sorted(set(statuses) - {s.value for s in SubmissionStatus})
     if unknown or not statuses:
         raise ConsolidationError(
@@ -156,6 +158,7 @@ def materialize_plan(
                 units=units_frame(session),
                 fields=plan_fields(session, cycle.id),
                 coordinator_unit_id=cycle.coordinating_unit_id,
+                layout=annex02_layout(cycle),
             )
             ordered["position"] = range(1, len(ordered) + 1)
             columns = [
@@ -225,17 +228,23 @@ def materialize_plan(
 # ---------------------------------------------------------------- step 2: build
 
 
+def annex02_layout(cycle: PlanningCycle) -> dict[str, Any]:
+    """The cycle's own layout of Annex 02 (settings ``layout.annex02``); empty: the defaults."""
+    return dict(((cycle.settings or {}).get("layout") or {}).get("annex02") or {})
+
+
 def build_plan(
     *,
     session: Session,
     cycle: PlanningCycle,
-    grouping: str = "lead_unit",
+    grouping: str | None = None,
     as_of: date,
     statuses: tuple[str, ...] = DEFAULT_STATUSES,
     amount_basis: Literal["amount", "approved_amount", "approved_else_proposed"] = "amount",
 ) -> ConsolidatedPlan:
     """Read the cycle's plan from the database and compute totals, comparisons, Annex 01 and findings."""
     assert cycle.id is not None
+    grouping = grouping or annex02_layout(cycle).get("grouping") or "lead_unit"
     if amount_basis not in AMOUNT_BASES:
         raise ValueError(amount_basis)
     sources = plan_sources(session, cycle.id)
@@ -244,7 +253,12 @@ def build_plan(
     raw = plan_items_frame(session, cycle.id, sources, amount_basis)
     raw["within"] = raw["position"].fillna(0).astype("int64")
     items = order_items(
-        raw, grouping=grouping, units=units, fields=fields, coordinator_unit_id=cycle.coordinating_unit_id
+        raw,
+        grouping=grouping,
+        units=units,
+        fields=fields,
+        coordinator_unit_id=cycle.coordinating_unit_id,
+        layout=annex02_layout(cycle),
     )
     items["origin_label"] = items["origin"].map(ORIGIN_LABELS).fillna(items["origin"])
     items["period"] = [period_text(s, e) for s, e in zip(items["start_year"], items["end_year"], strict=True)]
@@ -265,6 +279,7 @@ def build_plan(
         decision_signer=cycle.decision_signer,
         guidance_reference=cycle.guidance_reference,
         coordinator_name=coordinator.name if coordinator else None,
+        settings=dict(cycle.settings or {}),
         **totals,
     )
     previous = previous_cycle_of(session=session, cycle=cycle)
@@ -298,7 +313,10 @@ def _compare_with_previous(
     totals = {s.code: int(previous[s.column].fillna(0).astype("int64").sum()) for s in sources}
     totals["total"] = int(previous["total"].sum()) if len(previous) else 0
     plan.previous_totals = totals
-    if plan.grouping == "lead_unit":
+    if plan.grouping == "none":
+        keys = pd.Series("all", index=previous.index)
+        labels = pd.Series("", index=previous.index)
+    elif plan.grouping == "lead_unit":
         by_id = units.set_index("id")
         keys = "unit:" + previous["lead_unit_id"].map(by_id["code"]).astype(str)
         labels = previous["lead_unit_id"].map(by_id["name"])

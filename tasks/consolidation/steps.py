@@ -23,7 +23,7 @@ from tasks.submissions.cycles import require_cycle
 
 @task(name="tổng hợp danh mục từ đề xuất", cache_policy=NO_CACHE)
 def consolidate(
-    year: int, statuses: tuple[str, ...], grouping: str, as_of: date, actor: str
+    year: int, statuses: tuple[str, ...], grouping: str | None, as_of: date, actor: str
 ) -> tuple[ConsolidatedPlan, MaterializeResult | None]:
     """Copy the chosen submissions into the plan (unless the plan is already frozen for approval: then
     the current plan is used as it stands) and compute totals, comparisons, Annex 01 and the checks."""

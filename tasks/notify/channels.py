@@ -50,6 +50,7 @@ class Job:
     zalo_mode: str = "cs"
     zns_template_id: str | None = None
     zns_data: dict[str, str] = field(default_factory=dict)
+    from_name: str | None = None  # the cycle's coordinating unit; None: PLANCYCLE_EMAIL_FROM_NAME
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ def email_parts(job: Job, settings: Settings) -> EmailParts:
         subject=job.subject,
         html=job.html,
         text=job.text,
-        from_name=settings.email_from_name,
+        from_name=job.from_name or settings.email_from_name,
         from_email=settings.email_from,
         to_email=job.recipient,
         to_name=job.recipient_name,

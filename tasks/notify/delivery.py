@@ -265,6 +265,30 @@ def _zns_data(context: dict[str, Any]) -> dict[str, str]:
     return data
 
 
+def cycle_sender(session: Session, cycle: PlanningCycle) -> dict[str, Any] | None:
+    """Who signs a cycle's messages: its coordinating unit, and that unit's first coordinator as the
+    signature block; None when the cycle names no coordinating unit (``PLANCYCLE_EMAIL_FROM_NAME`` then)."""
+    from models.base import ContactRole
+    from models.registry import list_unit_contacts
+
+    unit = session.get(Unit, cycle.coordinating_unit_id) if cycle.coordinating_unit_id else None
+    if unit is None:
+        return None
+    assert unit.id is not None
+    people = list_unit_contacts(session=session, unit_id=unit.id, roles=[ContactRole.coordinator])
+    person = people[0] if people else None
+    return {
+        "name": unit.name,
+        "signature": {
+            "unit": unit.name,
+            "full_name": person.full_name if person else None,
+            "position": person.position if person else None,
+            "phone": person.phone if person else None,
+            "email": person.email if person else None,
+        },
+    }
+
+
 def _plan(
     session: Session,
     messages: Sequence[Message],
@@ -279,6 +303,7 @@ def _plan(
     unit_ids = {m.unit_id for m in messages if m.unit_id} | {c.unit_id for c in contacts.values()}
     units = {u.id: u for u in _load(session, Unit, unit_ids)}
     cycles = {c.id: c for c in _load(session, PlanningCycle, {m.cycle_id for m in messages if m.cycle_id})}
+    senders = {cycle_id: cycle_sender(session, cycle) for cycle_id, cycle in cycles.items()}
 
     planned: list[_Planned] = []
     seen: set[str] = set()
@@ -314,6 +339,7 @@ def _plan(
             continue
         unit_id = message.unit_id or contact.unit_id
         unit, cycle = units.get(unit_id), cycles.get(message.cycle_id) if message.cycle_id else None
+        sender = senders.get(message.cycle_id) if message.cycle_id else None
         wanted = None
         if only_keys is not None:
             wanted = {c for c in Channel if log_key(message.key, contact.id, c) in only_keys}
@@ -329,7 +355,8 @@ def _plan(
                 else None
             ),
             "province_name": settings.province_name,
-            "sender_name": settings.email_from_name,
+            "sender_name": sender["name"] if sender else settings.email_from_name,
+            "signature": sender["signature"] if sender else None,
             "as_of": as_of,
             **message.context,
         }
@@ -361,6 +388,7 @@ def _plan(
                 zalo_mode=message.zalo_mode,
                 zns_template_id=policy.zns_templates.get(message.template),
                 zns_data=_zns_data(context) if channel == Channel.zns else {},
+                from_name=sender["name"] if sender else None,
             )
             p = _Planned(
                 job,
@@ -865,6 +893,7 @@ def _fallbacks(planned: list[_Planned]) -> list[_Planned]:
                 text=p.rendered.text,
                 zalo="",
                 attachments=p.job.attachments,
+                from_name=p.job.from_name,
             )
             out.append(
                 _Planned(

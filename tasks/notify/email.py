@@ -434,11 +434,13 @@ def send_email(
     *, plugin: TemplatedEmail, parts: EmailParts, attachments: list[str]
 ) -> tuple[bool, EmailFailure | None]:
     """Send one email with Apprise: ``plugin`` (from :func:`email_plugin`) addressed to ``parts.to_email``.
-    The sender is the one the plugin was configured with (Apprise's parse of its ``from_addr``), not
-    ``parts.from_name`` / ``parts.from_email``."""
+    The sender's address is the one the plugin was configured with (Apprise's parse of its ``from_addr``),
+    not ``parts.from_email``; its name is ``parts.from_name`` when given (the cycle's coordinating unit)."""
     email = plugin.for_message(
         to_email=parts.to_email, to_name=parts.to_name, text_body=parts.text, message_id=parts.message_id
     )
+    if parts.from_name:
+        email.from_addr = (parts.from_name, email.from_addr[1])
     ok = email.notify(
         body=parts.html,
         title=parts.subject,

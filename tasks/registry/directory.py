@@ -38,6 +38,7 @@ KIND_WORDS: dict[str, str] = {
     "huyen": UnitKind.district, "district": UnitKind.district,
     "lanh_dao_tinh": UnitKind.provincial_leadership, "provincial_leadership": UnitKind.provincial_leadership,
     "khac": UnitKind.other, "other": UnitKind.other,
+    "tap_the": UnitKind.collective, "nhieu_don_vi": UnitKind.collective, "collective": UnitKind.collective,
 }  # fmt: skip
 ROLE_WORDS: dict[str, str] = {
     "chuyen_vien": ContactRole.officer, "dau_moi": ContactRole.officer, "officer": ContactRole.officer,
@@ -46,7 +47,7 @@ ROLE_WORDS: dict[str, str] = {
     "coordinator": ContactRole.coordinator,
     "phe_duyet": ContactRole.approver, "tham_dinh": ContactRole.approver, "approver": ContactRole.approver,
 }  # fmt: skip
-KIND_HINT = "so_ban_nganh, su_nghiep, xa_phuong, huyen, lanh_dao_tinh, khac"
+KIND_HINT = "so_ban_nganh, su_nghiep, xa_phuong, huyen, lanh_dao_tinh, khac, tap_the"
 ROLE_HINT = "chuyen_vien, thu_truong, dieu_phoi, phe_duyet"
 TRUE_WORDS = {"co", "x", "1", "true", "yes", "dang_hoat_dong"}
 FALSE_WORDS = {"khong", "0", "false", "no", "ngung"}

@@ -4,13 +4,13 @@ unit. Idempotent: running it again with the same year changes nothing and report
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
 from models import ApplicationField, FundingSource, PlanningCycle, Submission, Unit, record_audit
-from models.base import CycleStatus, FundingGroup, MoneyUnit, SubmissionStatus
+from models.base import CycleStatus, FundingGroup, MoneyUnit, SubmissionStatus, UnitKind
 from models.cycle import get_cycle_by_year, list_funding_sources
 from models.registry import get_unit_by_code, list_active_units
 from tasks.common.amounts import MAX_ITEM_AMOUNT_CEILING
@@ -33,6 +33,11 @@ def require_cycle(*, session: Session, year: int) -> PlanningCycle:
     return cycle
 
 
+class ApplicationFieldSpec(BaseModel):
+    code: str = Field(max_length=32)
+    name: str = Field(max_length=200)
+
+
 class FundingSourceSpec(BaseModel):
     code: str = Field(max_length=32)
     name: str = Field(max_length=200)
@@ -52,8 +57,30 @@ class CycleSpec(BaseModel):
     unit_kinds: list[str] = Field(default_factory=list, title="Loại đơn vị (khi chọn theo loại)")
     unit_codes: list[str] = Field(default_factory=list, title="Mã đơn vị (khi chọn danh sách)")
     funding_sources: list[FundingSourceSpec] | None = Field(None, title="Nguồn vốn (để trống: mặc định)")
+    application_fields: list[ApplicationFieldSpec] | None = Field(
+        None, title="Lĩnh vực ứng dụng (để trống: mặc định)"
+    )
+    settings: dict[str, Any] | None = Field(
+        None,
+        title="Thiết lập riêng của kỳ",
+        description="documents (ngày tham chiếu, tên cơ quan, nơi nhận), layout (bố cục phụ lục)",
+    )
     money_unit: MoneyUnit = Field(MoneyUnit.trieu, title="Đơn vị tiền hiển thị")
-    coordinating_unit_code: str | None = Field(None, title="Mã cơ quan chủ trì tổng hợp")
+    coordinating_unit_code: str | None = Field(
+        None,
+        title="Mã cơ quan chủ trì tổng hợp",
+        description="Đơn vị điều phối kỳ kế hoạch: ký thư gửi đơn vị, nhận báo cáo tổng hợp",
+    )
+    other_leads_allowed: bool = Field(
+        False,
+        title="Cho phép đề xuất do đơn vị khác chủ trì",
+        description="Đơn vị được ghi nhiệm vụ do đơn vị khác (hoặc nhiều đơn vị) chủ trì",
+    )
+    coordinator_proposes: bool = Field(
+        True,
+        title="Cơ quan chủ trì cũng đề xuất",
+        description="Cơ quan chủ trì nhận yêu cầu và mẫu biểu riêng",
+    )
     max_item_amount: int | None = Field(
         None,
         ge=1,
@@ -69,6 +96,21 @@ class OpenedCycle(BaseModel):
     created: bool
     submission_ids: list[int]
     new_submission_ids: list[int]
+
+
+def read_cycle_settings(path: str | None, given: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """A cycle's settings: a YAML file (any fsspec URL; keys ``documents``, ``layout``) merged under the
+    values ``given`` directly. None when neither is."""
+    if not path:
+        return given
+    import fsspec
+    import yaml
+
+    with fsspec.open(path, "r", encoding="utf-8") as handle:
+        loaded = yaml.safe_load(handle) or {}
+    if not isinstance(loaded, dict):
+        raise CycleError("bad_settings_file", path=path)
+    return loaded | (given or {})
 
 
 def default_title(year: int) -> str:
@@ -87,7 +129,9 @@ def select_units(*, session: Session, spec: CycleSpec, on: date) -> list[Unit]:
             raise CycleError("unknown_units", codes=", ".join(missing))
         return units
     kinds = spec.unit_kinds if spec.units == "by_kind" else None
-    return list_active_units(session=session, on=on, kinds=kinds)
+    units = list_active_units(session=session, on=on, kinds=kinds)
+    # A collective lead ("Các sở, ban, ngành") names many units at once: nobody to ask on its behalf.
+    return [u for u in units if u.kind != UnitKind.collective or kinds]
 
 
 def open_cycle_records(*, session: Session, spec: CycleSpec, as_of: date, actor: str) -> OpenedCycle:
@@ -101,6 +145,8 @@ def open_cycle_records(*, session: Session, spec: CycleSpec, as_of: date, actor:
             if spec.coordinating_unit_code
             else None
         )
+        if spec.coordinating_unit_code and coordinator is None:
+            raise CycleError("unknown_units", codes=spec.coordinating_unit_code)
         previous = get_cycle_by_year(session=session, year=spec.year - 1)
         cycle = PlanningCycle(
             year=spec.year,
@@ -111,6 +157,9 @@ def open_cycle_records(*, session: Session, spec: CycleSpec, as_of: date, actor:
             status=CycleStatus.collecting,
             money_unit=spec.money_unit,
             coordinating_unit_id=coordinator.id if coordinator else None,
+            coordinator_proposes=spec.coordinator_proposes,
+            other_leads_allowed=spec.other_leads_allowed,
+            settings=spec.settings,
             previous_cycle_id=previous.id if previous else None,
             max_item_amount=spec.max_item_amount,
         )
@@ -128,11 +177,12 @@ def open_cycle_records(*, session: Session, spec: CycleSpec, as_of: date, actor:
                     display_order=order,
                 )
             )
-        for order, field in enumerate(defaults["application_fields"], start=1):
+        fields = spec.application_fields or [
+            ApplicationFieldSpec(**f) for f in defaults["application_fields"]
+        ]
+        for order, field in enumerate(fields, start=1):
             session.add(
-                ApplicationField(
-                    cycle_id=cycle.id, code=field["code"], name=field["name"], display_order=order
-                )
+                ApplicationField(cycle_id=cycle.id, code=field.code, name=field.name, display_order=order)
             )
         record_audit(
             session=session,
@@ -145,8 +195,13 @@ def open_cycle_records(*, session: Session, spec: CycleSpec, as_of: date, actor:
     assert cycle.id is not None
     existing = {s.unit_id: s for s in session.exec(select(Submission).where(Submission.cycle_id == cycle.id))}
     new_ids = []
-    for unit in select_units(session=session, spec=spec, on=as_of):
-        if unit.id == cycle.coordinating_unit_id or unit.id in existing:
+    asked = select_units(session=session, spec=spec, on=as_of)
+    if cycle.coordinator_proposes and cycle.coordinating_unit_id not in {None, *(u.id for u in asked)}:
+        # the coordinating department is often the biggest lead unit: it proposes like every other
+        asked.append(session.get(Unit, cycle.coordinating_unit_id))  # type: ignore[arg-type]
+    for unit in asked:
+        skipped = unit.id == cycle.coordinating_unit_id and not cycle.coordinator_proposes
+        if skipped or unit.id in existing:
             continue
         submission = Submission(
             cycle_id=cycle.id,

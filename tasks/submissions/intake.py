@@ -9,6 +9,8 @@ Decisions on the submission's status when a valid file arrives:
 - accepted → submitted: the unit changed its mind after acceptance, so the coordinator must look again;
 - exempted → submitted: a unit that was told it need not submit but did is heard; the exemption
   reason is kept and the audit entry records the previous status.
+- no_proposal → submitted: a workbook sent up to the deadline withdraws the unit's "nothing to propose"
+  declaration (kept in the audit entry); after the deadline the declaration stands and the file is refused.
 Re-uploading exactly the file of the latest version (same SHA-256) creates no version and changes no
 status; the attempt is still recorded (accepted, pointing at that version) and the result says
 ``duplicate``.
@@ -34,6 +36,7 @@ from models.cycle import PlanningCycle
 from models.items import ItemStatusReport, SubmissionItem, SubmissionItemAmount
 from models.registry import Unit
 from models.submissions import IntakeAttempt, Submission, SubmissionVersion
+from tasks.submissions.lead_units import ItemUnits, resolve_item_units
 from tasks.submissions.validation import ValidationIssue, ValidationResult, validate_workbook
 from tasks.submissions.workbook import WorkbookContext, load_workbook_context
 
@@ -182,6 +185,24 @@ def _deadline(submission: Submission | None, cycle: PlanningCycle) -> date | Non
     return cycle.submission_deadline
 
 
+def _declaration_closed(submission: Submission, cycle: PlanningCycle, as_of: date) -> bool:
+    """A "nothing to propose" declaration stands once the deadline has passed."""
+    deadline = _deadline(submission, cycle)
+    return submission.status == SubmissionStatus.no_proposal and deadline is not None and as_of > deadline
+
+
+def declaration_stands_issue(deadline: date | None) -> ValidationIssue:
+    """The refusal of a workbook sent after the deadline by a unit that declared nothing to propose."""
+    from templates import error_text, format_date
+
+    values = {"deadline": format_date(deadline)}
+    return ValidationIssue(
+        key="no_proposal_stands",
+        message_vi=error_text("no_proposal", "declaration_stands", "vi", **values),
+        message_en=error_text("no_proposal", "declaration_stands", "en", **values),
+    )
+
+
 def _latest_version(session: Session, submission_id: int) -> SubmissionVersion | None:
     return session.exec(
         select(SubmissionVersion)
@@ -202,11 +223,13 @@ def ingest_submission(
     actor: str,
     context: WorkbookContext | None = None,
     archive_dir: Path | None = None,
+    on_behalf_of: bool = False,
 ) -> IntakeResult:
     """Archive, validate and (if valid) store one uploaded workbook; commits its own transaction.
 
     ``as_of`` is the business date the file counts as received on (for ``on_time``). ``context`` may be
     passed by callers that already loaded it (bulk intake); by default it is read from the database.
+    ``on_behalf_of``: the coordinator (``actor``) entered the unit's workbook for it; the audit says so.
     """
     from plancycle.settings import get_settings
 
@@ -261,6 +284,22 @@ def ingest_submission(
 
         context = context or load_workbook_context(session=session, cycle=cycle, unit=unit)
         result: ValidationResult = validate_workbook(content, context=context)
+        if result.ok and submission is not None and _declaration_closed(submission, cycle, as_of):
+            # "Nothing to propose" was declared; a workbook withdraws it only before the deadline.
+            result = ValidationResult(errors=[declaration_stands_issue(_deadline(submission, cycle))])
+        item_units: list[ItemUnits] = []
+        if result.ok:
+            assert result.submission is not None
+            item_units, unit_issues = resolve_item_units(
+                session=session,
+                cycle=cycle,
+                unit=unit,
+                context=context,
+                items=result.submission.items,
+                on=as_of,
+            )
+            if unit_issues:
+                result = ValidationResult(errors=unit_issues)
         if not result.ok:
             attempt = record_attempt(accepted=False, errors=[issue.model_dump() for issue in result.errors])
             session.commit()
@@ -298,6 +337,7 @@ def ingest_submission(
             number=number,
             attempt_id=attempt.id,  # type: ignore[arg-type]
             received_at=received_at,
+            received_on=as_of,
             on_time=on_time,
             totals=totals,
         )
@@ -314,9 +354,9 @@ def ingest_submission(
                         "sheet_row": item.sheet_row,
                         "row_ref": item.row_ref,
                         "name": item.name,
-                        "lead_unit_id": unit.id,
+                        "lead_unit_id": units.lead_unit_id,
                         "co_lead_unit_ids": None,
-                        "coordinating_units": item.coordinating_units,
+                        "coordinating_units": units.partners,
                         "field_code": item.field_code,
                         "origin": item.origin,
                         "procurement_mode": None,
@@ -329,7 +369,7 @@ def ingest_submission(
                         "status_note": None,
                         "carry_over_from_id": item.carry_over_from_id,
                     }
-                    for item in parsed.items
+                    for item, units in zip(parsed.items, item_units, strict=True)
                 ],
             )
         )
@@ -360,6 +400,9 @@ def ingest_submission(
             )
         submission.status = SubmissionStatus.submitted
         submission.updated_at = received_at
+        submission.answered_on = as_of
+        withdrawn = {"by": submission.no_proposal_by, "reason": submission.no_proposal_reason}
+        submission.no_proposal_by = submission.no_proposal_reason = None
         session.add(submission)
         record_audit(
             session=session,
@@ -379,7 +422,13 @@ def ingest_submission(
                 "totals": totals,
                 "previous_status": previous_status,
                 "last_year_statuses": len(parsed.statuses),
-            },
+            }
+            | (
+                {"no_proposal_withdrawn": withdrawn}
+                if previous_status == SubmissionStatus.no_proposal
+                else {}
+            )
+            | ({"on_behalf_of": unit.code} if on_behalf_of else {}),
         )
         session.commit()
     except BaseException:

@@ -24,6 +24,7 @@ ANSWERED = {
     SubmissionStatus.accepted,
     SubmissionStatus.returned,
     SubmissionStatus.exempted,
+    SubmissionStatus.no_proposal,
 }
 
 
@@ -38,6 +39,8 @@ class UnitStatusRow(BaseModel):
     days_late: int | None
     item_count: int
     invalid_attempts: int
+    no_proposal_by: str | None = None  # the officer who declared "nothing to propose"
+    no_proposal_reason: str | None = None
     totals: dict[str, int]  # đồng per funding source code
 
 
@@ -87,8 +90,12 @@ def status_rows(*, session: Session, cycle: PlanningCycle, as_of: date) -> list[
     for submission, unit in submissions:
         version = latest.get(submission.id)  # type: ignore[arg-type]
         deadline = submission.deadline or cycle.submission_deadline
-        received = version.received_at.date() if version else None
-        if version:
+        # the business date the answer counts as received on (an import may be back-dated with --as-of)
+        received = (version.received_on or version.received_at.date()) if version else None
+        declared = submission.status == SubmissionStatus.no_proposal
+        if declared:
+            received = submission.answered_on
+        if version or declared:
             late_by = (received - deadline).days if deadline and received else None  # type: ignore[operator]
         elif submission.status != SubmissionStatus.exempted and deadline:
             late_by = (as_of - deadline).days
@@ -102,7 +109,13 @@ def status_rows(*, session: Session, cycle: PlanningCycle, as_of: date) -> list[
                 deadline=deadline,
                 version=version.number if version else None,
                 received_on=received,
-                on_time=version.on_time if version else None,
+                on_time=(
+                    version.on_time
+                    if version and not declared
+                    else ((late_by or 0) <= 0 if declared else None)
+                ),
+                no_proposal_by=submission.no_proposal_by if declared else None,
+                no_proposal_reason=submission.no_proposal_reason if declared else None,
                 days_late=late_by if late_by and late_by > 0 else None,
                 item_count=counts.get(version.id, 0) if version else 0,
                 invalid_attempts=invalid.get(submission.id, 0),
@@ -134,7 +147,7 @@ def status_table(
             labels.col_timeliness: (
                 labels.late_by.format(days=r.days_late)
                 if r.days_late
-                else (labels.on_time if r.version else "")
+                else (labels.on_time if r.version or r.status == SubmissionStatus.no_proposal else "")
             ),
             labels.col_items: str(r.item_count),
         }

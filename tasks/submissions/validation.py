@@ -76,6 +76,7 @@ class ParsedItem(BaseModel):
     sheet_row: int
     row_ref: str | None = None
     name: str
+    lead_unit: str | None = None  # the "Đơn vị chủ trì" cell as written (blank: the unit itself)
     coordinating_units: str | None = None
     field_code: str
     origin: str
@@ -259,6 +260,7 @@ def _parse_items(
         name = text("name", required=True)
         row_ref = text("stt", limit_key="row_ref")
         coordinating = text("coordinating_units")
+        lead_text = cell_text(cell("lead_unit"))
         objective = text("objective")
         scope = text("scope")
         basis = text("basis")
@@ -382,6 +384,7 @@ def _parse_items(
                     sheet_row=row,
                     row_ref=row_ref,
                     name=name,
+                    lead_unit=lead_text,
                     coordinating_units=coordinating,
                     field_code=field_code,
                     origin=origin,

@@ -20,7 +20,7 @@ from sqlmodel import Session
 from tasks.common.money import money_in_words
 from tasks.common.numbers import share_percent
 from tasks.consolidation.consolidated import ConsolidatedPlan
-from tasks.consolidation.document import document_texts, placeholder_text, write_plan_document
+from tasks.consolidation.document import placeholder_text, write_plan_document
 from tasks.consolidation.plan import build_plan, materialize_plan
 from tests.consolidation.plan_world import Item, add_plan_item, add_submission, make_unit, new_cycle
 
@@ -248,9 +248,15 @@ def test_the_draft_follows_the_administrative_layout(plan_2027: ConsolidatedPlan
     assert signer[:3] == ["TM. ỦY BAN NHÂN DÂN", "KT. CHỦ TỊCH", "PHÓ CHỦ TỊCH"]
     assert signer[-1] == "Nguyễn Văn An"
     assert recipients[0] == "Nơi nhận:"
-    assert recipients[1:] == [
-        f"- {text}{'.' if i == len(document_texts()['signature']['recipients']) - 1 else ';'}"
-        for i, text in enumerate(document_texts()["signature"]["recipients"])
+    assert recipients[1:] == [  # a 2027 plan: the names after the 2025 reorganisation
+        "- Bộ Khoa học và Công nghệ (báo cáo);",
+        "- Thường trực Tỉnh ủy (báo cáo);",
+        "- Thường trực HĐND tỉnh (báo cáo);",
+        "- Chủ tịch, các Phó Chủ tịch UBND tỉnh;",
+        "- Các sở, ban, ngành thuộc tỉnh;",
+        "- UBND các xã, phường;",
+        "- Cổng thông tin điện tử tỉnh;",
+        "- Lưu: VT.",
     ]
 
     # every text NFC, including a unit name stored decomposed

@@ -63,6 +63,9 @@ def _add_fields(session: Session, cycle: PlanningCycle) -> None:
 def world(session: Session) -> World:
     unit = make_unit(session, code="SYT", name="Sở Y tế")
     other = make_unit(session, code="STC", name="Sở Tài chính")
+    # the partner units the filled workbook names (resolved against the registry)
+    make_unit(session, code="SKHCN", name="Sở Khoa học và Công nghệ")
+    make_unit(session, code="TTCNTT", name="Trung tâm Công nghệ thông tin")
     previous = make_cycle(session, year=2026, money_unit="trieu")
     _add_fields(session, previous)
     cycle = make_cycle(session, year=2027, money_unit="trieu", previous_cycle_id=previous.id)

@@ -23,8 +23,9 @@ def test_open_cycle_twice_changes_nothing(session: Session) -> None:
     spec = CycleSpec(year=2027, submission_deadline=date(2026, 9, 30), coordinating_unit_code="SKHCN")
     first = open_cycle_records(session=session, spec=spec, as_of=date(2026, 8, 3), actor="test")
     session.commit()
-    # units valid on 3/8/2026: merged departments and the old city committee are gone, communes are in
-    assert first.created and len(first.new_submission_ids) == 20
+    # units valid on 3/8/2026: merged departments and the old city committee are gone, communes are in;
+    # the coordinating department (SKHCN) proposes too
+    assert first.created and len(first.new_submission_ids) == 21
     cycle = session.get(PlanningCycle, first.cycle_id)
     assert cycle is not None and cycle.title.endswith("năm 2027")
     assert _count(session, FundingSource) == 4 and _count(session, ApplicationField) == 7
@@ -33,7 +34,7 @@ def test_open_cycle_twice_changes_nothing(session: Session) -> None:
     session.commit()
     assert not again.created and again.new_submission_ids == []
     assert again.submission_ids == first.submission_ids
-    assert _count(session, Submission) == 20 and _count(session, PlanningCycle) == 1
+    assert _count(session, Submission) == 21 and _count(session, PlanningCycle) == 1
 
 
 def test_open_cycle_for_listed_units_with_own_sources(session: Session) -> None:

@@ -30,12 +30,13 @@ def test_open_cycle_sends_each_unit_its_workbook_once(prefect_api: str, session:
         "as_of": date(2026, 8, 3),
     }
     first = open_cycle(**params)
-    assert first["units_requested"] == 20 and first["new_requests"] == 20
-    assert first["sent_now"] == first["messages"] == 20 and first["failed"] == 0
+    # 20 units and the coordinating department, which proposes too
+    assert first["units_requested"] == 21 and first["new_requests"] == 21
+    assert first["sent_now"] == first["messages"] == 21 and first["failed"] == 0
 
     outbox = get_settings().resolved_outbox_dir
     emails = sorted(outbox.rglob("*.eml"))
-    assert len(emails) == 20
+    assert len(emails) == 21
     mail = message_from_bytes(emails[0].read_bytes(), policy=policy.default)
     assert "2027" in str(mail["Subject"])
     attachments = [part for part in mail.iter_attachments()]
@@ -45,9 +46,9 @@ def test_open_cycle_sends_each_unit_its_workbook_once(prefect_api: str, session:
 
     second = open_cycle(**params)
     assert second["new_requests"] == 0 and second["sent_now"] == 0
-    assert len(sorted(outbox.rglob("*.eml"))) == 20
-    assert session.exec(select(func.count()).select_from(Submission)).one() == 20
-    assert session.exec(select(func.count()).select_from(NotificationLog)).one() == 20
+    assert len(sorted(outbox.rglob("*.eml"))) == 21
+    assert session.exec(select(func.count()).select_from(Submission)).one() == 21
+    assert session.exec(select(func.count()).select_from(NotificationLog)).one() == 21
 
 
 def test_send_reminders_flow_once_per_step(prefect_api: str, session: Session) -> None:
@@ -64,8 +65,9 @@ def test_send_reminders_flow_once_per_step(prefect_api: str, session: Session) -
         as_of=date(2028, 8, 1),
     )
     first = send_reminders(year=2029, as_of=date(2028, 9, 20))  # 7 working days before 29/9/2028
-    assert first["reminders"] == 2 and first["messages_sent"] == 2 and first["digest_sent"] == 1
+    # SYT, STC and the coordinating department's own request
+    assert first["reminders"] == 3 and first["messages_sent"] == 3 and first["digest_sent"] == 1
     again = send_reminders(year=2029, as_of=date(2028, 9, 20))
     assert again == {"reminders": 0, "messages_sent": 0, "digest_sent": 0}
     keys = session.exec(select(NotificationLog.idempotency_key)).all()
-    assert sum(":before-7:" in k for k in keys) == 2 and sum(k.startswith("digest:2029:") for k in keys) == 1
+    assert sum(":before-7:" in k for k in keys) == 3 and sum(k.startswith("digest:2029:") for k in keys) == 1
