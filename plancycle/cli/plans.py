@@ -1,0 +1,58 @@
+"""`plancycle plans …`: plans issued outside plancycle (the first year starts from last year's plan)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from plancycle.cli.output import say
+
+plans_app = typer.Typer(help="Kế hoạch đã ban hành ngoài plancycle.", no_args_is_help=True)
+
+
+@plans_app.command("import")
+def plans_import(
+    file: Path = typer.Argument(..., help="Phụ lục danh mục của kế hoạch đã ban hành: .xlsx hoặc .csv"),
+    year: int = typer.Option(..., "--year", min=2000, max=2100, help="Năm của kế hoạch (plan year)"),
+    statuses: Path | None = typer.Option(
+        None, "--statuses", help="Tệp tình hình thực hiện cuối năm (dạng Phụ lục 01: STT, tên, trạng thái)"
+    ),
+    replace: bool = typer.Option(False, "--replace", help="Thay kế hoạch đã nhập trước cho năm này"),
+    sheet: str | None = typer.Option(None, "--sheet", help="Trang có bảng danh mục (mặc định: tự tìm)"),
+    unit: str | None = typer.Option(None, "--unit", help="dong | trieu | ty, khi tệp không ghi đơn vị tính"),
+) -> None:
+    """Nhập kế hoạch năm trước đã ban hành (xem docs/plan-import.md): đơn vị chủ trì đối chiếu với danh
+    bạ; có vấn đề thì không ghi gì. Mã thoát: 0 đã nhập hoặc không đổi, 1 bị từ chối."""
+    from models.db import session_scope, upgrade_database
+    from tasks.approval.plan_import import PlanImportError, PlanImportRefused, import_issued_plan
+    from templates import load_yaml
+
+    upgrade_database()
+    try:
+        with session_scope() as session:
+            result = import_issued_plan(
+                session=session,
+                path=file,
+                year=year,
+                statuses=statuses,
+                replace=replace,
+                actor="cli",
+                sheet=sheet,
+                unit=unit,
+            )
+    except PlanImportRefused as error:
+        typer.echo(error.message_vi, err=True)
+        for issue in error.issues:
+            typer.echo(say("plan_import_issue", message=issue.message("vi")), err=True)
+        raise typer.Exit(1) from None
+    except PlanImportError as error:
+        typer.echo(error.message_vi, err=True)
+        raise typer.Exit(1) from None
+    outcome = load_yaml("reports/plan_import.vi.yaml")["outcomes"][result.outcome]
+    values = result.model_dump(exclude={"outcome", "sources"})
+    typer.echo(say("plan_imported", outcome=outcome, sources=", ".join(result.sources), **values))
+    for source, amount in result.totals.items():
+        typer.echo(say("plan_imported_total", source=source, amount=f"{amount:,}".replace(",", ".")))
+    for line in result.differences:
+        typer.echo(say("plan_import_issue", message=line))
