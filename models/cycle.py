@@ -36,6 +36,7 @@ class PlanningCycleBase(SQLModel):
     decision_number: str | None = Field(default=None, max_length=64, description="Số quyết định ban hành")
     decision_date: date | None = None
     decision_signer: str | None = Field(default=None, max_length=160)
+    budget_total: int | None = money_field(description="tổng chi ngân sách của tỉnh trong năm (đồng)")
 
 
 class PlanningCycle(PlanningCycleBase, table=True):

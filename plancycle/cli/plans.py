@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import typer
@@ -56,3 +57,50 @@ def plans_import(
         typer.echo(say("plan_imported_total", source=source, amount=f"{amount:,}".replace(",", ".")))
     for line in result.differences:
         typer.echo(say("plan_import_issue", message=line))
+
+
+@plans_app.command("budget")
+def plans_budget(
+    amount: str = typer.Argument(..., help="Tổng chi ngân sách của tỉnh trong năm, vd. 25.000"),
+    year: int = typer.Option(..., "--year", min=2000, max=2100, help="Năm kế hoạch"),
+    unit: str = typer.Option("ty", "--unit", help="dong | trieu | ty (mặc định: tỷ đồng)"),
+) -> None:
+    """Nhập tổng chi ngân sách của tỉnh trong năm: mẫu số của tỷ lệ kinh phí KH&CN, ĐMST, CĐS."""
+    from models.db import session_scope, upgrade_database
+    from tasks.consolidation.budget import set_budget_total
+    from tasks.errors import PlancycleError
+
+    upgrade_database()
+    try:
+        with session_scope() as session:
+            value, changed = set_budget_total(
+                session=session, year=year, amount=amount, unit=unit, actor="cli"
+            )
+    except PlancycleError as error:
+        typer.echo(error.message_vi, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        say("budget_set" if changed else "budget_same", year=year, amount=f"{value:,}".replace(",", "."))
+    )
+
+
+@plans_app.command("check-bases")
+def plans_check_bases(
+    draft: Path = typer.Argument(..., help="Dự thảo kế hoạch (.docx)"),
+    issued_on: datetime = typer.Option(..., "--date", formats=["%Y-%m-%d"], help="Ngày ban hành dự kiến"),
+) -> None:
+    """Kiểm tra căn cứ pháp lý của dự thảo: văn bản không còn hiệu lực vào ngày ban hành được nêu kèm văn
+    bản thay thế. Mã thoát: 0 không có, 1 có căn cứ hết hiệu lực."""
+    from tasks.consolidation.legal_frame import check_draft_bases
+    from tasks.errors import PlancycleError
+
+    try:
+        findings = check_draft_bases(draft, issued_on.date())
+    except PlancycleError as error:
+        typer.echo(error.message_vi, err=True)
+        raise typer.Exit(2) from None
+    for finding in findings:
+        typer.echo(say("plan_import_issue", message=finding.message_vi))
+    typer.echo(say("bases_stale" if findings else "bases_ok", count=len(findings)))
+    if findings:
+        raise typer.Exit(1)

@@ -43,6 +43,8 @@ from xlsxwriter.worksheet import Worksheet
 from tasks.common.money import MONEY_UNIT_LABELS, format_money
 from tasks.common.numbers import format_percent
 from tasks.consolidation.consolidated import ConsolidatedPlan
+from tasks.consolidation.frame_sheet import has_class_sheet, write_class_sheet
+from tasks.consolidation.legal_frame import frame_texts
 from tasks.consolidation.sheets import (
     FONT,
     SheetFormats,
@@ -401,10 +403,13 @@ def write_plan_workbook(plan: ConsolidatedPlan, path: Path, *, province_name: st
         summary_ws = wb.add_worksheet(sheets["summary"])
         annex01_ws = wb.add_worksheet(sheets["annex01"])
         annex02_ws = wb.add_worksheet(sheets["annex02"])
+        class_ws = wb.add_worksheet(frame_texts()["annex"]["sheet"]) if has_class_sheet(plan) else None
         findings_ws = wb.add_worksheet(sheets["findings"])
         SummarySheet(wb, summary_ws, plan, fmt, province_name).write()
         _write_annex01(annex01_ws, plan, fmt, province_name)
         _write_annex02(annex02_ws, plan, fmt, province_name)
+        if class_ws is not None:
+            write_class_sheet(class_ws, plan, fmt)
         _write_findings(findings_ws, plan, fmt)
         annex02_ws.activate()
     finally:

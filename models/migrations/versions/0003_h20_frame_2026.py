@@ -1,0 +1,39 @@
+"""the 2026 frame: each item's KH&CN / ĐMST / CĐS class and sub-field; the province's budget total per
+plan year (the denominator of the share findings)
+
+Revision ID: 0003_h20
+Revises: 0002
+Create Date: 2026-12-05
+"""
+
+from alembic import op
+import sqlalchemy as sa
+import sqlmodel
+
+
+revision = "0003_h20"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+ITEM_TABLES = ("submissionitem", "planitem")
+
+
+def upgrade() -> None:
+    for table in ITEM_TABLES:
+        with op.batch_alter_table(table) as batch:
+            batch.add_column(sa.Column("class_code", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True))
+            batch.add_column(
+                sa.Column("subfield_code", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True)
+            )
+    with op.batch_alter_table("planningcycle") as batch:
+        batch.add_column(sa.Column("budget_total", sa.BigInteger(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("planningcycle") as batch:
+        batch.drop_column("budget_total")
+    for table in ITEM_TABLES:
+        with op.batch_alter_table(table) as batch:
+            batch.drop_column("subfield_code")
+            batch.drop_column("class_code")
