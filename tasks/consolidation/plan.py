@@ -44,6 +44,7 @@ from tasks.consolidation.consolidated import (
     no_field_label,
     period_text,
 )
+from tasks.consolidation.duplicates import duplicate_findings, funded_items
 from tasks.consolidation.frames import (
     AMOUNT_BASES,
     compute_totals,
@@ -291,6 +292,7 @@ def build_plan(
     plan.by_class = class_totals(items, sources, frame_for(cycle.year))
     plan.budget_total = cycle.budget_total
     plan.findings += share_findings(plan, cycle.budget_total)
+    plan.findings += duplicate_findings(plan, funded_items(session=session, year=cycle.year))
     plan.findings += configured_findings(
         load_yaml("documents/plan_document.vi.yaml")["bases"]["national"], bases_day(plan)
     )
