@@ -104,3 +104,22 @@ def plans_check_bases(
     typer.echo(say("bases_stale" if findings else "bases_ok", count=len(findings)))
     if findings:
         raise typer.Exit(1)
+
+
+@plans_app.command("open-data")
+def plans_open_data(
+    year: int = typer.Option(..., "--year", min=2000, max=2100, help="Năm của kế hoạch đã ban hành"),
+    out: Path = typer.Option(..., "--out", help="Thư mục ghi gói dữ liệu (CSV + datapackage.json)"),
+) -> None:
+    """Ghi gói dữ liệu mở của kế hoạch đã ban hành (xem docs/open-data.md)."""
+    from models.db import session_scope, upgrade_database
+    from tasks.approval.open_data import OpenDataError, write_data_package
+
+    upgrade_database()
+    try:
+        with session_scope() as session:
+            path = write_data_package(session=session, year=year, folder=out)
+    except OpenDataError as error:
+        typer.echo(error.message_vi, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(say("open_data_written", path=path))
