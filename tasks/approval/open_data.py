@@ -113,6 +113,8 @@ def tables(*, session: Session, cycle: PlanningCycle) -> dict[str, list[dict[str
             "code": units[u].code,
             "name": units[u].name,
             "kind": units[u].kind,
+            "admin_code": units[u].admin_code,
+            "eid_code": units[u].eid_code,
             "successor_code": units[units[u].successor_id].code if units[u].successor_id in units else None,
         }
         for u in lead_ids

@@ -26,7 +26,7 @@ from models.cycle import (
     list_funding_sources,
 )
 from models.items import PlanItem
-from models.registry import Unit
+from models.registry import Unit, predecessor_ids
 from tasks.consolidation.legal_frame import frame_for, frame_texts
 from tasks.excel.context import UnitWorkbookContext, unit_context_fields, unit_metadata_fields
 from tasks.excel.files import finish_workbook
@@ -178,7 +178,15 @@ def load_workbook_context(*, session: Session, cycle: PlanningCycle, unit: Unit)
     previous = previous_cycle_of(session=session, cycle=cycle)
     previous_items: list[PreviousItem] = []
     if previous is not None:
-        rows = led_items(session=session, cycle_id=previous.id, unit_id=unit.id)  # type: ignore[arg-type]
+        # A merged unit's items live on under its successor (models.registry.predecessor_ids).
+        rows = sorted(
+            (
+                row
+                for unit_id in predecessor_ids(session=session, unit=unit)
+                for row in led_items(session=session, cycle_id=previous.id, unit_id=unit_id)  # type: ignore[arg-type]
+            ),
+            key=lambda row: (row.position, row.id or 0),
+        )
         previous_items = [
             PreviousItem(
                 id=row.id,  # type: ignore[arg-type]
