@@ -4,9 +4,21 @@ sub-field of another class is refused where it is; carry-over rows come prefille
 
 from __future__ import annotations
 
+from sqlmodel import select
+
+from models import PlanItem, SubmissionItem
+from tasks.consolidation.plan import materialize_plan
+from tasks.submissions.intake import ingest_submission
 from tasks.submissions.validation import validate_workbook
 from tasks.submissions.workbook import ITEMS_DATA_START_ROW, workbook_texts
-from tests.submissions.conftest import World, filled_workbook, item_letter, items_sheet, open_book
+from tests.submissions.conftest import (
+    AS_OF_ON_TIME,
+    World,
+    filled_workbook,
+    item_letter,
+    items_sheet,
+    open_book,
+)
 from tests.submissions.test_validation_rules import both, set_item
 
 
@@ -56,6 +68,18 @@ def test_classes_are_read_and_checked(world: World) -> None:
     parsed = {item.name: (item.class_code, item.subfield_code) for item in result.submission.items}  # type: ignore[union-attr]
     assert parsed["Xây dựng kho dữ liệu y tế dùng chung"] == ("CDS", "CDS-DL")
     assert parsed["Bảo đảm an toàn thông tin cho cổng dịch vụ công"] == ("DMST", "DMST-KN")
+    # received: the classes are stored with the items, and the consolidated plan keeps them
+    received = ingest_submission(
+        session=world.session, cycle=world.cycle, unit=world.unit, filename="KH2027_SYT.xlsx",
+        content=content, channel="portal", as_of=AS_OF_ON_TIME, actor="can-bo@syt",
+    )  # fmt: skip
+    assert received.accepted
+    world.session.commit()
+    stored = {i.name: (i.class_code, i.subfield_code) for i in world.session.exec(select(SubmissionItem))}
+    assert stored["Xây dựng kho dữ liệu y tế dùng chung"] == ("CDS", "CDS-DL")
+    materialize_plan(session=world.session, cycle=world.cycle, statuses=("submitted",), actor="test")
+    planned = {i.name: i.class_code for i in world.session.exec(select(PlanItem))}
+    assert planned["Bảo đảm an toàn thông tin cho cổng dịch vụ công"] == "DMST"
 
     wrong = filled_workbook(
         world,
