@@ -48,6 +48,7 @@ class PlanningCycleBase(SQLModel):
     max_item_amount: int | None = money_field(
         description="largest amount per item and funding source, in đồng; NULL: templates/defaults/cycle.yaml"
     )
+    budget_total: int | None = money_field(description="tổng chi ngân sách của tỉnh trong năm (đồng)")
 
 
 class PlanningCycle(PlanningCycleBase, table=True):

@@ -32,6 +32,8 @@ class ItemFieldsBase(SQLModel):
     basis: str | None = Field(default=None, max_length=2000, description="căn cứ / ghi chú")
     status: str = Field(default=ItemStatus.proposed, max_length=32)
     status_note: str | None = Field(default=None, max_length=2000)
+    class_code: str | None = Field(default=None, max_length=16, description="KH&CN / ĐMST / CĐS (frame 2026)")
+    subfield_code: str | None = Field(default=None, max_length=32, description="nhóm nội dung của lớp")
 
 
 class SubmissionItem(ItemFieldsBase, table=True):

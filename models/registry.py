@@ -56,6 +56,12 @@ class UnitBase(SQLModel):
     valid_from: date | None = None
     valid_to: date | None = None
     successor_id: int | None = Field(default=None, foreign_key="unit.id")
+    admin_code: str | None = Field(
+        default=None, max_length=16, unique=True, index=True, description="Mã ĐVHC (QĐ 19/2025/QĐ-TTg)"
+    )
+    eid_code: str | None = Field(
+        default=None, max_length=32, unique=True, index=True, description="Mã định danh điện tử (QĐ 20/2020)"
+    )
 
 
 class Unit(UnitBase, table=True):
@@ -159,6 +165,21 @@ def current_successor(*, session: Session, unit: Unit) -> Unit:
         seen.add(nxt.id)
         unit = nxt
     return unit
+
+
+def predecessor_ids(*, session: Session, unit: Unit) -> list[int]:
+    """The unit and every unit merged into it, directly or through earlier mergers (its history)."""
+    ids = [unit.id] if unit.id is not None else []
+    frontier = list(ids)
+    while frontier:
+        found = [
+            u.id
+            for u in session.exec(select(Unit).where(col(Unit.successor_id).in_(frontier)))
+            if u.id is not None and u.id not in ids
+        ]
+        ids += found
+        frontier = found
+    return ids
 
 
 def list_unit_recipients(*, session: Session, unit_id: int) -> list[Contact]:

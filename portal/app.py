@@ -16,6 +16,7 @@ from models.db import get_engine
 from models.items import list_submission_items
 from models.submissions import get_submission, list_attempts, list_versions
 from plancycle.settings import Settings, get_settings
+from portal.open_data import open_data_router
 from tasks.common.links import LinkError, LinkGrant, verify_link_token
 from tasks.progress.requests import unit_progress_reports
 from tasks.submissions.notices import notify_intake_result
@@ -90,6 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/", response_class=HTMLResponse)
     def home() -> HTMLResponse:
         return _page("home")
+
+    app.include_router(open_data_router(open_session))  # published plans as JSON (docs/open-data.md)
 
     @app.get("/healthz")
     def health() -> dict[str, str]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from plancycle.cli import plan, progress, registry, stack, submissions
+from plancycle.cli import plan, plans, progress, registry, stack, submissions
 from tasks.common.text import normalize_text
 
 
@@ -33,5 +33,6 @@ app.add_typer(registry.units_app, name="units")
 app.add_typer(registry.db_app, name="db")
 app.add_typer(submissions.submissions_app, name="submissions")
 app.add_typer(progress.progress_app, name="progress")
+app.add_typer(plans.plans_app, name="plans")
 
 __all__ = ["app"]

@@ -66,6 +66,7 @@ from tasks.approval.reports import (
 )
 from tasks.approval.suspension import run_url
 from tasks.approval.versions import get_version, latest_version, list_versions, version_totals
+from tasks.artifacts import publish_markdown
 from tasks.consolidation.outputs import plan_folder
 from tasks.notify.delivery import Message
 from tasks.submissions.cycles import require_cycle
@@ -511,3 +512,66 @@ def publish_amendment(year: int, number: int, markdown: str, summary: dict[str, 
         description=words["artifacts"]["amendment"].format(number=number),
     )
     get_run_logger().info(words["log"]["amendment_outcome"], number, summary)
+
+
+# ---------------------------------------------------------------- a plan issued outside plancycle
+
+
+@task(name="nhập kế hoạch đã ban hành", cache_policy=NO_CACHE)
+def import_plan_file(
+    url: str, year: int, statuses_url: str | None, replace: bool, unit: str | None, actor: str, workdir: Path
+) -> dict[str, Any]:
+    """Import an issued plan's appendix (any fsspec URL) as the plan of ``year``, in one transaction; a
+    Markdown artifact tells what was stored, or every reason it was refused (then the run fails)."""
+    import fsspec
+
+    from tasks.approval.plan_import import PlanImportError, PlanImportRefused, import_issued_plan
+
+    def local(address: str) -> Path:
+        if "://" not in address:
+            return Path(address)
+        target = workdir / Path(address.rsplit("/", 1)[-1]).name
+        with fsspec.open(address, "rb") as source, target.open("wb") as sink:
+            sink.write(source.read())
+        return target
+
+    texts = load_yaml("reports/plan_import.vi.yaml")
+    try:
+        with session_scope() as session:
+            result = import_issued_plan(
+                session=session,
+                path=local(url),
+                year=year,
+                statuses=local(statuses_url) if statuses_url else None,
+                replace=replace,
+                actor=actor,
+                unit=unit,
+            )
+    except (PlanImportError, PlanImportRefused) as error:
+        issues = [i.message("vi") for i in getattr(error, "issues", [])]
+        publish_markdown(
+            "reports/plan_import.md.j2",
+            key=f"plan-import-{year}",
+            description=texts["artifacts"]["refused"],
+            year=year,
+            result=None,
+            error=error.message_vi,
+            issues=issues,
+        )
+        raise
+    publish_markdown(
+        "reports/plan_import.md.j2",
+        key=f"plan-import-{year}",
+        description=texts["artifacts"]["imported"],
+        year=year,
+        result=result,
+        outcome=texts["outcomes"][result.outcome],
+        error=None,
+        issues=[],
+    )
+    get_run_logger().info(
+        texts["log"]["imported"].format(
+            outcome=texts["outcomes"][result.outcome], **result.model_dump(exclude={"outcome"})
+        )
+    )
+    return result.model_dump(mode="json")

@@ -43,7 +43,9 @@ from xlsxwriter.worksheet import Worksheet
 from tasks.common.money import MONEY_UNIT_LABELS, format_money
 from tasks.common.numbers import format_percent
 from tasks.consolidation.consolidated import ConsolidatedPlan
+from tasks.consolidation.frame_sheet import has_class_sheet, write_class_sheet
 from tasks.consolidation.layouts import annex02_spec, items_annexes
+from tasks.consolidation.legal_frame import frame_texts
 from tasks.consolidation.sheets import (
     FONT,
     SheetFormats,
@@ -422,12 +424,15 @@ def write_plan_workbook(plan: ConsolidatedPlan, path: Path, *, province_name: st
             (wb.add_worksheet(part.sheet or sheets["annex02"]), part.plan) for part in items_annexes(plan)
         ]
         annex02_ws = annexes[0][0]
+        class_ws = wb.add_worksheet(frame_texts()["annex"]["sheet"]) if has_class_sheet(plan) else None
         findings_ws = wb.add_worksheet(sheets["findings"])
         SummarySheet(wb, summary_ws, plan, fmt, province_name).write()
         _write_annex01(annex01_ws, plan, fmt, province_name)
         for ws, part in annexes:
             part_fmt = fmt if part.money_unit == plan.money_unit else SheetFormats(wb, part.money_unit)
             _write_annex02(ws, part, part_fmt, province_name)
+        if class_ws is not None:
+            write_class_sheet(class_ws, plan, fmt)
         _write_findings(findings_ws, plan, fmt)
         annex02_ws.activate()
     finally:

@@ -140,6 +140,8 @@ class ConsolidatedPlan:
     envelopes: list[EnvelopeRow] = field(default_factory=list)
     annex01: pd.DataFrame = field(default_factory=pd.DataFrame)
     findings: list[Finding] = field(default_factory=list)
+    by_class: pd.DataFrame = field(default_factory=pd.DataFrame)  # KH&CN / ĐMST / CĐS (legal_frame.py)
+    budget_total: int | None = None  # the province's budget total for the year, when entered
     decision_number: str | None = None
     decision_date: date | None = None
     decision_signer: str | None = None

@@ -1,8 +1,9 @@
-"""What the draft names depends on its date: the agencies in force, its recipients, its legal bases.
+"""What the draft names depends on its date: the agencies in force, its recipients (its legal bases:
+``tasks.consolidation.legal_frame``, on the same reference date).
 
 The reference date is the cycle's setting ``documents.on`` when given, else its decision date, else
 31/12 of the year before the plan year (when the draft is written). The data are dated files in
-``templates/documents/`` (agencies.yaml, recipients.yaml, legal_bases.yaml); a cycle overrides any agency
+``templates/documents/`` (agencies.yaml, recipients.yaml); a cycle overrides any agency
 name (``documents.agencies``) or the whole recipient list (``documents.recipients``) in its settings.
 """
 
@@ -48,12 +49,3 @@ def recipient_lines(on: date, settings: dict[str, Any] | None = None) -> list[st
     if own:
         return [str(line) for line in own]
     return [e["text"] for e in load_yaml("documents/recipients.yaml")["recipients"] if in_force(e, on)]
-
-
-def legal_bases(on: date) -> list[str]:
-    """The national legal bases a draft dated ``on`` cites, in order."""
-    return [
-        e["text"]
-        for e in load_yaml("documents/legal_bases.yaml")["national"]
-        if in_force(e, on, start="issued")
-    ]

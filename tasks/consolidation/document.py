@@ -39,7 +39,8 @@ from models.base import ItemStatus
 from tasks.common.money import money_in_words
 from tasks.common.numbers import share_percent
 from tasks.consolidation.consolidated import ConsolidatedPlan
-from tasks.consolidation.dated import agency_names, legal_bases, recipient_lines, reference_date
+from tasks.consolidation.dated import agency_names, recipient_lines, reference_date
+from tasks.consolidation.legal_frame import draft_bases, frame_for, frame_texts
 from tasks.consolidation.word import (
     add_border,
     add_page_field,
@@ -330,7 +331,7 @@ class _PlanDocument:
     def section_bases(self) -> None:
         texts = self.texts["bases"]
         self.heading(self.t(self.texts["sections"]["bases"]))
-        lines = [self.t(text) for text in legal_bases(self.on)]
+        lines = [self.t(text) for text in draft_bases(texts["national"], self.on)]
         reference = _text(self.plan.guidance_reference)
         if reference:
             lines.append(self.t(texts["guidance"], guidance_reference=reference))
@@ -477,6 +478,32 @@ class _PlanDocument:
                     change_dong=change,
                 )
             )
+        self.class_lines()
+
+    def class_lines(self) -> None:
+        """Totals per KH&CN / ĐMST / CĐS class and source, and each share finding (2026 frame on)."""
+        plan = self.plan
+        if frame_for(plan.year) is None or not len(plan.by_class):
+            return
+        words = frame_texts()["document"]
+        self.body(self.t(words["heading"]) + ":")
+        for record in plan.by_class.to_dict("records"):
+            by_source = [
+                f"{_text(s.name)} {self.money(int(record[s.code]))}" for s in plan.sources if record[s.code]
+            ]
+            self.body(
+                self.t(
+                    words["line"],
+                    name=record["class_name"],
+                    count=record["items"],
+                    total=self.money(int(record["total"])),
+                    money_unit=plan.money_unit_label,
+                    sources=f" ({'; '.join(by_source)})" if by_source else "",
+                )
+            )
+        for finding in plan.findings:
+            if finding.kind in ("share_met", "share_below"):
+                self.body(self.t(words["share"], message=finding.message_vi))
 
     def group_table(self) -> None:
         texts, plan = self.texts["tasks"], self.plan

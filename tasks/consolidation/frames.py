@@ -181,6 +181,8 @@ DETAIL_COLUMNS = [
     "status",
     "status_note",
     "percent_complete",
+    "class_code",
+    "subfield_code",
 ]
 AMOUNT_BASES = {
     "amount": "a.amount",

@@ -44,6 +44,7 @@ from tasks.consolidation.consolidated import (
     no_field_label,
     period_text,
 )
+from tasks.consolidation.duplicates import duplicate_findings, funded_items
 from tasks.consolidation.frames import (
     AMOUNT_BASES,
     compute_totals,
@@ -53,6 +54,13 @@ from tasks.consolidation.frames import (
     plan_sources,
     read_frame,
     units_frame,
+)
+from tasks.consolidation.legal_frame import (
+    bases_day,
+    class_totals,
+    configured_findings,
+    frame_for,
+    share_findings,
 )
 from tasks.submissions.workbook import previous_cycle_of
 from templates import load_yaml
@@ -137,7 +145,8 @@ def materialize_plan(
                 sa.text(
                     "SELECT id AS source_item_id, submission_version_id, sheet_row, row_ref, name, "
                     "lead_unit_id, co_lead_unit_ids, coordinating_units, field_code, origin, "
-                    "procurement_mode, objective, scope, start_year, end_year, basis, carry_over_from_id "
+                    "procurement_mode, objective, scope, start_year, end_year, basis, carry_over_from_id, "
+                    "class_code, subfield_code "
                     "FROM submissionitem WHERE submission_version_id IN :versions"
                 ).bindparams(sa.bindparam("versions", version_ids, expanding=True)),
             )
@@ -179,6 +188,8 @@ def materialize_plan(
                 "source_item_id",
                 "position",
                 "group_label",
+                "class_code",
+                "subfield_code",
             ]
             records = ordered[columns].astype(object).where(ordered[columns].notna(), None)
             records["row_ref"] = ordered["ref"]
@@ -293,6 +304,13 @@ def build_plan(
         plan.annex01 = _annex01(session, cycle, previous, previous_items, previous_sources, units, fields)
     plan.envelopes = _envelopes(session, cycle, plan)
     plan.findings = run_checks(plan, previous_items)
+    plan.by_class = class_totals(items, sources, frame_for(cycle.year))
+    plan.budget_total = cycle.budget_total
+    plan.findings += share_findings(plan, cycle.budget_total)
+    plan.findings += duplicate_findings(plan, funded_items(session=session, year=cycle.year))
+    plan.findings += configured_findings(
+        load_yaml("documents/plan_document.vi.yaml")["bases"]["national"], bases_day(plan)
+    )
     return plan
 
 

@@ -27,6 +27,7 @@ from tasks.registry.files import (
     collect_rows,
     word_key,
 )
+from tasks.registry.official_codes import check_official_codes
 from templates import format_date
 
 KIND_WORDS: dict[str, str] = {
@@ -119,6 +120,7 @@ def import_registry(
     _check_references(parsed_units, known_codes, issues)
     _check_merger_loops(session, existing, parsed_units, issues)
     _check_names(session, existing, parsed_units, issues)
+    check_official_codes(session=session, units=parsed_units, issues=issues)
     parsed_contacts = _check_contacts(contact_rows, known_codes, issues)
     if issues:
         raise RegistryImportError(issues)
@@ -188,6 +190,8 @@ def _check_units(rows: list[RegistryRow], issues: list[RegistryIssue]) -> dict[s
         record["aliases"] = (
             [a.strip() for a in re.split(r"[;\n]", aliases_raw) if a.strip()] if aliases_raw else None
         )
+        record["admin_code"] = _text(v.get("admin_code"))
+        record["eid_code"] = _text(v.get("eid_code"))
         record["has"] = {k for k in v if k != "code"}
         parsed_units[code] = record
     return parsed_units
@@ -367,7 +371,7 @@ def _write(
     for code, record in units.items():
         unit = by_code.get(code)
         changes: dict[str, Any] = {"name": record["name"], "name_key": unit_name_key(record["name"])}
-        for fname in ("short_name", "valid_from", "valid_to"):
+        for fname in ("short_name", "valid_from", "valid_to", "admin_code", "eid_code"):
             if fname in record["has"]:
                 changes[fname] = record[fname]
         if record.get("kind"):

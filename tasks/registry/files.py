@@ -26,6 +26,8 @@ UNIT_COLUMNS: dict[str, str] = {
     "hieu_luc_den": "valid_to", "valid_to": "valid_to",
     "don_vi_ke_thua": "successor", "ma_don_vi_ke_thua": "successor", "successor": "successor",
     "ten_goi_khac": "aliases", "aliases": "aliases",
+    "ma_dvhc": "admin_code", "ma_don_vi_hanh_chinh": "admin_code", "admin_code": "admin_code",
+    "ma_dinh_danh_dien_tu": "eid_code", "eid_code": "eid_code",
 }  # fmt: skip
 CONTACT_COLUMNS: dict[str, str] = {
     "ma_don_vi": "unit", "unit": "unit",

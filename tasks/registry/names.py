@@ -147,3 +147,35 @@ def closest_unit_names(*, session: Session, text: str, on: date | None = None) -
         if len(names) == int(settings["count"]):
             break
     return names
+
+
+def resolve_written_lead(*, session: Session, name: str, on: date | None = None) -> Unit | None:
+    """The unit a published plan's lead-unit cell means, or None. A cell naming several units ("Sở TT&TT;
+    các sở, ngành liên quan") means its first one; a name with a qualifier after a comma ("Sở Y tế tỉnh Gia
+    Lai, Các đơn vị trực thuộc") is tried without it, longest first (unit names contain commas too)."""
+    first = re.split(r"[;\n]", name)[0].strip()
+    for candidate in (name.strip(), first):
+        if candidate:
+            unit = resolve_unit_name(session=session, text=candidate, on=on).unit
+            if unit is not None:
+                return unit
+    parts = [p.strip() for p in first.split(",")]
+    for end in range(len(parts) - 1, 0, -1):
+        unit = resolve_unit_name(session=session, text=", ".join(parts[:end]), on=on).unit
+        if unit is not None:
+            return unit
+    return None
+
+
+def other_named_units(*, session: Session, name: str, lead: Unit) -> tuple[list[int], list[str]]:
+    """The further parts of a cell naming several units (split on ";"): ids of those the registry knows
+    (other than ``lead``), and the words of those it does not (kept as coordinating units)."""
+    ids: list[int] = []
+    words: list[str] = []
+    for part in [p.strip() for p in re.split(r"[;\n]", name)[1:] if p.strip()]:
+        unit = resolve_unit_name(session=session, text=part).unit
+        if unit is not None and unit.id is not None and unit.id != lead.id:
+            ids.append(unit.id)
+        elif unit is None:
+            words.append(part)
+    return ids, words

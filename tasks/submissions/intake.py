@@ -358,6 +358,8 @@ def ingest_submission(
                         "co_lead_unit_ids": None,
                         "coordinating_units": units.partners,
                         "field_code": item.field_code,
+                        "class_code": item.class_code,
+                        "subfield_code": item.subfield_code,
                         "origin": item.origin,
                         "procurement_mode": None,
                         "objective": item.objective,

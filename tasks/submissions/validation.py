@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from models.base import ItemOrigin, ItemStatus
 from models.items import SubmissionItem
 from tasks.common.money import MONEY_UNIT_LABELS, format_money
+from tasks.consolidation.legal_frame import frame_for
 from tasks.excel.checks import check_amount, check_choice, check_percent
 from tasks.excel.files import check_file, formulas_workbook, open_checked, open_xlsx
 from tasks.excel.grid import (
@@ -79,6 +80,8 @@ class ParsedItem(BaseModel):
     lead_unit: str | None = None  # the "Đơn vị chủ trì" cell as written (blank: the unit itself)
     coordinating_units: str | None = None
     field_code: str
+    class_code: str | None = None
+    subfield_code: str | None = None
     origin: str
     objective: str | None = None
     scope: str | None = None
@@ -272,6 +275,8 @@ def _parse_items(
             if field_code is None:
                 err("field_unknown", "field", value=field_text)
 
+        class_code, subfield_code = _frame_codes(context, text, err)
+
         origin = None
         origin_text = text("origin", required=True)
         if origin_text is not None:
@@ -387,6 +392,8 @@ def _parse_items(
                     lead_unit=lead_text,
                     coordinating_units=coordinating,
                     field_code=field_code,
+                    class_code=class_code,
+                    subfield_code=subfield_code,
                     origin=origin,
                     objective=objective,
                     scope=scope,
@@ -399,6 +406,49 @@ def _parse_items(
                 )
             )
     return items
+
+
+def _frame_codes(context: WorkbookContext, text: Any, err: Any) -> tuple[str | None, str | None]:
+    """The row's KH&CN / ĐMST / CĐS class and sub-field codes (optional; a sub-field alone gives its
+    class), or the problems with them."""
+    if not context.classes:
+        return None, None
+    classes = {loose_key(c.name): c.code for c in context.classes} | {
+        loose_key(c.code): c.code for c in context.classes
+    }
+    class_names = {c.code: c.name for c in context.classes}
+    subfields = {loose_key(f.name): f.code for f in context.subfields} | {
+        loose_key(f.code): f.code for f in context.subfields
+    }
+    frame = frame_for(context.cycle_year)
+    owner = frame.subfield_class() if frame else {}
+    class_code = subfield_code = None
+    class_text = text("frame_class")
+    if class_text is not None:
+        class_code = classes.get(loose_key(class_text))
+        if class_code is None:
+            err(
+                "frame_class_unknown",
+                "frame_class",
+                value=class_text,
+                choices=", ".join(class_names.values()),
+            )
+    subfield_text = text("frame_subfield")
+    if subfield_text is not None:
+        subfield_code = subfields.get(loose_key(subfield_text))
+        if subfield_code is None:
+            err("frame_subfield_unknown", "frame_subfield", value=subfield_text)
+        elif class_code is None and class_text is None:
+            class_code = owner.get(subfield_code)
+        elif class_code is not None and owner.get(subfield_code) != class_code:
+            err(
+                "frame_subfield_mismatch",
+                "frame_subfield",
+                value=subfield_text,
+                class_name=class_names[class_code],
+            )
+            subfield_code = None
+    return class_code, subfield_code
 
 
 # ---------------------------------------------------------------- the status sheet

@@ -26,7 +26,8 @@ from models.cycle import (
     list_funding_sources,
 )
 from models.items import PlanItem
-from models.registry import Unit
+from models.registry import Unit, predecessor_ids
+from tasks.consolidation.legal_frame import frame_for, frame_texts
 from tasks.excel.cells import write_cell
 from tasks.excel.context import UnitWorkbookContext, unit_context_fields, unit_metadata_fields
 from tasks.excel.files import finish_workbook
@@ -122,6 +123,8 @@ class PreviousItem(BaseModel):
     end_year: int | None = None
     status: str
     percent_complete: int | None = None
+    class_code: str | None = None
+    subfield_code: str | None = None
 
     @property
     def closed(self) -> bool:
@@ -137,6 +140,10 @@ class WorkbookContext(UnitWorkbookContext):
     previous_cycle_id: int | None = None
     fields: list[FieldSpec]
     previous_items: list[PreviousItem] = []
+    # The KH&CN / ĐMST / CĐS classes and their sub-fields in force for the plan year (templates/frame/),
+    # empty before the 2026 frame: the workbook then has no class columns.
+    classes: list[FieldSpec] = []
+    subfields: list[FieldSpec] = []
 
     @property
     def carry_over_candidates(self) -> list[PreviousItem]:
@@ -172,7 +179,15 @@ def load_workbook_context(*, session: Session, cycle: PlanningCycle, unit: Unit)
     previous = previous_cycle_of(session=session, cycle=cycle)
     previous_items: list[PreviousItem] = []
     if previous is not None:
-        rows = led_items(session=session, cycle_id=previous.id, unit_id=unit.id)  # type: ignore[arg-type]
+        # A merged unit's items live on under its successor (models.registry.predecessor_ids).
+        rows = sorted(
+            (
+                row
+                for unit_id in predecessor_ids(session=session, unit=unit)
+                for row in led_items(session=session, cycle_id=previous.id, unit_id=unit_id)  # type: ignore[arg-type]
+            ),
+            key=lambda row: (row.position, row.id or 0),
+        )
         previous_items = [
             PreviousItem(
                 id=row.id,  # type: ignore[arg-type]
@@ -185,9 +200,12 @@ def load_workbook_context(*, session: Session, cycle: PlanningCycle, unit: Unit)
                 end_year=row.end_year,
                 status=row.status,
                 percent_complete=row.percent_complete,
+                class_code=row.class_code,
+                subfield_code=row.subfield_code,
             )
             for row in rows
         ]
+    frame = frame_for(cycle.year)
     return WorkbookContext(
         **unit_context_fields(
             cycle=cycle, unit=unit, sources=list_funding_sources(session=session, cycle_id=cycle.id)
@@ -200,6 +218,8 @@ def load_workbook_context(*, session: Session, cycle: PlanningCycle, unit: Unit)
             for f in list_application_fields(session=session, cycle_id=cycle.id)
         ],
         previous_items=previous_items,
+        classes=[FieldSpec(code=c.code, name=c.name) for c in frame.classes] if frame else [],
+        subfields=[FieldSpec(code=k, name=v) for k, v in frame.subfield_names().items()] if frame else [],
     )
 
 
@@ -230,7 +250,11 @@ def item_columns(context: WorkbookContext) -> list[ColumnSpec]:
     values = _texts_values(context)
     mark = texts["required_mark"]
 
+    frame_words = frame_texts()["workbook"]
+
     def header(key: str, required: bool = False) -> str:
+        if key in ("frame_class", "frame_subfield"):
+            return frame_words["class_column" if key == "frame_class" else "subfield_column"]
         return render_text(texts["columns"][key], **values) + (mark if required else "")
 
     plan: list[tuple[str, float, bool]] = [
@@ -258,7 +282,9 @@ def item_columns(context: WorkbookContext) -> list[ColumnSpec]:
                 source_code=source.code,
             )
         )
-    for key, width in (("total", 15), ("basis", 30), ("previous_ref", 13)):
+    # The KH&CN / ĐMST / CĐS class comes last, so the columns every year has keep their place.
+    frame_columns = (("frame_class", 22), ("frame_subfield", 24)) if context.classes else ()
+    for key, width in (("total", 15), ("basis", 30), ("previous_ref", 13), *frame_columns):
         columns.append(ColumnSpec(key, len(columns) + 1, header(key), width))
     return columns
 
@@ -302,7 +328,11 @@ def _list_values(context: WorkbookContext) -> dict[str, list[str]]:
         "fields": [f.name for f in context.fields],
         "origins": [texts["origins"][k] for k in ("new", "carry_over")],
         "statuses": [texts["statuses"][k] for k in REPORTABLE_STATUSES],
-    }
+    } | (
+        {"classes": [c.name for c in context.classes], "subfields": [f.name for f in context.subfields]}
+        if context.classes
+        else {}
+    )
 
 
 def _list_refs(context: WorkbookContext) -> dict[str, str]:
@@ -320,7 +350,9 @@ def _write_lists(wb: Workbook, context: WorkbookContext) -> None:
     ws = wb.create_sheet(texts["sheets"]["lists"])
     ws.sheet_state = "hidden"
     for index, (key, values) in enumerate(_list_values(context).items(), start=1):
-        write_cell(ws, 1, index, texts["lists"][key]).font = Font(name=FONT, bold=True)
+        frame_lists = {"classes": "class_list", "subfields": "subfield_list"}
+        label = texts["lists"][key] if key in texts["lists"] else frame_texts()["workbook"][frame_lists[key]]
+        write_cell(ws, 1, index, label).font = Font(name=FONT, bold=True)
         for row, value in enumerate(values, start=2):
             write_cell(ws, row, index, value)
         ws.column_dimensions[get_column_letter(index)].width = 60 if key == "fields" else 24
@@ -440,6 +472,16 @@ def _write_items(wb: Workbook, context: WorkbookContext, refs: dict[str, str]) -
             "lead_unit": context.unit_name,
             "coordinating_units": item.coordinating_units,
             "field": field_names.get(item.field_code or ""),
+            **(
+                {
+                    "frame_class": {c.code: c.name for c in context.classes}.get(item.class_code or ""),
+                    "frame_subfield": {f.code: f.name for f in context.subfields}.get(
+                        item.subfield_code or ""
+                    ),
+                }
+                if context.classes
+                else {}
+            ),
             "origin": carry_label,
             "objective": item.objective,
             "scope": item.scope,
@@ -468,7 +510,16 @@ def _write_items(wb: Workbook, context: WorkbookContext, refs: dict[str, str]) -
     )
     year_prompt = render_text(prompts["year"], min_year=low, max_year=high)
     year_dv = whole_number_validation(low, high, prompts["year_title"], year_prompt, prompts["error_title"])
-    for dv, keys in ((field_dv, ["field"]), (origin_dv, ["origin"]), (year_dv, ["start_year", "end_year"])):
+    validations = [(field_dv, ["field"]), (origin_dv, ["origin"]), (year_dv, ["start_year", "end_year"])]
+    if context.classes:
+        words = frame_texts()["workbook"]
+        for key, title, prompt in (
+            ("classes", "class_title", "class_prompt"),
+            ("subfields", "subfield_title", "subfield_prompt"),
+        ):
+            dv = list_validation(refs[key], words[title], words[prompt], prompts["error_title"])
+            validations.append((dv, ["frame_class" if key == "classes" else "frame_subfield"]))
+    for dv, keys in validations:
         for key in keys:
             letter = by_key[key].letter
             dv.add(f"{letter}{ITEMS_DATA_START_ROW}:{letter}{last_row}")

@@ -170,7 +170,7 @@ def _row(ws: Worksheet, row: int, last_col: int = 12) -> list[object]:
 
 def test_workbook_has_the_four_sheets_in_order_and_no_partial_file(world: World) -> None:
     wb = load_workbook(world.path)
-    assert wb.sheetnames == ["Tổng hợp", "Phụ lục 01", "Phụ lục 02", "Kiểm tra"]
+    assert wb.sheetnames == ["Tổng hợp", "Phụ lục 01", "Phụ lục 02", "Theo KH&CN, ĐMST, CĐS", "Kiểm tra"]
     assert [p.name for p in world.path.parent.iterdir()] == ["ke-hoach.xlsx"]
     # idempotent: writing again replaces the file with the same content
     again = write_plan_workbook(world.plan, world.path, province_name=PROVINCE)
