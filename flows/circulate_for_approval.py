@@ -22,6 +22,7 @@ from tasks.approval.steps import (
     prepare_version,
     publish_chain,
     publish_final_plan,
+    refused,
     return_to_units,
     returned,
     start_circulation,
@@ -55,11 +56,13 @@ def circulate_for_approval(
     run_id = str(flow_run.id)
     link = flow_run_link()
     circulation = start_circulation(year, as_of, stages, run_id, actor=ACTOR)
+    if circulation.refusal:
+        return refused(circulation.refusal)
     version, workbook, findings = circulation.version_number, circulation.workbook, circulation.findings
     last_group = len(circulation.groups) - 1
     final: DecisionData | None = None
     for group_index, group in enumerate(circulation.groups):
-        deliver(approval_messages(year, version, group, workbook, link, as_of), as_of=as_of)
+        deliver(approval_messages(year, version, group, workbook, link, as_of, timeout_days), as_of=as_of)
         for stage_index, stage_code in enumerate(group):
             is_final_stage = group_index == last_group and stage_index == len(group) - 1
             attempt, problems = 1, []

@@ -114,7 +114,7 @@ def test_validate_decision_messages(session: Session, world) -> None:
     rejected = problems(
         dt, approver=str(world.approvers["DT"].id), decision="reject_items", rejected_items=[refs[0]]
     )
-    assert any("không được phép quyết định «reject_items»" in p for p in rejected)
+    assert any("không được phép quyết định «Loại nhiệm vụ, dự án»" in p for p in rejected)
     returned = problems(gd, approver="giamdoc@example.org", decision="return_for_revision", return_to="units")
     assert any("cần ghi mã các đơn vị" in p for p in returned)
     assert any("cần ghi ý kiến" in p for p in returned)
