@@ -46,7 +46,8 @@ def approver_routes(current_settings: Callable[[], Settings]) -> APIRouter:
         session: Session, grant: ApproverGrant, token: str, status: int = 200, **extra: Any
     ) -> HTMLResponse:
         context = page_context(session=session, grant=grant, settings=current_settings())
-        return _page("approver", status_code=status, token=token, **context, **extra)
+        defaults: dict[str, Any] = {"problems": [], "notice": None, "form": {}, "lists": {}}
+        return _page("approver", status_code=status, token=token, **(defaults | context | extra))
 
     @router.get("/a/{token}", response_class=HTMLResponse)
     def approver_page(token: str, sent: int = 0) -> Response:

@@ -278,7 +278,6 @@ def start_circulation(
                 findings=findings,
             )
     except PlancycleError as error:
-        get_run_logger().error(error.message_vi)
         return Circulation(year=year, version_number=0, groups=[], workbook="", refusal=error.message_vi)
 
 

@@ -155,6 +155,8 @@ def verify_link_token(
         body = json.loads(_unb64(payload))
     except (ValueError, UnicodeDecodeError):
         raise LinkError("tampered") from None
+    if not isinstance(body, dict) or not {"u", "y", "n", "e"} <= body.keys():  # e.g. an approver's link
+        raise LinkError("tampered")
     if datetime.fromtimestamp(body["e"], UTC) <= now:
         raise LinkError("expired")
     link = session.exec(select(AccessLink).where(AccessLink.nonce == body["n"])).first()
