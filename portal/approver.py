@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
@@ -80,7 +81,8 @@ def approver_routes(current_settings: Callable[[], Settings]) -> APIRouter:
         form = await request.form()
         values = {k: v for k, v in form.items() if isinstance(v, str)}
         lists = {k: [str(v) for v in form.getlist(k)] for k in ("unit_codes", "rejected_items")}
-        return _decide(token, values, lists)
+        # the Prefect client and the wait for the record block: off the event loop
+        return await run_in_threadpool(_decide, token, values, lists)
 
     def _decide(token: str, values: dict[str, str], lists: dict[str, list[str]]) -> Response:
         from tasks.approval.steps import send_decision

@@ -37,8 +37,8 @@ class ApproverGrant:
 
 
 def link_expiry(sent_on: date, wait_days: int) -> datetime:
-    """The end of the last day the stage waits for a decision (Vietnam's day ends at 17:00 UTC)."""
-    return datetime.combine(sent_on + timedelta(days=wait_days), time(17, 0), tzinfo=UTC)
+    """The end of the last day the stage waits for a decision (23:59 in Vietnam, 16:59 UTC)."""
+    return datetime.combine(sent_on + timedelta(days=wait_days), time(16, 59), tzinfo=UTC)
 
 
 def issue_approver_token(

@@ -99,13 +99,20 @@ def approved_view(*, session: Session, cycle: PlanningCycle, unit: Unit) -> dict
                 "cells": cells,
             }
         )
+    used = [  # only the sources the unit's items name: the table stays narrow on a phone
+        n for n, _s in enumerate(sources) if any(r["cells"][n]["proposed"] is not None for r in rows)
+    ]
+    for row in rows:
+        row["cells"] = [row["cells"][n] for n in used]
+    sources = [sources[n] for n in used]
+    totals = {s.code: totals[s.code] for s in sources}
     version = issued_version(session=session, cycle=cycle)
     return {
         "decision_number": cycle.decision_number,
         "decision_date": cycle.decision_date,
         "signer": cycle.decision_signer,
         "sources": sources,
-        "items": rows,
+        "rows": rows,
         "totals": totals,
         "total": sum(totals.values()),
         "version": version.number if version else None,

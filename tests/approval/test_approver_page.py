@@ -104,7 +104,7 @@ def test_an_invalid_decision_is_shown_on_the_page_and_nothing_is_recorded(
 
 
 def test_link_expires_with_the_stages_wait() -> None:
-    assert link_expiry(date(2026, 12, 9), 30) == datetime(2027, 1, 8, 17, 0, tzinfo=UTC)
+    assert link_expiry(date(2026, 12, 9), 30) == datetime(2027, 1, 8, 16, 59, tzinfo=UTC)
     assert approver_url("abc", get_settings()).endswith("/a/abc")
     assert 2 * TRIEU > 0 and YEAR == 2027
 
