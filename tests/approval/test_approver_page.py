@@ -138,3 +138,23 @@ def test_a_cycle_without_chain_is_refused_in_vietnamese_then_takes_the_default_c
     assert started.refusal is None and started.groups == [["STC"], ["UBND"]]
     session.expire_all()
     assert [s.code for s in list_stages(session=session, cycle=world.cycle)] == ["STC", "UBND"]
+
+
+def test_each_approver_is_sent_their_own_page_and_a_reply_by_date_in_working_days(
+    session: Session, world: World
+) -> None:
+    from tasks.approval.steps import approval_messages
+
+    messages = approval_messages.fn(
+        YEAR, 1, ["STC", "UBND"], "phu-luc.xlsx", "http://prefect/runs/x", date(2026, 12, 9)
+    )
+    assert [m.contact_id for m in messages] == [world.approvers["DT"].id, world.approvers["UBND"].id]
+    links = [m.context["link"] for m in messages]
+    assert all(link.startswith(get_settings().resolved_public_base_url + "/a/") for link in links)
+    assert links[0] != links[1]
+    # Wednesday 09/12/2026 + 5 working days (the default) = Wednesday 16/12/2026
+    assert {m.context["due"] for m in messages} == {date(2026, 12, 16)}
+    client = TestClient(create_app())
+    assert (
+        "Phó Giám đốc STC" in client.get(links[0].removeprefix(get_settings().resolved_public_base_url)).text
+    )
