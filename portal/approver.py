@@ -137,7 +137,8 @@ def approver_routes(current_settings: Callable[[], Settings]) -> APIRouter:
             path = issued_file(session=session, cycle_id=grant.cycle_id, kind=kind)
         if path is None:
             return _refused("unknown")
-        return _file(path.name, path, DOCX if path.suffix == ".docx" else XLSX)
+        media = {".docx": DOCX, ".xlsx": XLSX, ".pdf": "application/pdf"}[path.suffix]
+        return _file(path.name, path, media)
 
     return router
 

@@ -483,6 +483,7 @@ def publish_final_plan(
     folder, and build each lead unit's message of its approved items."""
     from tasks.consolidation.annexes import write_plan_workbook
     from tasks.consolidation.document import write_plan_document
+    from tasks.consolidation.pdf import docx_to_pdf
     from tasks.consolidation.plan import build_plan
 
     settings = get_settings()
@@ -503,12 +504,14 @@ def publish_final_plan(
         document = write_plan_document(
             plan, folder / f"{stem}.docx", province_name=settings.province_name, issued=True
         )
+        pdf = docx_to_pdf(document)  # when LibreOffice is installed (best effort)
         return {
             "version": version.number,
             "content_hash": version.content_hash,
             "total": version_totals(version.content)["total"],
             "workbook": str(workbook),
             "document": str(document),
+            "pdf": str(pdf) if pdf else None,
             "messages": plan_approved_messages(session=session, cycle=cycle, settings=settings),
         }
 

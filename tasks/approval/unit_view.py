@@ -29,7 +29,7 @@ def issued_version(*, session: Session, cycle: PlanningCycle) -> PlanVersion | N
 def issued_file(*, session: Session, cycle_id: int, kind: str) -> Path | None:
     """The issued plan's document (``"docx"``) or annex (``"xlsx"``), if it was written."""
     cycle = session.get(PlanningCycle, cycle_id)
-    if cycle is None or kind not in ("docx", "xlsx") or cycle.status != CycleStatus.approved:
+    if cycle is None or kind not in ("docx", "xlsx", "pdf") or cycle.status != CycleStatus.approved:
         return None
     version = issued_version(session=session, cycle=cycle)
     if version is None:
@@ -117,5 +117,6 @@ def approved_view(*, session: Session, cycle: PlanningCycle, unit: Unit) -> dict
         "total": sum(totals.values()),
         "version": version.number if version else None,
         "has_document": issued_file(session=session, cycle_id=cycle.id, kind="docx") is not None,  # type: ignore[arg-type]
+        "has_pdf": issued_file(session=session, cycle_id=cycle.id, kind="pdf") is not None,  # type: ignore[arg-type]
         "has_annex": issued_file(session=session, cycle_id=cycle.id, kind="xlsx") is not None,  # type: ignore[arg-type]
     }

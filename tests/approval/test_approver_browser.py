@@ -29,6 +29,7 @@ from plancycle.settings import get_settings
 from portal.app import create_app
 from tasks.approval.steps import default_chain_file
 from tasks.common.links import issue_link_token
+from tasks.consolidation.pdf import soffice
 from tests.approval.test_approver_page import TWO_STAGES
 from tests.approval.test_circulate_flow import Server, pause_key, start_run, wait_for
 from tests.approval.world import TRIEU, YEAR, build_world
@@ -216,5 +217,7 @@ def test_approver_returns_then_approves_from_the_emailed_link_on_a_phone(
         approved = page.inner_text("#duoc-duyet")
         assert "Bệnh án điện tử (có thuyết minh)" in approved and "2.400" in approved
         assert page.locator("#tep").count() == 0  # uploads closed
+        if soffice() is not None:  # the issued plan as PDF too, where LibreOffice is installed
+            assert page.locator("#tai-pdf").count() == 1
         shot(page, tmp_path, "5-unit-approved")
         browser.close()

@@ -7,11 +7,13 @@ import dataclasses
 from datetime import date
 from pathlib import Path
 
+import pytest
 from docx import Document
 from docx.enum.text import WD_COLOR_INDEX
 from sqlmodel import Session
 
 from tasks.consolidation.document import write_plan_document
+from tasks.consolidation.pdf import docx_to_pdf, soffice
 from tasks.consolidation.plan import build_plan, materialize_plan
 from tests.consolidation.plan_world import Item, add_submission, make_unit, new_cycle
 from tests.consolidation.test_plan_document import PLACEHOLDER, _all_paragraphs
@@ -53,3 +55,14 @@ def test_issued_plan_has_number_date_signer_and_no_draft_mark(session: Session, 
     assert "Phạm Văn Thành" in text and "PHÓ CHỦ TỊCH" in text
     assert gaps == [] and yellow == 0
     assert Document(str(tmp_path / "issued.docx")).core_properties.title.startswith("DỰ THẢO") is False
+
+
+@pytest.mark.skipif(soffice() is None, reason="LibreOffice is not installed")
+def test_the_issued_plan_as_pdf_through_libreoffice(session: Session, tmp_path: Path) -> None:
+    plan = dataclasses.replace(
+        _plan(session), decision_number="245/KH-UBND", decision_date=date(2027, 1, 5), decision_signer="A"
+    )
+    document = write_plan_document(plan, tmp_path / "KH2027.docx", province_name="Gia Lai", issued=True)
+    pdf = docx_to_pdf(document)
+    assert pdf == tmp_path / "KH2027.pdf" and pdf.read_bytes()[:5] == b"%PDF-"
+    assert not list(tmp_path.glob(".*partial"))
