@@ -22,6 +22,7 @@ from tasks.approval.versions import get_version
 from tasks.common.links import LinkError, read_signed_token, signed_token
 
 PURPOSE = "approval"
+DEFAULT_WAIT_DAYS = 30  # circulate-for-approval's timeout_days by default
 
 
 @dataclass
