@@ -47,7 +47,9 @@ def circulate_for_approval(
     year: int = form_field(..., title="Năm kế hoạch"),
     as_of: date | None = form_field(None, title="Ngày trình (để trống: hôm nay)"),
     stages: list[StageConfig] | None = form_field(
-        None, title="Trình tự phê duyệt (để trống: trình tự đã cấu hình cho kỳ kế hoạch)"
+        None,
+        title="Trình tự phê duyệt (để trống: trình tự đã cấu hình cho kỳ kế hoạch, "
+        "hoặc trình tự mặc định của tỉnh)",
     ),
     timeout_days: int = form_field(30, ge=1, le=365, title="Số ngày chờ tối đa mỗi ý kiến"),
 ) -> Any:

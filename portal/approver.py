@@ -74,6 +74,8 @@ def approver_routes(current_settings: Callable[[], Settings]) -> APIRouter:
             path = version_file(
                 session=session, grant=grant, kind=kind.rsplit(".", 1)[1], settings=current_settings()
             )
+        if path is None:
+            return _refused("unknown")
         return _file(path.name, path, DOCX if kind.endswith("docx") else XLSX)
 
     @router.post("/a/{token}", response_class=HTMLResponse)

@@ -19,7 +19,7 @@ from models.registry import Contact, Unit
 from plancycle.settings import Settings
 from tasks.approval.access import ApproverGrant, stage_decision
 from tasks.approval.decisions import AdjustmentIn, DecisionData, effective_plan, validate_decision
-from tasks.approval.versions import effective_amount, version_changes, version_totals
+from tasks.approval.versions import effective_amount, latest_version, version_changes, version_totals
 from tasks.consolidation.outputs import plan_folder
 from templates import error_text
 
@@ -33,16 +33,19 @@ def draft_path(year: int, number: int) -> Path:
     return plan_folder(year) / f"KH{year}_trinh-duyet_v{number}.docx"
 
 
-def version_file(*, session: Session, grant: ApproverGrant, kind: str, settings: Settings) -> Path:
+def version_file(*, session: Session, grant: ApproverGrant, kind: str, settings: Settings) -> Path | None:
     """The annex (``"xlsx"``) or the draft document (``"docx"``) of the link's version, written once: a
-    version never changes (the files are made from the plan as it stands, which is the version while it
-    is the latest one)."""
+    version never changes. The files are made from the plan as it stands, which is the version only while
+    it is the latest one: an older version's file not written then is ``None``."""
     from tasks.consolidation.annexes import write_plan_workbook
     from tasks.consolidation.document import write_plan_document
 
     year, number = grant.cycle.year, grant.version.number
     path = annex_path(year, number) if kind == "xlsx" else draft_path(year, number)
     if not path.exists():
+        latest = latest_version(session=session, cycle=grant.cycle)
+        if latest is None or latest.id != grant.version.id:
+            return None
         plan = effective_plan(session=session, cycle=grant.cycle, as_of=settings.today())
         if kind == "xlsx":
             write_plan_workbook(plan, path, province_name=settings.province_name)

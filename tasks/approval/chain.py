@@ -48,7 +48,9 @@ class StageConfig(BaseModel):
         min_length=1, title="Người phê duyệt (mã đơn vị, email hoặc mã liên hệ)"
     )
     allowed_decisions: list[DecisionKind] = Field(
-        default_factory=lambda: list(DECISION_KINDS), title="Các quyết định được phép"
+        default_factory=lambda: list(DECISION_KINDS),
+        title="Các quyết định được phép: approve = thống nhất, return_for_revision = trả lại, "
+        "adjust = điều chỉnh kinh phí, reject_items = loại nhiệm vụ",
     )
 
 
