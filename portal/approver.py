@@ -32,8 +32,10 @@ def _page(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
 
 
-def _refused(reason: str) -> HTMLResponse:
-    return _page("error", status_code=403, message=error_text("links", reason))
+def _refused(reason: str, catalog: str = "approver_page") -> HTMLResponse:
+    """The refusal page: an approver's link in the approvers' words, a unit's in the units'."""
+    key = f"link_{reason}" if catalog == "approver_page" else reason
+    return _page("error", status_code=403, message=error_text(catalog, key))
 
 
 def approver_routes(current_settings: Callable[[], Settings]) -> APIRouter:
@@ -135,10 +137,10 @@ def approver_routes(current_settings: Callable[[], Settings]) -> APIRouter:
             try:
                 grant = verify_link_token(session=session, token=token, settings=current_settings())
             except LinkError as error:
-                return _refused(error.reason)
+                return _refused(error.reason, "links")
             path = issued_file(session=session, cycle_id=grant.cycle_id, kind=kind)
         if path is None:
-            return _refused("unknown")
+            return _refused("unknown", "links")
         media = {".docx": DOCX, ".xlsx": XLSX, ".pdf": "application/pdf"}[path.suffix]
         return _file(path.name, path, media)
 

@@ -79,7 +79,8 @@ def test_the_link_opens_one_approvers_page_and_nothing_else(session: Session, wo
     assert client.get(f"/a/{token[:-3]}abc").status_code == 403
     expired = _token(session, world, "STC", world.approvers["DT"].id, days=-1)
     refused = client.get(f"/a/{expired}")
-    assert refused.status_code == 403 and "hết hạn" in refused.text
+    assert refused.status_code == 403 and "hết hạn" in refused.text and "thư xin ý kiến" not in refused.text
+    assert "không còn là người cho ý kiến" in client.get(f"/a/{outsider}").text
     # a unit's link is not an approver's link, and the other way round
     assert client.get(f"/u/{token}").status_code == 403
 
