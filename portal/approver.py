@@ -5,10 +5,12 @@ the issued plan a unit downloads from its own page once the plan is approved."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -25,6 +27,7 @@ from templates import environment, error_text
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 RECORD_WAIT_SECONDS = 60
+logger = logging.getLogger(__name__)
 
 
 def _page(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -111,6 +114,10 @@ def approver_routes(current_settings: Callable[[], Settings]) -> APIRouter:
                     data=data,
                     version=grant.version.number,
                 )
+            except (httpx.HTTPError, OSError) as error:  # the Prefect API is not reachable
+                logger.warning("approver page: Prefect API not reachable: %s", type(error).__name__)
+                text = error_text("approver_page", "prefect_unreachable")
+                return show(session, grant, token, status=503, problems=[text], form=values, lists=lists)
             except ApprovalError as error:
                 text = (
                     error_text(

@@ -159,3 +159,16 @@ def test_each_approver_is_sent_their_own_page_and_a_reply_by_date_in_working_day
     assert (
         "Phó Giám đốc STC" in client.get(links[0].removeprefix(get_settings().resolved_public_base_url)).text
     )
+
+
+def test_a_valid_decision_with_prefect_unreachable_is_refused_in_words(
+    session: Session, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.notify.servers import free_port
+
+    monkeypatch.setenv("PREFECT_API_URL", f"http://127.0.0.1:{free_port()}/api")  # nothing listens
+    client = TestClient(create_app())
+    token = _token(session, world, "STC", world.approvers["DT"].id)
+    answer = client.post(f"/a/{token}", data={"decision": "approve"})
+    assert answer.status_code == 503 and "Prefect" in answer.text and "Chưa có gì được ghi" in answer.text
+    assert session.exec(select(ApprovalDecision)).first() is None
