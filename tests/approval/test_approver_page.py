@@ -164,11 +164,15 @@ def test_each_approver_is_sent_their_own_page_and_a_reply_by_date_in_working_day
 def test_a_valid_decision_with_prefect_unreachable_is_refused_in_words(
     session: Session, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
     from tests.notify.servers import free_port
 
-    monkeypatch.setenv("PREFECT_API_URL", f"http://127.0.0.1:{free_port()}/api")  # nothing listens
-    client = TestClient(create_app())
+    nowhere = f"http://127.0.0.1:{free_port()}/api"  # nothing listens
+    monkeypatch.setenv("PREFECT_API_URL", nowhere)  # also when a session harness set the context before
     token = _token(session, world, "STC", world.approvers["DT"].id)
-    answer = client.post(f"/a/{token}", data={"decision": "approve"})
+    with temporary_settings(updates={PREFECT_API_URL: nowhere}):
+        client = TestClient(create_app())
+        answer = client.post(f"/a/{token}", data={"decision": "approve"})
     assert answer.status_code == 503 and "Prefect" in answer.text and "Chưa có gì được ghi" in answer.text
     assert session.exec(select(ApprovalDecision)).first() is None
