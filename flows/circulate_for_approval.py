@@ -22,6 +22,7 @@ from tasks.approval.steps import (
     prepare_version,
     publish_chain,
     publish_final_plan,
+    refused,
     return_to_units,
     returned,
     start_circulation,
@@ -46,7 +47,9 @@ def circulate_for_approval(
     year: int = form_field(..., title="Năm kế hoạch"),
     as_of: date | None = form_field(None, title="Ngày trình (để trống: hôm nay)"),
     stages: list[StageConfig] | None = form_field(
-        None, title="Trình tự phê duyệt (để trống: trình tự đã cấu hình cho kỳ kế hoạch)"
+        None,
+        title="Trình tự phê duyệt (để trống: trình tự đã cấu hình cho kỳ kế hoạch, "
+        "hoặc trình tự mặc định của tỉnh)",
     ),
     timeout_days: int = form_field(30, ge=1, le=365, title="Số ngày chờ tối đa mỗi ý kiến"),
 ) -> Any:
@@ -55,11 +58,13 @@ def circulate_for_approval(
     run_id = str(flow_run.id)
     link = flow_run_link()
     circulation = start_circulation(year, as_of, stages, run_id, actor=ACTOR)
+    if circulation.refusal:
+        return refused(circulation.refusal)
     version, workbook, findings = circulation.version_number, circulation.workbook, circulation.findings
     last_group = len(circulation.groups) - 1
     final: DecisionData | None = None
     for group_index, group in enumerate(circulation.groups):
-        deliver(approval_messages(year, version, group, workbook, link, as_of), as_of=as_of)
+        deliver(approval_messages(year, version, group, workbook, link, as_of, timeout_days), as_of=as_of)
         for stage_index, stage_code in enumerate(group):
             is_final_stage = group_index == last_group and stage_index == len(group) - 1
             attempt, problems = 1, []

@@ -42,6 +42,17 @@ class Settings(BaseSettings):
         "new links use signing_secret. See docs/production.md (rotation).",
     )
     link_valid_days: int = Field(60, ge=1, le=400)
+    approval_reply_working_days: int = Field(
+        5,
+        ge=1,
+        le=60,
+        description="Reply-by date in the approvers' email: this many working days after sending.",
+    )
+    approval_chain_file: Path | None = Field(
+        None,
+        description="The province's default approval chain (YAML), used when a cycle has none configured. "
+        "Default: data_dir/approval_chain.yaml (written by the demo seed).",
+    )
 
     # Notifications. Without an SMTP URL, email goes to the outbox folder.
     smtp_url: SecretStr | None = Field(

@@ -16,7 +16,9 @@ from models.db import get_engine
 from models.items import list_submission_items
 from models.submissions import get_submission, list_attempts, list_versions
 from plancycle.settings import Settings, get_settings
+from portal.approver import approver_routes
 from portal.open_data import open_data_router
+from tasks.approval.unit_view import approved_view
 from tasks.common.links import LinkError, LinkGrant, verify_link_token
 from tasks.progress.requests import unit_progress_reports
 from tasks.submissions.notices import notify_intake_result
@@ -73,6 +75,7 @@ def _view(session: Session, scope: _Scope, token: str, settings: Settings) -> di
         "items": items,
         "money_unit": cycle.money_unit,
         "progress_reports": unit_progress_reports(session=session, cycle=cycle, unit_id=scope.unit.id),  # type: ignore[union-attr]
+        "approved": approved_view(session=session, cycle=cycle, unit=scope.unit),  # type: ignore[arg-type]
     }
 
 
@@ -81,6 +84,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def current_settings() -> Settings:
         return settings or get_settings()
+
+    app.include_router(approver_routes(current_settings))  # approvers' pages, the issued plan
 
     def open_session() -> Session:
         return Session(get_engine(current_settings().resolved_database_url), expire_on_commit=False)

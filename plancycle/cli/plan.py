@@ -126,8 +126,9 @@ def decide(
             decision_date=decision_date.date() if decision_date else None,
             signer=signer,
             entered_by=entered_by,
+            channel="cli",
         )
-        run_name = send_decision(year=year, stage_code=stage, data=data)
+        run_name = send_decision(year=year, stage_code=stage, data=data).name
     except ApprovalError as error:
         typer.echo(error.message_vi, err=True)
         raise typer.Exit(1) from None

@@ -29,6 +29,10 @@ def seed_demo_if_empty() -> bool:
         import_registry(
             session=session, paths=[DEMO_DIR / "units.csv", DEMO_DIR / "contacts.csv"], actor="seed"
         )
+    chain = get_settings().approval_chain_file or get_settings().resolved_data_dir / "approval_chain.yaml"
+    if not chain.exists():  # the demo chain: appraisal by Finance, then the People's Committee's decision
+        chain.parent.mkdir(parents=True, exist_ok=True)
+        chain.write_text((DEMO_DIR / "approval_chain.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     return True
 
 

@@ -71,6 +71,7 @@ def _environment(data_dir: Path) -> None:
             "PLANCYCLE_DATABASE_URL": f"sqlite:///{data_dir / 'plancycle.db'}",
             "PLANCYCLE_ZALO_ENABLED": "true",  # no app id: Zalo messages go to the outbox too
             "PLANCYCLE_PROJECT_DIR": str(PROJECT_ROOT),
+            "PLANCYCLE_PORTAL_PORT": str(_free_port()),  # the approver's page the emails link to
         }
     )
     unused = ("PLANCYCLE_SMTP_URL", "PLANCYCLE_ZALO_APP_ID", "PLANCYCLE_INBOX_URL", "PLANCYCLE_OUTBOX_DIR")
@@ -113,6 +114,56 @@ class ServedApproval:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServedPortal:
+    """The portal (uvicorn) in a child process, as ``plancycle up`` runs it: the approver of the first stage
+    decides from the page their email links to."""
+
+    def __init__(self, api_url: str, log: Path) -> None:
+        from plancycle.settings import get_settings
+
+        settings = get_settings()
+        env = dict(os.environ)
+        env.update({"PREFECT_API_URL": api_url})
+        log.parent.mkdir(parents=True, exist_ok=True)
+        self.url = settings.local_portal_url
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "portal.app:app", "--host", "127.0.0.1"]
+            + ["--port", str(settings.portal_port)],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        import httpx
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and self.process.poll() is None:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.3)
+        raise RuntimeError(f"the portal did not start; see {log}")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -363,11 +414,13 @@ def simulate(
         with temporary_settings(updates={PREFECT_API_URL: api}):
             _quiet_console()
             served = ServedApproval(api, data_dir / "logs" / "serve-approval.log")
+            portal = ServedPortal(api, data_dir / "logs" / "portal.log")
             try:
                 season = Season(year=year, units=units, data_dir=data_dir, seed=seed, echo=echo)
                 season.result.prefect_api = api
                 run_season(season, served)
             finally:
+                portal.stop()
                 served.stop()
     finally:
         stack.stop()

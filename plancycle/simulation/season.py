@@ -199,7 +199,7 @@ def _approval(season: Season, served: ServedApproval, on: date) -> None:
     from prefect.deployments import run_deployment
 
     from plancycle.decisions import send_decision
-    from tasks.approval.decisions import AdjustmentIn, DecisionData
+    from tasks.approval.decisions import DecisionData
 
     texts = season.texts_all["approval"]
     emails = season.province.approver_emails
@@ -229,22 +229,16 @@ def _approval(season: Season, served: ServedApproval, on: date) -> None:
         key = _wait_paused(run.id, served)
         item_ref, source, amount = _largest_amount(season)
         lowered = amount * 4 // 5 // TRIEU
-        send_decision(
-            year=season.year,
-            stage_code=APPRAISER,
-            data=DecisionData(
-                approver=emails[APPRAISER],
-                decision="adjust",
-                comment=texts["appraisal_comment"],
-                adjustments=[
-                    AdjustmentIn(
-                        item_ref=item_ref,
-                        source_code=source,
-                        amount=f"{lowered:,}".replace(",", "."),
-                        reason=texts["adjust_reason"].format(year=season.year),
-                    )
-                ],
-            ),
+        # the appraiser decides from the page their email links to (the portal resumes the run)
+        _decide_on_page(
+            season,
+            emails[APPRAISER],
+            {
+                "decision": "adjust",
+                "comment": texts["appraisal_comment"],
+                f"amount_{item_ref}__{source}": f"{lowered:,}".replace(",", "."),
+                f"reason_{item_ref}": texts["adjust_reason"].format(year=season.year),
+            },
         )
         key = _wait_paused(run.id, served, after=key)
         record["total"] = _version_total(season)
@@ -275,6 +269,45 @@ def _approval(season: Season, served: ServedApproval, on: date) -> None:
         record["total"] = _version_total(season)
         record["counts"] = f"Quyết định {number} ngày {decided_on:%d/%m/%Y}; hỏi lại 1 lần"
         record["details"] = {"decision_number": number, "pause_keys": key}
+
+
+def _decide_on_page(season: Season, approver_email: str, form: dict[str, str]) -> None:
+    """Open the approver's page from the newest approval email they received (the outbox file SMTP would
+    have carried) and submit ``form``; the page resumes the waiting run and shows the recorded decision."""
+    import re
+    from email import message_from_bytes, policy
+
+    import httpx
+    from sqlmodel import col, select
+
+    from models import Contact, NotificationLog
+    from models.db import session_scope
+    from tasks.notify.channels import outbox_email_path
+
+    with session_scope() as session:
+        contact = session.exec(select(Contact).where(Contact.email == approver_email)).one()
+        log = session.exec(
+            select(NotificationLog)
+            .where(
+                NotificationLog.contact_id == contact.id,
+                NotificationLog.template == "approval_requested",
+                NotificationLog.channel == "email",
+            )
+            .order_by(col(NotificationLog.id).desc())
+        ).first()
+        assert log is not None, f"no approval email to {approver_email}"
+        path = outbox_email_path(season.settings, log.idempotency_key)
+    mail = message_from_bytes(path.read_bytes(), policy=policy.default)
+    body = mail.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    link = re.search(r"https?://\S+/a/\S+", body)
+    assert link is not None, f"no page link in {path}"
+    page = httpx.post(link.group(0), data=form, timeout=300, follow_redirects=True)
+    deadline = time.monotonic() + 300
+    while page.status_code == 200 and 'id="quyet-dinh"' not in page.text and time.monotonic() < deadline:
+        time.sleep(1)  # sent, still being recorded by the resumed run
+        page = httpx.get(link.group(0), timeout=60)
+    if page.status_code != 200 or 'id="quyet-dinh"' not in page.text:
+        raise AssertionError(f"the approver's page did not record the decision ({page.status_code})")
 
 
 def _wait_for_deployment(served: ServedApproval, timeout: float = 300) -> None:

@@ -19,9 +19,9 @@ from sqlmodel import Session, col, select
 
 from models.approval import ApprovalDecision, ApprovalStage, ApprovalStageApprover
 from models.audit import record_audit
-from models.base import nfc
+from models.base import ContactRole, nfc
 from models.cycle import PlanningCycle
-from models.registry import Contact
+from models.registry import Contact, get_unit_by_code, list_unit_contacts
 from tasks.errors import PlancycleError
 
 DecisionKind = Literal["approve", "return_for_revision", "adjust", "reject_items"]
@@ -44,9 +44,13 @@ class StageConfig(BaseModel):
     name: str = Field(min_length=1, max_length=200, title="Tên bước")
     sequence: int = Field(ge=1, title="Thứ tự (cùng thứ tự = song song)")
     deadline: date | None = Field(None, title="Hạn cho ý kiến")
-    approvers: list[str | int] = Field(min_length=1, title="Người phê duyệt (email hoặc mã liên hệ)")
+    approvers: list[str | int] = Field(
+        min_length=1, title="Người phê duyệt (mã đơn vị, email hoặc mã liên hệ)"
+    )
     allowed_decisions: list[DecisionKind] = Field(
-        default_factory=lambda: list(DECISION_KINDS), title="Các quyết định được phép"
+        default_factory=lambda: list(DECISION_KINDS),
+        title="Các quyết định được phép: approve = thống nhất, return_for_revision = trả lại, "
+        "adjust = điều chỉnh kinh phí, reject_items = loại nhiệm vụ",
     )
 
 
@@ -70,6 +74,22 @@ def resolve_contact(session: Session, who: str | int) -> Contact | None:
     return matches[0] if matches else None
 
 
+def resolve_approvers(session: Session, who: str | int) -> list[Contact]:
+    """The contacts ``who`` names: one contact by id or email, or a unit by its code (its active approvers,
+    else its heads, as the registry lists them: vai_tro phe_duyet, thu_truong)."""
+    contact = resolve_contact(session, who)
+    if contact is not None:
+        return [contact]
+    unit = get_unit_by_code(session=session, code=str(who).strip())
+    if unit is None or unit.id is None:
+        return []
+    for role in (ContactRole.approver, ContactRole.head):
+        found = list_unit_contacts(session=session, unit_id=unit.id, roles=[role])
+        if found:
+            return found
+    return []
+
+
 def configure_chain(
     *, session: Session, cycle: PlanningCycle, stages: list[StageConfig] | list[dict[str, Any]], actor: str
 ) -> list[ApprovalStage]:
@@ -86,10 +106,10 @@ def configure_chain(
     for config in configs:
         contact_ids: list[int] = []
         for who in config.approvers:
-            contact = resolve_contact(session, who)
-            if contact is None or contact.id is None:
+            contacts = resolve_approvers(session, who)
+            if not contacts:
                 raise ApprovalError("unknown_approver", stage=config.code, who=who)
-            contact_ids.append(contact.id)
+            contact_ids += [c.id for c in contacts if c.id is not None and c.id not in contact_ids]
         stage = existing.pop(config.code, None)
         values = {
             "name": nfc(config.name),

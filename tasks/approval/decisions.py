@@ -36,6 +36,7 @@ from tasks.consolidation.plan import build_plan
 from templates import error_text, load_yaml
 
 CIRCULATION_STARTED = "approval.circulation_started"
+DecisionChannel = Literal["prefect_ui", "portal", "cli"]
 
 
 class DecisionRefused(ValueError):
@@ -76,6 +77,10 @@ class DecisionData(BaseModel):
     decision_date: date | None = Field(None, title="Ngày quyết định (bước cuối)")
     signer: str | None = Field(None, title="Người ký (bước cuối)")
     entered_by: str | None = Field(None, title="Người nhập thay (khi nhập hộ người phê duyệt)")
+    channel: DecisionChannel = Field(
+        "prefect_ui",
+        title="Nhập từ: prefect_ui = giao diện Prefect, portal = trang phê duyệt, cli = dòng lệnh",
+    )
 
 
 def parse_adjustment(text: str) -> AdjustmentIn:
@@ -122,11 +127,12 @@ def validate_decision(
         problems.append(error_text("approval", key, "vi", **values))
 
     if data.decision not in stage.allowed_decisions:
+        kinds = load_yaml("workbook/approval_audit.yaml")["decisions"]
         refuse(
             "decision_not_allowed",
             stage=stage.name,
-            kind=data.decision,
-            allowed=", ".join(stage.allowed_decisions),
+            kind=kinds.get(data.decision, data.decision),
+            allowed=", ".join(kinds.get(k, k) for k in stage.allowed_decisions),
         )
     contact = resolve_contact(session, data.approver) if data.approver.strip() else None
     approver_ids = {c.id for c in stage_approvers(session=session, stage=stage)}
@@ -249,7 +255,7 @@ def record_decision(
         "entered_on_behalf"
     ].format(entered_by=data.entered_by, approver=contact.email or contact.full_name)
     who = decided_by or contact.email or contact.full_name
-    payload: dict[str, Any] = {"stage": stage.code, "version": version.number}
+    payload: dict[str, Any] = {"stage": stage.code, "version": version.number, "channel": data.channel}
     items = {
         i.row_ref: i
         for i in session.exec(select(PlanItem).where(PlanItem.cycle_id == cycle.id))

@@ -5,6 +5,7 @@ plan is issued or amended. Plain functions in the caller's transaction."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from sqlmodel import Session, select
 from models.approval import ApprovalStage
 from models.cycle import PlanningCycle
 from models.items import PlanItem
-from models.registry import Unit, get_unit_by_code
+from models.registry import Contact, Unit, get_unit_by_code
 from plancycle.settings import Settings
 from tasks.approval.amendments import Amendment, amendment_entries, amendment_texts
 from tasks.approval.chain import stage_approvers
@@ -35,9 +36,11 @@ def approval_request_messages(
     due: date,
     link: str,
     attachments: list[Path] | None = None,
+    link_for: Callable[[Contact], str] | None = None,
 ) -> list[Message]:
     """One message to each approver of ``stage`` asking for a decision on the plan ``content`` (a
-    version's content, or the plan as an amendment would make it), keyed ``key``."""
+    version's content, or the plan as an amendment would make it), keyed ``key``. ``link_for`` gives each
+    approver their own address (the approver's page); otherwise every message carries ``link``."""
     context = {
         "cycle": {"title": cycle.title, "year": cycle.year},
         "plan_title": plan_title,
@@ -46,14 +49,27 @@ def approval_request_messages(
         "due": due,
         "link": link,
     }
-    return contact_messages(
-        contacts=stage_approvers(session=session, stage=stage),
-        template="approval_requested",
-        key=key,
-        cycle=cycle,
-        context=context,
-        attachments=attachments,
-    )
+    contacts = stage_approvers(session=session, stage=stage)
+    if link_for is None:
+        return contact_messages(
+            contacts=contacts,
+            template="approval_requested",
+            key=key,
+            cycle=cycle,
+            context=context,
+            attachments=attachments,
+        )
+    messages: list[Message] = []
+    for contact in contacts:
+        messages += contact_messages(
+            contacts=[contact],
+            template="approval_requested",
+            key=key,
+            cycle=cycle,
+            context=context | {"link": link_for(contact)},
+            attachments=attachments,
+        )
+    return messages
 
 
 def plan_approved_messages(*, session: Session, cycle: PlanningCycle, settings: Settings) -> list[Message]:

@@ -5,7 +5,6 @@ Words from ``templates/workbook/approval_audit.yaml`` and ``templates/reports/ap
 from __future__ import annotations
 
 import io
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +27,8 @@ from tasks.approval.versions import (
     version_changes,
     version_totals,
 )
-from templates import environment, load_yaml
+from tasks.common.money import format_money_with_unit
+from templates import environment, format_local_datetime, load_yaml
 
 CHAIN_ACTIONS = ("approval.", "plan.version", "plan.amount", "plan.item", "plan.approved")
 
@@ -47,20 +47,83 @@ def chain_audit_entries(*, session: Session, cycle: PlanningCycle) -> list[Audit
 
 
 def audit_rows(*, session: Session, cycle: PlanningCycle) -> list[dict[str, Any]]:
-    """One row per entry, headed with the labels of the template (also the Prefect table artifact)."""
+    """One row per entry, headed with the labels of the template (also the Prefect table artifact): local
+    time, who, what, about what (a version named as its files name it), the details as a sentence."""
     texts = approval_texts()
     columns = texts["columns"]
     actions = texts["actions"]
     return [
         {
-            columns["at"]: entry.at.strftime("%d/%m/%Y %H:%M:%S") if entry.at else "",
-            columns["actor"]: entry.actor,
+            columns["at"]: format_local_datetime(entry.at),
+            columns["actor"]: texts["actors"].get(entry.actor, entry.actor),
             columns["action"]: actions.get(entry.action, entry.action),
-            columns["entity"]: f"{entry.entity} {entry.entity_id or ''}".strip(),
-            columns["details"]: json.dumps(entry.details or {}, ensure_ascii=False, sort_keys=True),
+            columns["entity"]: _subject(session, cycle, entry, texts),
+            columns["details"]: _details(entry.details or {}, texts, cycle.money_unit),
         }
         for entry in chain_audit_entries(session=session, cycle=cycle)
     ]
+
+
+def version_name(cycle: PlanningCycle, version: PlanVersion) -> str:
+    """A version as the documents name it: "Phiên bản 2 (KH2027_trinh-duyet_v2)", the issued one
+    "Phiên bản 3 – bản ban hành (KH2027_ban-hanh_v3)"."""
+    key = "version_final" if version.is_final else "version"
+    return approval_texts()["subjects"][key].format(number=version.number, year=cycle.year)
+
+
+def _subject(session: Session, cycle: PlanningCycle, entry: AuditEntry, texts: dict[str, Any]) -> str:
+    from models.items import PlanItem
+
+    subjects = texts["subjects"]
+    if entry.entity == "planversion" and entry.entity_id:
+        version = session.get(PlanVersion, int(entry.entity_id))
+        if version is not None:
+            return version_name(cycle, version)
+    if entry.entity == "planitem" and entry.entity_id:
+        item = session.get(PlanItem, int(entry.entity_id))
+        if item is not None:
+            return subjects["item"].format(ref=item.row_ref or item.position, name=item.name)
+    if entry.entity == "approvaldecision":
+        stage = (entry.details or {}).get("stage", "")
+        return subjects["decision"].format(stage=stage)
+    if entry.entity == "planningcycle":
+        return subjects["cycle"].format(year=cycle.year)
+    return f"{entry.entity} {entry.entity_id or ''}".strip()
+
+
+def _details(details: dict[str, Any], texts: dict[str, Any], money_unit: str) -> str:
+    """``details`` as "Bước: STC; Phiên bản: 2; …" in the template's words (technical keys left out)."""
+    labels, values = texts["detail_labels"], texts["detail_values"]
+    parts: list[str] = []
+    for key, value in details.items():
+        if key not in labels or value is None or value == "" or value == []:
+            continue
+        if key in ("before", "after") and isinstance(value, int):
+            shown = format_money_with_unit(value, money_unit)
+        elif key == "adjustments":
+            shown = "; ".join(
+                texts["adjustment"].format(
+                    item=a.get("item"),
+                    source=a.get("source"),
+                    before=format_money_with_unit(a.get("before"), money_unit),
+                    after=format_money_with_unit(a.get("after"), money_unit),
+                    reason=a.get("reason") or "",
+                )
+                for a in value
+            )
+        elif key == "decision_date" and isinstance(value, str):
+            shown = "/".join(reversed(value.split("-")))
+        elif key == "reason" and isinstance(value, str) and ":" in value:  # "adjust:STC"
+            kind, _, stage = value.partition(":")
+            shown = f"{texts['decisions'].get(kind, kind)} ({stage})"
+        elif isinstance(value, bool):
+            shown = values["yes"] if value else values["no"]
+        elif isinstance(value, list):
+            shown = ", ".join(str(v) for v in value)
+        else:
+            shown = str(values.get(key, {}).get(value, value) if isinstance(value, str) else value)
+        parts.append(f"{labels[key]}: {shown}")
+    return "; ".join(parts)
 
 
 def audit_workbook(*, session: Session, cycle: PlanningCycle) -> bytes:
@@ -179,6 +242,7 @@ def decisions_markdown(*, session: Session, cycle: PlanningCycle, version: int |
         versions=[v for v in versions if version is None or v.number == version],
         sources=[s.code for s in list_funding_sources(session=session, cycle_id=cycle.id)],  # type: ignore[arg-type]
         labels=approval_texts()["decisions"],
+        channels=approval_texts()["detail_values"]["channel"],
     )
 
 

@@ -18,9 +18,19 @@ from typing import Any
 from prefect import get_run_logger, suspend_flow_run, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    FlowFilter,
+    FlowFilterName,
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.flow_runs import resume_flow_run
 from prefect.input import RunInput
 from prefect.runtime import flow_run
-from prefect.states import Completed, State
+from prefect.states import Completed, Failed, State
 from pydantic import Field
 from sqlmodel import Session
 
@@ -46,6 +56,7 @@ from tasks.approval.chain import (
     configure_chain,
     get_stage,
     list_stages,
+    load_chain_file,
     stage_groups,
 )
 from tasks.approval.decisions import (
@@ -64,10 +75,17 @@ from tasks.approval.reports import (
     decision_request_markdown,
     decisions_markdown,
 )
-from tasks.approval.suspension import run_url
+from tasks.approval.suspension import (
+    CIRCULATION_FLOW,
+    input_schema_key,
+    parse_pause_key,
+    run_url,
+    waits_for_stage,
+)
 from tasks.approval.versions import get_version, latest_version, list_versions, version_totals
 from tasks.artifacts import publish_markdown
 from tasks.consolidation.outputs import plan_folder
+from tasks.errors import PlancycleError
 from tasks.notify.delivery import Message
 from tasks.submissions.cycles import require_cycle
 from tasks.submissions.review import ItemComment, ReviewError, return_submission
@@ -130,6 +148,68 @@ def returned(summary: dict[str, Any], reason: str, **values: object) -> State:
     return Completed(message=words[reason].format(**values), name=words["name"], data=summary)
 
 
+# ---------------------------------------------------------------- answering a waiting run (CLI, portal)
+# ``plancycle decide`` and the approver's page in the portal give a decision to the circulation waiting
+# for it through the Prefect API, with the same ``run_input`` the Prefect UI form sends: the flow validates
+# and records it itself (one decision path).
+
+
+def waiting_run(*, year: int, stage_code: str, version: int | None = None) -> FlowRun | None:
+    """The suspended circulation of ``year`` whose pause key names ``stage_code`` (and ``version`` when
+    given), newest first."""
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[CIRCULATION_FLOW])),
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
+            ),
+        )
+    for run in sorted(runs, key=lambda r: r.created or 0, reverse=True):  # type: ignore[arg-type,return-value]
+        key = str(run.state.state_details.pause_key) if run.state else ""
+        pause = parse_pause_key(key)
+        if version is not None and (pause is None or pause.version_number != version):
+            continue
+        if int(run.parameters.get("year", 0)) == year and waits_for_stage(key, stage_code):
+            return run
+    return None
+
+
+def input_ready(run: FlowRun, timeout: float = 0) -> bool:
+    """Whether the suspended run has saved the form it waits for. Prefect marks the run suspended first
+    and saves the form's schema just after, so a decision sent in between would not be checked against
+    it; wait up to ``timeout`` seconds for it."""
+    import time
+
+    from prefect.exceptions import ObjectNotFound
+
+    key = str(run.state.state_details.pause_key) if run.state else ""
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while True:
+            try:
+                client.read_flow_run_input(run.id, input_schema_key(key))
+                return True
+            except ObjectNotFound:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.2)
+
+
+def send_decision(*, year: int, stage_code: str, data: DecisionData, version: int | None = None) -> FlowRun:
+    """Resume the waiting run with ``data`` as its input (the same ``run_input`` the Prefect UI form
+    sends); returns the run as it was waiting. ``ApprovalError`` when no run waits for the stage (on
+    ``version`` when given) or Prefect refuses the answer."""
+    run = waiting_run(year=year, stage_code=stage_code, version=version)
+    if run is None or not input_ready(run, timeout=30):
+        raise ApprovalError("no_waiting_run", year=year, stage=stage_code)
+    answer: dict[str, Any] = data.model_dump(mode="json")
+    try:
+        resume_flow_run(run.id, run_input=answer)
+    except RuntimeError as error:
+        raise ApprovalError("resume_refused", reason=str(error)) from None
+    return run
+
+
 # ---------------------------------------------------------------- circulate-for-approval
 
 
@@ -142,34 +222,70 @@ class Circulation:
     groups: list[list[str]]
     workbook: str
     findings: list[dict[str, Any]] = field(default_factory=list)
+    refusal: str | None = None  # why the circulation cannot start (no chain, a wrong chain)
 
 
 def _package_path(year: int, number: int) -> Path:
     return plan_folder(year) / f"KH{year}_trinh-duyet_v{number}.xlsx"
 
 
+def default_chain_file() -> Path:
+    """The province's default chain: ``PLANCYCLE_APPROVAL_CHAIN_FILE``, else data_dir/approval_chain.yaml
+    (the demo seed writes one)."""
+    settings = get_settings()
+    return settings.approval_chain_file or settings.resolved_data_dir / "approval_chain.yaml"
+
+
+def _default_stages() -> list[StageConfig]:
+    from pydantic import ValidationError
+
+    path = default_chain_file()
+    if not path.exists():
+        return []
+    try:
+        return load_chain_file(path)
+    except (OSError, ValueError, ValidationError) as error:
+        raise ApprovalError("bad_chain_file", path=path, reason=str(error).splitlines()[0]) from None
+
+
 @task(name="chốt phiên bản và bắt đầu trình duyệt", cache_policy=NO_CACHE)
 def start_circulation(
     year: int, as_of: date, stages: list[StageConfig] | None, flow_run_id: str, actor: str
 ) -> Circulation:
-    """Configure the chain (if given), freeze the plan, and remember which version this run circulates;
-    a re-executed run gets the same version back even if decisions have since created newer ones."""
-    with session_scope() as session:
-        cycle = require_cycle(session=session, year=year)
-        if stages:
-            configure_chain(session=session, cycle=cycle, stages=stages, actor=actor)
-        chain = list_stages(session=session, cycle=cycle)
-        if not chain:
-            raise ApprovalError("no_stages", year=year)
-        version = begin_circulation(session=session, cycle=cycle, flow_run_id=flow_run_id, actor=actor)
-        findings = write_package(session, cycle, version, as_of)
-        return Circulation(
-            year=year,
-            version_number=version.number,
-            groups=[[s.code for s in group] for group in stage_groups(chain)],
-            workbook=str(_package_path(year, version.number)),
-            findings=findings,
-        )
+    """Configure the chain (if given; else the cycle's; else the province's default chain file), freeze
+    the plan, and remember which version this run circulates; a re-executed run gets the same version
+    back even if decisions have since created newer ones. A missing or wrong chain comes back as
+    ``refusal`` (the Vietnamese message the run ends with), nothing written."""
+    try:
+        with session_scope() as session:
+            cycle = require_cycle(session=session, year=year)
+            if stages:
+                configure_chain(session=session, cycle=cycle, stages=stages, actor=actor)
+            chain = list_stages(session=session, cycle=cycle)
+            if not chain:
+                defaults = _default_stages()
+                if defaults:
+                    configure_chain(session=session, cycle=cycle, stages=defaults, actor=actor)
+                    chain = list_stages(session=session, cycle=cycle)
+            if not chain:
+                raise ApprovalError("no_stages", year=year)
+            version = begin_circulation(session=session, cycle=cycle, flow_run_id=flow_run_id, actor=actor)
+            findings = write_package(session, cycle, version, as_of)
+            return Circulation(
+                year=year,
+                version_number=version.number,
+                groups=[[s.code for s in group] for group in stage_groups(chain)],
+                workbook=str(_package_path(year, version.number)),
+                findings=findings,
+            )
+    except PlancycleError as error:
+        return Circulation(year=year, version_number=0, groups=[], workbook="", refusal=error.message_vi)
+
+
+def refused(message: str) -> State:
+    """How a run ends when it cannot start (no chain, a wrong chain): failed, with the Vietnamese
+    message, no traceback."""
+    return Failed(message=message, name=_words()["refused_name"])
 
 
 def write_package(
@@ -199,17 +315,45 @@ def prepare_version(year: int, version_number: int, as_of: date) -> tuple[str, l
 
 @task(name="thư xin ý kiến người phê duyệt", cache_policy=NO_CACHE)
 def approval_messages(
-    year: int, version_number: int, stage_codes: list[str], workbook: str, link: str, as_of: date
+    year: int,
+    version_number: int,
+    stage_codes: list[str],
+    workbook: str,
+    link: str,
+    as_of: date,
+    wait_days: int = 30,
 ) -> list[Message]:
     """One message per approver of each stage, keyed by version, stage and contact: a re-executed run
-    (or a second notice of the same version) sends nothing twice."""
+    (or a second notice of the same version) sends nothing twice. Each approver's message links to their
+    own page in the portal (scoped to them, the stage and the version, valid while the stage waits); the
+    reply-by date is the stage's deadline, else N working days after sending."""
+    from tasks.approval.access import approver_url, issue_approver_token, link_expiry
+    from tasks.common.calendar import WorkingCalendar
+
+    settings = get_settings()
     messages: list[Message] = []
     with session_scope() as session:
         cycle = require_cycle(session=session, year=year)
         version = get_version(session=session, cycle=cycle, number=version_number)
         assert version is not None
+        reply_by = WorkingCalendar.from_session(session).add_working_days(
+            as_of, settings.approval_reply_working_days
+        )
         for code in stage_codes:
             stage = get_stage(session=session, cycle=cycle, code=code)
+
+            def page(contact: Any, stage: Any = stage) -> str:
+                token = issue_approver_token(
+                    cycle=cycle,
+                    stage=stage,
+                    version_number=version_number,
+                    contact=contact,
+                    expires=link_expiry(as_of, wait_days),
+                    settings=settings,
+                )
+                return approver_url(token, settings)
+
+            deadline = stage.deadline or cycle.approval_deadline
             messages += approval_request_messages(
                 session=session,
                 cycle=cycle,
@@ -217,9 +361,10 @@ def approval_messages(
                 key=f"approval:{year}:v{version_number}:{code}",
                 content=version.content,
                 plan_title=cycle.title,
-                due=stage.deadline or cycle.approval_deadline or as_of,
+                due=deadline if deadline and deadline > as_of else reply_by,
                 link=link,
                 attachments=[Path(workbook)],
+                link_for=page,
             )
     return messages
 
@@ -339,6 +484,7 @@ def publish_final_plan(
     folder, and build each lead unit's message of its approved items."""
     from tasks.consolidation.annexes import write_plan_workbook
     from tasks.consolidation.document import write_plan_document
+    from tasks.consolidation.pdf import docx_to_pdf
     from tasks.consolidation.plan import build_plan
 
     settings = get_settings()
@@ -356,13 +502,17 @@ def publish_final_plan(
         folder = plan_folder(year)
         stem = f"KH{year}_ban-hanh_v{version.number}"
         workbook = write_plan_workbook(plan, folder / f"{stem}.xlsx", province_name=settings.province_name)
-        document = write_plan_document(plan, folder / f"{stem}.docx", province_name=settings.province_name)
+        document = write_plan_document(
+            plan, folder / f"{stem}.docx", province_name=settings.province_name, issued=True
+        )
+        pdf = docx_to_pdf(document)  # when LibreOffice is installed (best effort)
         return {
             "version": version.number,
             "content_hash": version.content_hash,
             "total": version_totals(version.content)["total"],
             "workbook": str(workbook),
             "document": str(document),
+            "pdf": str(pdf) if pdf else None,
             "messages": plan_approved_messages(session=session, cycle=cycle, settings=settings),
         }
 

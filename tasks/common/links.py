@@ -64,6 +64,28 @@ def _sign(payload: str, key: bytes) -> str:
     return _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
 
 
+def signed_token(payload: dict[str, object], settings: Settings) -> str:
+    """``payload`` as a token ``<payload>.<signature>`` signed with the current secret (any scope: unit
+    links here, approvers' links in ``tasks/approval/access.py``)."""
+    text = _b64(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())
+    return f"{text}.{_sign(text, signing_keys(settings)[0])}"
+
+
+def read_signed_token(token: str, settings: Settings) -> dict[str, object]:
+    """The payload of a token signed by ``signed_token`` with any accepted key; ``LinkError("tampered")``
+    when the signature or the payload does not hold."""
+    payload, _, signature = token.partition(".")
+    if not payload or not signature or not _signature_matches(payload, signature, settings):
+        raise LinkError("tampered")
+    try:
+        body = json.loads(_unb64(payload))
+    except (ValueError, UnicodeDecodeError):
+        raise LinkError("tampered") from None
+    if not isinstance(body, dict):
+        raise LinkError("tampered")
+    return body
+
+
 def _signature_matches(payload: str, signature: str, settings: Settings) -> bool:
     """Constant-time comparison against every accepted key (all of them, so timing says nothing)."""
     given = signature.encode()  # bytes: a non-ASCII str would make compare_digest raise
@@ -133,6 +155,8 @@ def verify_link_token(
         body = json.loads(_unb64(payload))
     except (ValueError, UnicodeDecodeError):
         raise LinkError("tampered") from None
+    if not isinstance(body, dict) or not {"u", "y", "n", "e"} <= body.keys():  # e.g. an approver's link
+        raise LinkError("tampered")
     if datetime.fromtimestamp(body["e"], UTC) <= now:
         raise LinkError("expired")
     link = session.exec(select(AccessLink).where(AccessLink.nonce == body["n"])).first()

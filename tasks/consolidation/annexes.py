@@ -294,19 +294,18 @@ def _write_annex01(ws: Worksheet, plan: ConsolidatedPlan, fmt: SheetFormats, pro
     for col, (_key, width) in enumerate(widths):
         ws.set_column(col, col, width)
     print_setup(ws, all_texts)
-    if plan.previous_year is None:
-        ws.write_string(0, 0, render_text(texts["none"], **values), fmt.plain)
-        return
     table_width = sum(w for _k, w in widths)
     write_line(ws, 0, last_col, texts["label"], fmt.label)
-    title = render_text(texts["title"], **values)
+    title_values = values | {"previous_year": plan.previous_year or plan.year - 1}
+    title = render_text(texts["title"], **title_values)
     write_line(
         ws, 1, last_col, title, fmt.title, height=wrapped_height(title, table_width / 1.2, line_height=18)
     )
     write_line(ws, 2, last_col, reference_line(plan, province_name=province_name), fmt.reference, height=18)
     annex = plan.annex01
-    if annex is None or annex.empty:
-        ws.write_string(4, 0, render_text(texts["empty"], **values), fmt.plain)
+    if plan.previous_year is None or annex is None or annex.empty:  # a sentence across the table
+        key = "none" if plan.previous_year is None else "empty"
+        write_line(ws, 4, last_col, render_text(texts[key], **values), fmt.plain, height=24)
         return
     ws.set_row(4, 32)
     for col, (key, _width) in enumerate(widths):

@@ -93,8 +93,10 @@ def _text(value: Any) -> str:
 class _PlanDocument:
     """Lays out one plan. Python decides which sentences apply; the YAML says them."""
 
-    def __init__(self, plan: ConsolidatedPlan, province_name: str) -> None:
+    def __init__(self, plan: ConsolidatedPlan, province_name: str, issued: bool = False) -> None:
         self.plan = plan
+        # the issued plan: number, date and signer of the decision, no draft mark, no gap to fill
+        self.issued = issued and bool(plan.decision_number)
         self.texts = document_texts()
         self.layout = self.texts["layout"]
         self.province = nfc(province_name.strip())
@@ -130,6 +132,8 @@ class _PlanDocument:
         return self._render(template, **(self.context | values))
 
     def placeholder(self, what: str) -> str:
+        if getattr(self, "issued", False):
+            return ""  # the issued plan has no gap marks: what was not filled in is left out
         return self._render(self.texts["placeholder"], what=what)
 
     def money(self, amount: int) -> str:
@@ -139,6 +143,8 @@ class _PlanDocument:
 
     def _runs(self, paragraph: Paragraph, text: str, **style: Any) -> Paragraph:
         """Add ``text`` as runs; placeholders become highlighted runs of their own."""
+        if self.issued and not text.strip(" -–;.:"):
+            return paragraph  # a line that held only a gap mark
         for piece in self._placeholder_pattern.split(text):
             if not piece:
                 continue
@@ -258,6 +264,11 @@ class _PlanDocument:
         number.style = styles[CELL_STYLE]
         number.alignment = WD_ALIGN_PARAGRAPH.CENTER
         add_page_field(number)
+        properties = self.doc.core_properties
+        properties.language = "vi-VN"
+        if self.issued:
+            properties.title = nfc(self.plan.title)
+            return
         # The draft mark, boxed, on the first page only.
         mark = section.first_page_header.paragraphs[0]
         mark.style = styles[CELL_STYLE]
@@ -269,9 +280,7 @@ class _PlanDocument:
         note.alignment = WD_ALIGN_PARAGRAPH.RIGHT
         self._runs(note, self.t(self.texts["draft_note"]), italic=True, size=layout["tiny_size_pt"])
 
-        properties = self.doc.core_properties
         properties.title = nfc(f"{self.t(self.texts['draft_mark'])} {self.plan.title}")
-        properties.language = "vi-VN"
 
     # blocks
 
@@ -293,16 +302,29 @@ class _PlanDocument:
         self.cell(nation, self.t(texts["nation"]), align=WD_ALIGN_PARAGRAPH.CENTER, bold=True, size=small)
         self.centred(nation, self.t(texts["motto"]), bold=True, size=layout["size_pt"])
         self.rule(nation, width_mm=right, length_mm=62)
-        number = self.cell(table.cell(1, 0), self.t(texts["number"]), align=WD_ALIGN_PARAGRAPH.CENTER)
+        issued = self.issued_values()
+        number = self.cell(
+            table.cell(1, 0),
+            self.t(texts["number_issued" if issued else "number"], **issued),
+            align=WD_ALIGN_PARAGRAPH.CENTER,
+        )
         number.paragraph_format.space_before = Pt(6)
         place = self.cell(
             table.cell(1, 1),
-            self.t(texts["place_date"]),
+            self.t(
+                texts["place_date_issued" if issued and self.plan.decision_date else "place_date"], **issued
+            ),
             align=WD_ALIGN_PARAGRAPH.CENTER,
             italic=True,
             size=layout["size_pt"],
         )
         place.paragraph_format.space_before = Pt(6)
+
+    def issued_values(self) -> dict[str, Any]:
+        """The decision's number and date as the issued plan prints them (empty for a draft)."""
+        if not self.issued:
+            return {}
+        return {"decision_number": _text(self.plan.decision_number), "decision_date": self.plan.decision_date}
 
     def title_block(self) -> None:
         texts, size = self.texts["title"], self.layout["size_pt"]
@@ -315,7 +337,8 @@ class _PlanDocument:
                 break
         title = title[:1].upper() + title[1:]
         self.centred(self.doc, title, bold=True, size=size)
-        if self.plan.decision_number:
+        number = _text(self.plan.decision_number)
+        if number and not (self.issued and self.texts["header"]["own_number_mark"] in number):
             self.centred(
                 self.doc,
                 self.t(
@@ -638,13 +661,17 @@ class _PlanDocument:
         return path
 
 
-def write_plan_document(plan: ConsolidatedPlan, path: Path, *, province_name: str) -> Path:
-    """Write the draft plan (DỰ THẢO Kế hoạch …/KH-UBND) of ``plan`` to ``path`` (.docx) and return it.
+def write_plan_document(
+    plan: ConsolidatedPlan, path: Path, *, province_name: str, issued: bool = False
+) -> Path:
+    """Write the draft plan (DỰ THẢO Kế hoạch …/KH-UBND) of ``plan`` to ``path`` (.docx) and return it;
+    with ``issued`` (and the plan's decision number set), the issued plan: its number and date in the
+    header, the signer's name, no "DỰ THẢO" mark and no gap marks.
 
     Deterministic and safe to run twice: the same plan gives the same text, and the file is replaced.
     ``province_name`` is the province as the documents write it ("Gia Lai"; settings.province_name).
     """
-    return _PlanDocument(plan, province_name).write(Path(path))
+    return _PlanDocument(plan, province_name, issued=issued).write(Path(path))
 
 
 # Exposed for the tests and for callers that show the same gaps elsewhere (e.g. a checklist).

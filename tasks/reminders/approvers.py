@@ -18,12 +18,15 @@ from datetime import date, datetime
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
-from models import ApprovalDecision, ApprovalStage, AuditEntry, PlanningCycle
+from models import ApprovalDecision, ApprovalStage, AuditEntry, Contact, PlanningCycle
 from models.base import CycleStatus, RequestKind
+from models.items import PlanVersion
 from plancycle.settings import Settings
+from tasks.approval.access import DEFAULT_WAIT_DAYS, approver_url, issue_approver_token, link_expiry
 from tasks.approval.chain import list_stages, stage_approvers, stage_groups
 from tasks.approval.decisions import circulation_entries
 from tasks.approval.suspension import run_url
+from tasks.approval.versions import latest_version
 from tasks.common.calendar import WorkingCalendar
 from tasks.notify.delivery import Message
 from tasks.notify.unit_messages import contact_messages
@@ -69,6 +72,28 @@ def waiting_stages(
     return started, []
 
 
+def approver_link(
+    cycle: PlanningCycle,
+    stage: ApprovalStage,
+    version: PlanVersion | None,
+    contact: Contact,
+    started: AuditEntry,
+    settings: Settings,
+) -> str:
+    """The approver's page for the version the stage is asked about, valid as long as the page the
+    approval email linked to (the run's default wait from the circulation's start)."""
+    number = version.number if version else int((started.details or {}).get("version") or 1)
+    token = issue_approver_token(
+        cycle=cycle,
+        stage=stage,
+        version_number=number,
+        contact=contact,
+        expires=link_expiry(started.at.date(), DEFAULT_WAIT_DAYS),
+        settings=settings,
+    )
+    return approver_url(token, settings)
+
+
 def plan_approval_reminders(
     *, session: Session, as_of: date | datetime, settings: Settings, ui_url: str = ""
 ) -> tuple[list[Message], list[ApprovalReminderRow]]:
@@ -91,6 +116,7 @@ def plan_approval_reminders(
             session=session, cycle=cycle, kind=RequestKind.approval, settings=settings
         )
         link = run_url((started.details or {}).get("flow_run_id"), ui_url)
+        asked = latest_version(session=session, cycle=cycle)  # the version the waiting stages see
         version = (started.details or {}).get("version")
         for stage in stages:
             deadline = stage.deadline or cycle.approval_deadline
@@ -113,10 +139,12 @@ def plan_approval_reminders(
                     unit_id=None,
                     cycle_id=cycle.id,
                 )
-                if decision.recipients == "officer":
-                    contacts = stage_approvers(session=session, stage=stage)
-                else:
-                    contacts = coordinators(session, cycle)
+                officers = decision.recipients == "officer"
+                contacts = (
+                    stage_approvers(session=session, stage=stage)
+                    if officers
+                    else coordinators(session, cycle)
+                )
                 context = {
                     "cycle": {"title": cycle.title, "year": cycle.year},
                     "plan_title": cycle.title,
@@ -127,13 +155,17 @@ def plan_approval_reminders(
                     "version": version,
                     "link": link,
                 }
-                messages += contact_messages(
-                    contacts=contacts,
-                    template="approval_reminder",
-                    key=f"{prefix}{decision.key}",
-                    cycle=cycle,
-                    context=context,
-                )
+                for contact in contacts:  # an approver is reminded with the link to their own page
+                    page = (
+                        approver_link(cycle, stage, asked, contact, started, settings) if officers else link
+                    )
+                    messages += contact_messages(
+                        contacts=[contact],
+                        template="approval_reminder",
+                        key=f"{prefix}{decision.key}",
+                        cycle=cycle,
+                        context=context | {"link": page},
+                    )
                 rows.append(
                     ApprovalReminderRow(
                         year=cycle.year,

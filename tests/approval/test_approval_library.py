@@ -114,7 +114,7 @@ def test_validate_decision_messages(session: Session, world) -> None:
     rejected = problems(
         dt, approver=str(world.approvers["DT"].id), decision="reject_items", rejected_items=[refs[0]]
     )
-    assert any("không được phép quyết định «reject_items»" in p for p in rejected)
+    assert any("không được phép quyết định «Loại nhiệm vụ, dự án»" in p for p in rejected)
     returned = problems(gd, approver="giamdoc@example.org", decision="return_for_revision", return_to="units")
     assert any("cần ghi mã các đơn vị" in p for p in returned)
     assert any("cần ghi ý kiến" in p for p in returned)
@@ -205,7 +205,14 @@ def test_decisions_recorded_once_adjustment_new_version_finalize_and_audit(sessi
     book = load_workbook(io.BytesIO(audit_workbook(session=session, cycle=world.cycle)))
     sheet = book.active
     rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=3)]
-    assert rows[0][:3] == ["Thời điểm (UTC)", "Người thực hiện", "Hành động"]
+    assert rows[0][:3] == ["Thời điểm (giờ Việt Nam)", "Người thực hiện", "Hành động"]
     actions = [r[2] for r in rows[1:]]
     assert "Điều chỉnh kinh phí một nhiệm vụ" in actions and "Ban hành kế hoạch" in actions
     assert any("thay giamdoc@example.org" in (r[1] or "") for r in rows[1:])
+    # a record, not a dump: versions named as their files, details in words, no JSON
+    assert not any("planversion" in str(r[3]) or "{" in str(r[4]) for r in rows[1:])
+    assert any(
+        str(r[3]).startswith("Phiên bản 1 (dự thảo trình duyệt KH2027_trinh-duyet_v1)") for r in rows[1:]
+    )
+    assert any("bản ban hành (KH2027_ban-hanh_v" in str(r[3]) for r in rows[1:])
+    assert any("Lý do: cân đối" in str(r[4]) and "Nguồn vốn: NSDP" in str(r[4]) for r in rows[1:])

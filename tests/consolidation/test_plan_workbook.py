@@ -582,11 +582,11 @@ def test_summary_groups_small_units_into_one_row(session: Session, tmp_path: Pat
     assert "5. So sánh với năm trước: không có kế hoạch năm 2026 trong hệ thống." in rows
     assert "6. Trần kinh phí: chưa nhập trần kinh phí cho năm 2027." in rows
     wb = load_workbook(path)
-    assert (
-        wb["Phụ lục 01"]["A1"].value
-        == "Không có kế hoạch năm 2026 trong hệ thống: phụ lục này không có nội dung."
-    )
-    assert wb["Phụ lục 01"].max_row == 1
+    annex01 = wb["Phụ lục 01"]  # headed like every annex, the sentence across the table (not clipped)
+    assert annex01["A1"].value == "PHỤ LỤC 01" and "NĂM 2026" in annex01["A2"].value
+    assert annex01["A5"].value == "Không có kế hoạch năm 2026 trong hệ thống: phụ lục này không có nội dung."
+    assert any(str(r).startswith("A5:") for r in annex01.merged_cells.ranges)
+    assert annex01.max_row == 5
     assert wb["Kiểm tra"]["A4"].value == "Tất cả các bước kiểm tra đều đạt: không có lỗi, không có cảnh báo."
     assert wb["Kiểm tra"].max_row == 4
 

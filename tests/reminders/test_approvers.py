@@ -58,7 +58,13 @@ def test_only_the_waiting_stage_is_reminded_once_per_step(session: Session) -> N
     assert [(r.stage_code, r.step) for r in rows] == [("GD", "before-3")]
     assert {m.contact_id for m in messages} == {world.approvers["GD"].id}
     assert messages[0].template == "approval_reminder" and messages[0].context["days_left"] == 3
-    assert "/runs/flow-run/00000000-0000-0000-0000-000000000001" in messages[0].context["link"]
+    # the approver is reminded with their own page in the portal, not the Prefect UI
+    from tasks.approval.access import verify_approver_token
+
+    link = messages[0].context["link"]
+    assert link.startswith(settings.resolved_public_base_url + "/a/")
+    grant = verify_approver_token(session=session, token=link.rsplit("/", 1)[1], settings=settings)
+    assert (grant.stage.code, grant.version.number, grant.contact.id) == ("GD", 1, world.approvers["GD"].id)
     session.commit()  # the stale before-7 step is logged as skipped in this transaction
     result = send_batch(messages, settings=settings, as_of=date(2026, 12, 7))
     assert result.sent_now == 1

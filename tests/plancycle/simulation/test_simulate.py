@@ -158,3 +158,16 @@ def test_the_issued_plan_adds_up(simulation: tuple[dict, str, Path]) -> None:
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert len([f for f in result["files"] if "tien-do" in f]) == 4
+
+
+def test_the_appraiser_decided_from_the_page_the_email_linked_to(simulation: tuple[dict, str, Path]) -> None:
+    from sqlmodel import Session, create_engine, select
+
+    from models.approval import ApprovalDecision
+
+    _, _, data_dir = simulation
+    engine = create_engine(f"sqlite:///{data_dir / 'plancycle.db'}")
+    with Session(engine) as session:
+        first = session.exec(select(ApprovalDecision).order_by(ApprovalDecision.id)).first()  # type: ignore[arg-type]
+    engine.dispose()
+    assert first is not None and first.decision == "adjust" and (first.payload or {})["channel"] == "portal"
