@@ -5,7 +5,6 @@ decision suspended (no process waits), record it, and issue the plan when the la
 A return for revision ends the run ("Trả lại"): the units concerned are told and their submissions are
 marked returned; after they resubmit, the coordinator consolidates again and starts a new circulation."""
 
-from datetime import date
 from typing import Any
 
 from prefect import flow
@@ -29,7 +28,13 @@ from tasks.approval.steps import (
     wait_for_decision,
 )
 from tasks.approval.suspension import CIRCULATION_FLOW, decision_key, pause_key
-from tasks.common.forms import form_field
+from tasks.artifacts import run_name
+from tasks.common.forms import (
+    AS_OF_HINT,
+    AS_OF_TITLE,
+    OptionalDate,
+    form_field,
+)
 from tasks.notify.steps import deliver
 from tasks.notify.team import OPERATOR_HOOKS
 
@@ -38,17 +43,17 @@ ACTOR = f"flow:{CIRCULATION_FLOW}"
 
 @flow(
     name=CIRCULATION_FLOW,
-    flow_run_name="trình duyệt kế hoạch {year} ngày {as_of}",
+    flow_run_name=run_name("trình duyệt kế hoạch {year} ngày {as_of}"),
     log_prints=True,
     **OPERATOR_HOOKS,
 )
 def circulate_for_approval(
     year: int = form_field(..., title="Năm kế hoạch"),
-    as_of: date | None = form_field(None, title="Ngày trình (để trống: hôm nay)"),
-    stages: list[StageConfig] | None = form_field(
-        None, title="Trình tự phê duyệt (để trống: trình tự đã cấu hình cho kỳ kế hoạch)"
+    stages: list[StageConfig] = form_field(
+        [], title="Trình tự phê duyệt (để trống: trình tự đã cấu hình cho kỳ kế hoạch)"
     ),
     timeout_days: int = form_field(30, ge=1, le=365, title="Số ngày chờ tối đa mỗi ý kiến"),
+    as_of: OptionalDate = form_field(None, title=AS_OF_TITLE, description=AS_OF_HINT),
 ) -> Any:
     """Trình duyệt kế hoạch: chốt phiên bản, xin ý kiến từng bước, ghi nhận, điều chỉnh, ban hành."""
     as_of = as_of or get_settings().today()

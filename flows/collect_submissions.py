@@ -3,12 +3,19 @@ has answered (table and progress in the Prefect UI)."""
 
 from __future__ import annotations
 
-from datetime import date
-
 from prefect import flow
 
 from plancycle.settings import get_settings
-from tasks.common.forms import form_field
+from tasks.artifacts import run_name
+from tasks.common.forms import (
+    AS_OF_HINT,
+    AS_OF_TITLE,
+    TECHNICAL_HINT,
+    OptionalDate,
+    OptionalInt,
+    OptionalText,
+    form_field,
+)
 from tasks.notify.team import OPERATOR_HOOKS
 from tasks.submissions.steps import (
     ingest_inbox,
@@ -21,14 +28,16 @@ from tasks.submissions.steps import (
 
 @flow(
     name="collect-submissions",
-    flow_run_name="tiếp nhận đề xuất ngày {as_of}",
+    flow_run_name=run_name("tiếp nhận đề xuất ngày {as_of}"),
     log_prints=True,
     **OPERATOR_HOOKS,
 )
 def collect_submissions(
-    year: int | None = form_field(None, title="Năm kế hoạch (để trống: kỳ đang nhận đề xuất)"),
-    inbox_url: str | None = form_field(None, title="Thư mục nhận tệp (đường dẫn hoặc URL fsspec)"),
-    as_of: date | None = form_field(None, title="Ngày thực hiện (để trống: hôm nay)"),
+    year: OptionalInt = form_field(None, title="Năm kế hoạch (để trống: kỳ đang nhận đề xuất)"),
+    inbox_url: OptionalText = form_field(
+        None, title="Kỹ thuật — thư mục nhận tệp (để trống: thư mục đã cấu hình)", description=TECHNICAL_HINT
+    ),
+    as_of: OptionalDate = form_field(None, title=AS_OF_TITLE, description=AS_OF_HINT),
 ) -> dict[str, int]:
     """Nhận các tệp đề xuất trong thư mục, kiểm tra, ghi nhận, báo đơn vị; cập nhật bảng tình hình."""
     settings = get_settings()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Literal
-
 from prefect import flow
 
-from tasks.common.forms import form_field
+from tasks.common.forms import (
+    OptionalDate,
+    OptionalText,
+    OptionalTextList,
+    choice,
+    form_field,
+)
 from tasks.notify.steps import deliver
 from tasks.notify.team import OPERATOR_HOOKS
 from tasks.submissions.review import ItemComment
@@ -17,6 +20,13 @@ from tasks.submissions.steps import (
     record_acceptances,
     record_review,
 )
+
+ACTION_CHOICES = {
+    "accept": "chấp nhận",
+    "return": "trả lại để sửa",
+    "extend": "gia hạn",
+    "exempt": "miễn gửi",
+}
 
 
 @flow(
@@ -28,14 +38,10 @@ from tasks.submissions.steps import (
 def review_submission(
     year: int = form_field(title="Năm kế hoạch"),
     unit_code: str = form_field(title="Mã đơn vị"),
-    action: Literal["accept", "return", "extend", "exempt"] = form_field(
-        title="Quyết định", description="accept: chấp nhận; return: trả lại; extend: gia hạn; exempt: miễn"
-    ),
-    comment: str | None = form_field(None, title="Ý kiến chung / lý do"),
-    item_comments: list[ItemComment] | None = form_field(
-        None, title="Ý kiến theo từng nhiệm vụ (khi trả lại)"
-    ),
-    new_deadline: date | None = form_field(None, title="Hạn mới (gia hạn, hoặc khi trả lại)"),
+    action: choice(ACTION_CHOICES) = form_field(title="Quyết định"),
+    comment: OptionalText = form_field(None, title="Ý kiến chung / lý do"),
+    item_comments: list[ItemComment] = form_field([], title="Ý kiến theo từng nhiệm vụ (khi trả lại)"),
+    new_deadline: OptionalDate = form_field(None, title="Hạn mới (gia hạn, hoặc khi trả lại)"),
     reviewer: str = form_field("coordinator", title="Người xem xét"),
 ) -> dict[str, object]:
     """Xem xét đề xuất của một đơn vị; đơn vị được báo kèm ý kiến và đường dẫn."""
@@ -55,10 +61,10 @@ def review_submission(
 )
 def accept_submissions_flow(
     year: int = form_field(title="Năm kế hoạch"),
-    unit_codes: list[str] | None = form_field(
+    unit_codes: OptionalTextList = form_field(
         None, title="Mã các đơn vị (để trống: mọi đề xuất đã nhận, chưa xem xét)"
     ),
-    comment: str | None = form_field(None, title="Ý kiến chung"),
+    comment: OptionalText = form_field(None, title="Ý kiến chung"),
     reviewer: str = form_field("coordinator", title="Người xem xét"),
 ) -> dict[str, object]:
     """Chấp nhận cùng lúc đề xuất của nhiều đơn vị đã xem xét xong (trả lại thì dùng review-submission)."""

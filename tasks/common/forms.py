@@ -9,9 +9,11 @@ and the limits into ``json_schema_extra`` too, so the form shows "Năm kế ho�
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from datetime import date
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field, WithJsonSchema
 
 # pydantic's constraint names and the JSON Schema keywords the form enforces.
 _LIMITS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
@@ -22,3 +24,62 @@ def form_field(default: Any = ..., *, title: str, description: str | None = None
     extra: dict[str, Any] = {"title": title}  # Prefect keeps the Field's description itself
     extra.update({_LIMITS[key]: value for key, value in constraints.items() if key in _LIMITS})
     return Field(default, title=title, description=description, json_schema_extra=extra, **constraints)
+
+
+# ------------------------------------------------------------------ choices and optional fields
+#
+# Prefect 3's form draws a select from a field's JSON Schema ``enum`` and labels each option with the value
+# itself; ``enumNames`` and titled ``anyOf``/``const`` options are not read. So the schema offers the
+# Vietnamese words, and the parameter's type turns the chosen words back into the code the flow works with
+# (the code is accepted too, for the CLI, the simulation and API callers).
+#
+# An optional parameter (``date | None``) has an ``anyOf`` with a ``null`` branch in its schema, which the
+# form draws as a "date / None" toggle with the error 'Property is type "None"'. The types below describe
+# only the value branch to the form; a field left empty is not sent, and the flow receives its default.
+
+
+def choice(labels: Mapping[str, str]) -> Any:
+    """A parameter type offering ``labels`` (code → Vietnamese words) in the form; the flow receives the code.
+
+    ``units: choice({"all": "Tất cả đơn vị", ...}) = choice_field("all", labels, title=…)``.
+    """
+    codes = tuple(labels)
+    by_label = {label: code for code, label in labels.items()}
+
+    def to_code(value: object) -> object:
+        return by_label.get(value, value) if isinstance(value, str) else value
+
+    return Annotated[
+        Literal[codes],  # type: ignore[valid-type]
+        BeforeValidator(to_code),
+        WithJsonSchema({"type": "string", "enum": list(labels.values())}),
+    ]
+
+
+def choice_field(
+    default: str | list[str],
+    labels: Mapping[str, str],
+    *,
+    title: str,
+    description: str | None = None,
+) -> Any:
+    """``form_field`` for a ``choice`` (or a list of them): the form shows the default in words."""
+    field = form_field(default, title=title, description=description)
+    shown = [labels[code] for code in default] if isinstance(default, list) else labels[default]
+    field.json_schema_extra["default"] = shown  # type: ignore[index]
+    return field
+
+
+OptionalDate = Annotated[date | None, WithJsonSchema({"type": "string", "format": "date"})]
+OptionalInt = Annotated[int | None, WithJsonSchema({"type": "integer"})]
+OptionalText = Annotated[
+    str | None,
+    BeforeValidator(lambda value: value.strip() or None if isinstance(value, str) else value),
+    WithJsonSchema({"type": "string"}),
+]
+OptionalTextList = Annotated[list[str] | None, WithJsonSchema({"type": "array", "items": {"type": "string"}})]
+
+# The date a flow acts as of: technical, last in every form, with the same words everywhere.
+AS_OF_TITLE = "Kỹ thuật — ngày thực hiện (để trống: hôm nay)"
+AS_OF_HINT = "Chỉ dùng khi chạy lại cho ngày khác; thường để trống."
+TECHNICAL_HINT = "Thiết lập kỹ thuật; thường để trống."
