@@ -37,6 +37,7 @@ from tasks.common.forms import (
 )
 from tasks.notify.steps import deliver
 from tasks.notify.team import OPERATOR_HOOKS
+from tasks.submissions.steps import refresh_dashboard
 
 ACTOR = f"flow:{CIRCULATION_FLOW}"
 
@@ -61,6 +62,7 @@ def circulate_for_approval(
     link = flow_run_link()
     circulation = start_circulation(year, as_of, stages, run_id, actor=ACTOR)
     version, workbook, findings = circulation.version_number, circulation.workbook, circulation.findings
+    refresh_dashboard(year, as_of)
     last_group = len(circulation.groups) - 1
     final: DecisionData | None = None
     for group_index, group in enumerate(circulation.groups):
@@ -88,6 +90,7 @@ def circulate_for_approval(
                 if taken.return_to == "units":
                     deliver(return_to_units(year, taken.unit_codes, taken.comment or "", ACTOR), as_of=as_of)
                 publish_chain(year)
+                refresh_dashboard(year, as_of)
                 summary = {"outcome": "returned", "stage": stage_code, "version": version}
                 return returned(summary, "at_stage", stage=stage_code)
             if taken.new_version and taken.version_number is not None:
@@ -101,4 +104,5 @@ def circulate_for_approval(
     )
     deliver(published.pop("messages"), as_of=as_of)
     publish_chain(year)
+    refresh_dashboard(year, as_of)
     return {"outcome": "approved", **published}

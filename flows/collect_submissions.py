@@ -22,6 +22,7 @@ from tasks.submissions.steps import (
     log_collected,
     log_no_collecting_cycle,
     publish_status,
+    refresh_dashboard,
     resolve_cycle_year,
 )
 
@@ -48,6 +49,7 @@ def collect_submissions(
         log_no_collecting_cycle(len(outcomes))
         return {"files": len(outcomes), "accepted": sum(o.accepted and not o.duplicate for o in outcomes)}
     rows = publish_status(year, as_of)
+    refresh_dashboard(year, as_of, stage="collect_submissions")
     summary = {
         "files": len(outcomes),
         "accepted": sum(o.accepted and not o.duplicate for o in outcomes),

@@ -21,6 +21,7 @@ from tasks.consolidation.consolidated import DEFAULT_STATUSES
 from tasks.consolidation.outputs import consolidation_text, plan_folder
 from tasks.consolidation.steps import consolidate, publish_plan, write_outputs
 from tasks.notify.team import OPERATOR_HOOKS
+from tasks.submissions.steps import refresh_dashboard
 
 STATUS_CHOICES = {"accepted": "đã chấp nhận", "submitted": "đã gửi, chưa xem xét", "returned": "đã trả lại"}
 GROUPING_CHOICES = {"lead_unit": "đơn vị chủ trì", "field": "lĩnh vực ứng dụng"}
@@ -51,7 +52,8 @@ def consolidate_plan(
     plan, materialized = consolidate(year, chosen, grouping, as_of, actor="flow:consolidate-plan")
     folder = plan_folder(year, output_dir)
     files = write_outputs(plan, folder)
-    publish_plan(plan, files, materialized)
+    counts = refresh_dashboard(year, as_of, stage="consolidate_plan")
+    publish_plan(plan, files, materialized, counts)
     summary = {
         "items": len(plan.items),
         "groups": len(plan.groups),

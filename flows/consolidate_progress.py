@@ -17,6 +17,7 @@ from tasks.common.forms import (
 )
 from tasks.notify.team import OPERATOR_HOOKS
 from tasks.progress.steps import consolidate_period, publish_progress, write_progress_report
+from tasks.submissions.steps import refresh_dashboard
 
 ACTOR = "flow:consolidate-progress"
 
@@ -39,4 +40,6 @@ def consolidate_progress(
     as_of = as_of or get_settings().today()
     snapshot = consolidate_period(year, period, as_of, actor=ACTOR)
     files = write_progress_report(snapshot)
-    return publish_progress(snapshot, files)
+    summary = publish_progress(snapshot, files)
+    refresh_dashboard(year, as_of)
+    return summary

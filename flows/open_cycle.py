@@ -21,7 +21,12 @@ from tasks.common.forms import (
 from tasks.notify.steps import deliver
 from tasks.notify.team import OPERATOR_HOOKS
 from tasks.submissions.cycles import CycleSpec, FundingSourceSpec
-from tasks.submissions.steps import open_cycle_task, prepare_call_messages, publish_open_cycle
+from tasks.submissions.steps import (
+    open_cycle_task,
+    prepare_call_messages,
+    publish_open_cycle,
+    refresh_dashboard,
+)
 
 UNIT_CHOICES = {"all": "Tất cả đơn vị", "by_kind": "Theo loại đơn vị", "list": "Theo danh sách mã đơn vị"}
 MONEY_UNIT_CHOICES = {"dong": "đồng", "trieu": "triệu đồng", "ty": "tỷ đồng"}
@@ -73,5 +78,6 @@ def open_cycle(
         "sent_now": result.sent_now,
         "failed": len(result.failed),
     }
-    publish_open_cycle(year, summary, as_of)
+    counts = refresh_dashboard(year, as_of, stage="open_cycle")
+    publish_open_cycle(year, summary, as_of, counts)
     return summary

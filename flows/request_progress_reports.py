@@ -25,6 +25,7 @@ from tasks.notify.team import OPERATOR_HOOKS
 from tasks.progress.calendar import ReportingOverrides
 from tasks.progress.periods import PeriodOverride
 from tasks.progress.steps import open_periods_and_request, prepare_progress_messages, publish_requests
+from tasks.submissions.steps import refresh_dashboard
 
 PeriodKindName = Literal["quarterly", "six_monthly", "annual", "monthly"]
 PERIOD_CHOICES = {"quarterly": "quý", "six_monthly": "6 tháng", "annual": "năm", "monthly": "tháng"}
@@ -80,4 +81,6 @@ def request_progress_reports(
         "sent_now": result.sent_now if result else 0,
     }
     publish_requests(as_of, periods, summary)
+    for cycle_year in sorted({p.cycle_year for p in periods}):
+        refresh_dashboard(cycle_year, as_of)
     return summary

@@ -19,6 +19,7 @@ from tasks.submissions.steps import (
     publish_review,
     record_acceptances,
     record_review,
+    refresh_dashboard,
 )
 
 ACTION_CHOICES = {
@@ -49,7 +50,8 @@ def review_submission(
         year, unit_code, action, reviewer, comment, item_comments or [], new_deadline
     )
     sent = deliver(outcome.messages).sent_now if outcome.messages else 0
-    publish_review(year, unit_code, outcome, action, changes, comment)
+    counts = refresh_dashboard(year, stage="review")
+    publish_review(year, unit_code, outcome, action, changes, comment, counts)
     return {"status": outcome.status, "version": outcome.version_number, "messages_sent": sent}
 
 
@@ -69,5 +71,6 @@ def accept_submissions_flow(
 ) -> dict[str, object]:
     """Chấp nhận cùng lúc đề xuất của nhiều đơn vị đã xem xét xong (trả lại thì dùng review-submission)."""
     result = record_acceptances(year, unit_codes, reviewer, comment)
-    publish_acceptances(year, result, comment)
+    counts = refresh_dashboard(year, stage="review")
+    publish_acceptances(year, result, comment, counts)
     return {"accepted": [o.unit_code for o in result.accepted], "refused": result.refused}

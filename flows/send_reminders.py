@@ -19,7 +19,7 @@ from tasks.notify.steps import deliver
 from tasks.notify.team import OPERATOR_HOOKS
 from tasks.progress.steps import remind_progress_reports
 from tasks.reminders.steps import plan_approver_reminders, plan_digest, plan_reminders, publish_reminders
-from tasks.submissions.steps import resolve_cycle_year
+from tasks.submissions.steps import refresh_dashboard, resolve_cycle_year
 
 
 @flow(
@@ -53,6 +53,7 @@ def send_reminders(
     digest, figures = plan_digest(year, day, len(result.failed) if result else 0)
     digest_result = deliver(digest, as_of=day) if digest else None
     publish_reminders(year, day, rows, figures)
+    refresh_dashboard(year, day, stage="reminders")
     return {
         "reminders": len(rows),
         "messages_sent": result.sent_now if result else 0,

@@ -16,6 +16,7 @@ from models.db import get_engine
 from models.items import list_submission_items
 from models.submissions import get_submission, list_attempts, list_versions
 from plancycle.settings import Settings, get_settings
+from portal.files import file_routes
 from tasks.common.links import LinkError, LinkGrant, verify_link_token
 from tasks.progress.requests import unit_progress_reports
 from tasks.submissions.notices import notify_intake_result
@@ -86,6 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def grant_for(session: Session, token: str) -> LinkGrant:
         return verify_link_token(session=session, token=token, settings=current_settings())
+
+    app.include_router(file_routes(current_settings))  # the coordinator's downloads (portal/files.py)
 
     @app.get("/", response_class=HTMLResponse)
     def home() -> HTMLResponse:

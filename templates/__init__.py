@@ -35,6 +35,12 @@ def format_local_datetime(value: datetime | None) -> str:
     return aware.astimezone(ZoneInfo(get_settings().timezone)).strftime("%d/%m/%Y %H:%M")
 
 
+def label(code: object, table: str) -> str:
+    """The Vietnamese words for a stored code (``templates/labels.vi.yaml``); an unknown code as it is."""
+    words = load_yaml("labels.vi.yaml").get(table, {})
+    return str(words.get(str(code), "" if code is None else code))
+
+
 @lru_cache
 def environment() -> Environment:
     """Jinja2 with autoescape for .html (and .html.j2), strict undefined, and the project's filters."""
@@ -51,6 +57,7 @@ def environment() -> Environment:
     env.filters["percent"] = format_percent
     env.filters["vndate"] = format_date
     env.filters["vntime"] = format_local_datetime
+    env.filters["label"] = label
     return env
 
 
