@@ -143,7 +143,7 @@ def log_no_collecting_cycle(files: int) -> None:
 
 def log_collected(summary: dict[str, int]) -> None:
     """The run's summary in its log."""
-    get_run_logger().info(texts()["log"]["collected"].format(summary=summary))
+    get_run_logger().info(texts()["log"]["collected"].format(**summary))
 
 
 # ---------------------------------------------------------------- review
