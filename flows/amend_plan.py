@@ -31,6 +31,7 @@ from tasks.common.forms import (
     OptionalInt,
     OptionalText,
     form_field,
+    optional_field,
 )
 from tasks.notify.steps import deliver
 from tasks.notify.team import OPERATOR_HOOKS
@@ -47,12 +48,10 @@ ACTOR = f"flow:{AMENDMENT_FLOW}"
 def amend_plan(
     year: int = form_field(..., title="Năm kế hoạch"),
     proposal: AmendmentProposal | None = form_field(None, title="Nội dung điều chỉnh (đề xuất mới)"),
-    amendment_number: OptionalInt = form_field(None, title="Hoặc: số đề xuất điều chỉnh đã ghi nhận"),
-    stage: OptionalText = form_field(
-        None, title="Bước phê duyệt (để trống: bước cuối của trình tự phê duyệt)"
-    ),
+    amendment_number: OptionalInt = optional_field(title="Hoặc: số đề xuất điều chỉnh đã ghi nhận"),
+    stage: OptionalText = optional_field(title="Bước phê duyệt (để trống: bước cuối của trình tự phê duyệt)"),
     timeout_days: int = form_field(30, ge=1, le=365, title="Số ngày chờ ý kiến tối đa"),
-    as_of: OptionalDate = form_field(None, title=AS_OF_TITLE, description=AS_OF_HINT),
+    as_of: OptionalDate = optional_field(title=AS_OF_TITLE, description=AS_OF_HINT),
 ) -> Any:
     """Điều chỉnh kế hoạch: ghi nhận đề xuất, xin ý kiến một bước phê duyệt, áp dụng thành phiên bản mới."""
     as_of = as_of or get_settings().today()

@@ -34,6 +34,7 @@ from tasks.common.forms import (
     AS_OF_TITLE,
     OptionalDate,
     form_field,
+    optional_field,
 )
 from tasks.notify.steps import deliver
 from tasks.notify.team import OPERATOR_HOOKS
@@ -54,7 +55,7 @@ def circulate_for_approval(
         [], title="Trình tự phê duyệt (để trống: trình tự đã cấu hình cho kỳ kế hoạch)"
     ),
     timeout_days: int = form_field(30, ge=1, le=365, title="Số ngày chờ tối đa mỗi ý kiến"),
-    as_of: OptionalDate = form_field(None, title=AS_OF_TITLE, description=AS_OF_HINT),
+    as_of: OptionalDate = optional_field(title=AS_OF_TITLE, description=AS_OF_HINT),
 ) -> Any:
     """Trình duyệt kế hoạch: chốt phiên bản, xin ý kiến từng bước, ghi nhận, điều chỉnh, ban hành."""
     as_of = as_of or get_settings().today()

@@ -10,6 +10,7 @@ from tasks.common.forms import (
     AS_OF_TITLE,
     OptionalDate,
     form_field,
+    optional_field,
 )
 from tasks.notify.team import OPERATOR_HOOKS
 from tasks.progress.steps import close, log_progress
@@ -23,7 +24,7 @@ from tasks.progress.steps import close, log_progress
 )
 def close_year(
     year: int = form_field(..., title="Năm kế hoạch"),
-    as_of: OptionalDate = form_field(None, title=AS_OF_TITLE, description=AS_OF_HINT),
+    as_of: OptionalDate = optional_field(title=AS_OF_TITLE, description=AS_OF_HINT),
 ) -> dict[str, object]:
     """Khóa sổ cuối năm: chốt tình trạng từng nhiệm vụ theo báo cáo cuối, lập danh sách chuyển tiếp."""
     summary = close(year, as_of or get_settings().today())

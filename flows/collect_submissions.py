@@ -14,7 +14,7 @@ from tasks.common.forms import (
     OptionalDate,
     OptionalInt,
     OptionalText,
-    form_field,
+    optional_field,
 )
 from tasks.notify.team import OPERATOR_HOOKS
 from tasks.submissions.steps import (
@@ -34,11 +34,11 @@ from tasks.submissions.steps import (
     **OPERATOR_HOOKS,
 )
 def collect_submissions(
-    year: OptionalInt = form_field(None, title="Năm kế hoạch (để trống: kỳ đang nhận đề xuất)"),
-    inbox_url: OptionalText = form_field(
-        None, title="Kỹ thuật — thư mục nhận tệp (để trống: thư mục đã cấu hình)", description=TECHNICAL_HINT
+    year: OptionalInt = optional_field(title="Năm kế hoạch (để trống: kỳ đang nhận đề xuất)"),
+    inbox_url: OptionalText = optional_field(
+        title="Kỹ thuật — thư mục nhận tệp (để trống: thư mục đã cấu hình)", description=TECHNICAL_HINT
     ),
-    as_of: OptionalDate = form_field(None, title=AS_OF_TITLE, description=AS_OF_HINT),
+    as_of: OptionalDate = optional_field(title=AS_OF_TITLE, description=AS_OF_HINT),
 ) -> dict[str, int]:
     """Nhận các tệp đề xuất trong thư mục, kiểm tra, ghi nhận, báo đơn vị; cập nhật bảng tình hình."""
     settings = get_settings()

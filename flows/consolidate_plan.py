@@ -16,6 +16,7 @@ from tasks.common.forms import (
     choice,
     choice_field,
     form_field,
+    optional_field,
 )
 from tasks.consolidation.consolidated import DEFAULT_STATUSES
 from tasks.consolidation.outputs import consolidation_text, plan_folder
@@ -41,9 +42,9 @@ def consolidate_plan(
     grouping: choice(GROUPING_CHOICES) = choice_field(
         "lead_unit", GROUPING_CHOICES, title="Nhóm danh mục nhiệm vụ theo"
     ),
-    as_of: OptionalDate = form_field(None, title=AS_OF_TITLE, description=AS_OF_HINT),
-    output_dir: OptionalText = form_field(
-        None, title="Kỹ thuật — thư mục ghi tệp (để trống: data/plans/<năm>)", description=TECHNICAL_HINT
+    as_of: OptionalDate = optional_field(title=AS_OF_TITLE, description=AS_OF_HINT),
+    output_dir: OptionalText = optional_field(
+        title="Kỹ thuật — thư mục ghi tệp (để trống: data/plans/<năm>)", description=TECHNICAL_HINT
     ),
 ) -> dict[str, object]:
     """Tổng hợp danh mục nhiệm vụ, dự án từ đề xuất của các đơn vị; xuất phụ lục, dự thảo; kiểm tra."""

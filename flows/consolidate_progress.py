@@ -14,6 +14,7 @@ from tasks.common.forms import (
     OptionalDate,
     OptionalText,
     form_field,
+    optional_field,
 )
 from tasks.notify.team import OPERATOR_HOOKS
 from tasks.progress.steps import consolidate_period, publish_progress, write_progress_report
@@ -30,10 +31,10 @@ ACTOR = "flow:consolidate-progress"
 )
 def consolidate_progress(
     year: int = form_field(..., title="Năm kế hoạch"),
-    period: OptionalText = form_field(
-        None, title="Kỳ báo cáo (vd. «Quý II/2027»; để trống: kỳ gần nhất đã chốt số liệu)"
+    period: OptionalText = optional_field(
+        title="Kỳ báo cáo (vd. «Quý II/2027»; để trống: kỳ gần nhất đã chốt số liệu)"
     ),
-    as_of: OptionalDate = form_field(None, title=AS_OF_TITLE, description=AS_OF_HINT),
+    as_of: OptionalDate = optional_field(title=AS_OF_TITLE, description=AS_OF_HINT),
 ) -> dict[str, object]:
     """Tổng hợp báo cáo tiến độ một kỳ: theo nhiệm vụ, đơn vị, toàn kế hoạch; giải ngân; đơn vị trễ hạn,
     chưa báo cáo; chỉ tiêu; cập nhật tình trạng từng nhiệm vụ; xuất Excel và tóm tắt cho lãnh đạo."""

@@ -17,6 +17,7 @@ from tasks.common.forms import (
     choice,
     choice_field,
     form_field,
+    optional_field,
 )
 from tasks.notify.steps import deliver
 from tasks.notify.team import OPERATOR_HOOKS
@@ -36,19 +37,19 @@ MONEY_UNIT_CHOICES = {"dong": "đồng", "trieu": "triệu đồng", "ty": "tỷ
 def open_cycle(
     year: int = form_field(title="Năm kế hoạch", ge=2000, le=2100),
     submission_deadline: date = form_field(title="Hạn đơn vị gửi đề xuất"),
-    title: OptionalText = form_field(None, title="Tên kế hoạch (để trống: mặc định)"),
-    guidance_reference: OptionalText = form_field(
-        None, title="Văn bản hướng dẫn", description="vd. CV 2055/BTTTT-THH"
+    title: OptionalText = optional_field(title="Tên kế hoạch (để trống: mặc định)"),
+    guidance_reference: OptionalText = optional_field(
+        title="Văn bản hướng dẫn", description="vd. CV 2055/BTTTT-THH"
     ),
     units: choice(UNIT_CHOICES) = choice_field("all", UNIT_CHOICES, title="Đơn vị được đề nghị"),
-    unit_kinds: OptionalTextList = form_field(None, title="Loại đơn vị (khi chọn theo loại)"),
-    unit_codes: OptionalTextList = form_field(None, title="Mã đơn vị (khi chọn theo danh sách)"),
+    unit_kinds: OptionalTextList = optional_field(title="Loại đơn vị (khi chọn theo loại)"),
+    unit_codes: OptionalTextList = optional_field(title="Mã đơn vị (khi chọn theo danh sách)"),
     money_unit: choice(MONEY_UNIT_CHOICES) = choice_field(
         "trieu", MONEY_UNIT_CHOICES, title="Đơn vị tiền hiển thị"
     ),
     funding_sources: list[FundingSourceSpec] = form_field([], title="Nguồn vốn (để trống: mặc định)"),
-    coordinating_unit_code: OptionalText = form_field(None, title="Mã cơ quan chủ trì tổng hợp"),
-    as_of: OptionalDate = form_field(None, title=AS_OF_TITLE, description=AS_OF_HINT),
+    coordinating_unit_code: OptionalText = optional_field(title="Mã cơ quan chủ trì tổng hợp"),
+    as_of: OptionalDate = optional_field(title=AS_OF_TITLE, description=AS_OF_HINT),
 ) -> dict[str, int]:
     """Mở kỳ kế hoạch: ghi nhận kỳ, lập yêu cầu cho từng đơn vị, gửi mẫu biểu và đường dẫn riêng.
 

@@ -19,6 +19,7 @@ from tasks.common.forms import (
     choice,
     choice_field,
     form_field,
+    optional_field,
 )
 from tasks.notify.steps import deliver
 from tasks.notify.team import OPERATOR_HOOKS
@@ -38,14 +39,12 @@ PERIOD_CHOICES = {"quarterly": "quý", "six_monthly": "6 tháng", "annual": "nă
     **OPERATOR_HOOKS,
 )
 def request_progress_reports(
-    year: OptionalInt = form_field(
-        None, title="Năm kế hoạch (để trống: mọi kỳ đã phê duyệt, đang thực hiện)"
-    ),
+    year: OptionalInt = optional_field(title="Năm kế hoạch (để trống: mọi kỳ đã phê duyệt, đang thực hiện)"),
     kinds: list[choice(PERIOD_CHOICES)] = choice_field(
         ["quarterly"], PERIOD_CHOICES, title="Loại kỳ báo cáo"
     ),
-    deadline_working_days: OptionalInt = form_field(
-        None, ge=0, title="Hạn gửi: số ngày làm việc sau ngày chốt số liệu (để trống: 3)"
+    deadline_working_days: OptionalInt = optional_field(
+        ge=0, title="Hạn gửi: số ngày làm việc sau ngày chốt số liệu (để trống: 3)"
     ),
     by_kind: dict[PeriodKindName, PeriodOverride] | None = form_field(
         None, title="Quy định riêng theo loại kỳ"
@@ -53,7 +52,7 @@ def request_progress_reports(
     fixed_deadlines: dict[str, date] | None = form_field(
         None, title="Hạn cố định theo kỳ", description='Theo nhãn kỳ, ví dụ {"Quý IV/2027": "2027-12-20"}'
     ),
-    as_of: OptionalDate = form_field(None, title=AS_OF_TITLE, description=AS_OF_HINT),
+    as_of: OptionalDate = optional_field(title=AS_OF_TITLE, description=AS_OF_HINT),
 ) -> dict[str, int]:
     """Lập lịch kỳ báo cáo; khi gần đến ngày chốt số liệu, đề nghị từng đơn vị báo cáo tiến độ và gửi
     biểu mẫu điền sẵn cùng đường dẫn riêng.

@@ -10,6 +10,7 @@ from tasks.common.forms import (
     OptionalTextList,
     choice,
     form_field,
+    optional_field,
 )
 from tasks.notify.steps import deliver
 from tasks.notify.team import OPERATOR_HOOKS
@@ -40,9 +41,9 @@ def review_submission(
     year: int = form_field(title="Năm kế hoạch"),
     unit_code: str = form_field(title="Mã đơn vị"),
     action: choice(ACTION_CHOICES) = form_field(title="Quyết định"),
-    comment: OptionalText = form_field(None, title="Ý kiến chung / lý do"),
+    comment: OptionalText = optional_field(title="Ý kiến chung / lý do"),
     item_comments: list[ItemComment] = form_field([], title="Ý kiến theo từng nhiệm vụ (khi trả lại)"),
-    new_deadline: OptionalDate = form_field(None, title="Hạn mới (gia hạn, hoặc khi trả lại)"),
+    new_deadline: OptionalDate = optional_field(title="Hạn mới (gia hạn, hoặc khi trả lại)"),
     reviewer: str = form_field("coordinator", title="Người xem xét"),
 ) -> dict[str, object]:
     """Xem xét đề xuất của một đơn vị; đơn vị được báo kèm ý kiến và đường dẫn."""
@@ -63,10 +64,10 @@ def review_submission(
 )
 def accept_submissions_flow(
     year: int = form_field(title="Năm kế hoạch"),
-    unit_codes: OptionalTextList = form_field(
-        None, title="Mã các đơn vị (để trống: mọi đề xuất đã nhận, chưa xem xét)"
+    unit_codes: OptionalTextList = optional_field(
+        title="Mã các đơn vị (để trống: mọi đề xuất đã nhận, chưa xem xét)"
     ),
-    comment: OptionalText = form_field(None, title="Ý kiến chung"),
+    comment: OptionalText = optional_field(title="Ý kiến chung"),
     reviewer: str = form_field("coordinator", title="Người xem xét"),
 ) -> dict[str, object]:
     """Chấp nhận cùng lúc đề xuất của nhiều đơn vị đã xem xét xong (trả lại thì dùng review-submission)."""

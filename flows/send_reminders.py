@@ -13,7 +13,7 @@ from tasks.common.forms import (
     AS_OF_TITLE,
     OptionalDate,
     OptionalInt,
-    form_field,
+    optional_field,
 )
 from tasks.notify.steps import deliver
 from tasks.notify.team import OPERATOR_HOOKS
@@ -26,8 +26,8 @@ from tasks.submissions.steps import refresh_dashboard, resolve_cycle_year
     name="send-reminders", flow_run_name=run_name("nhắc hạn ngày {as_of}"), log_prints=True, **OPERATOR_HOOKS
 )
 def send_reminders(
-    year: OptionalInt = form_field(None, title="Năm kế hoạch (để trống: kỳ đang nhận đề xuất)"),
-    as_of: OptionalDate = form_field(None, title=AS_OF_TITLE, description=AS_OF_HINT),
+    year: OptionalInt = optional_field(title="Năm kế hoạch (để trống: kỳ đang nhận đề xuất)"),
+    as_of: OptionalDate = optional_field(title=AS_OF_TITLE, description=AS_OF_HINT),
 ) -> dict[str, int]:
     """Nhắc hạn các đơn vị chưa gửi, báo cáo thủ trưởng khi quá hạn lâu, gửi bản tin cho cơ quan tổng hợp.
 

@@ -84,7 +84,7 @@ def run_name(template: str) -> Callable[[], str]:
                 value = date.fromisoformat(value[:10])
             if isinstance(value, date):
                 values[key] = value.strftime("%d/%m/%Y")
-        if values.get("as_of") is None:
+        if not values.get("as_of"):  # left empty (None, or the form's blank): the day the run acts as of
             values["as_of"] = get_settings().today().strftime("%d/%m/%Y")
         return template.format_map(
             _Blank({key: "" if value is None else value for key, value in values.items()})

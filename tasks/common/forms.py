@@ -9,6 +9,7 @@ and the limits into ``json_schema_extra`` too, so the form shows "Năm kế ho�
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -70,14 +71,47 @@ def choice_field(
     return field
 
 
-OptionalDate = Annotated[date | None, WithJsonSchema({"type": "string", "format": "date"})]
-OptionalInt = Annotated[int | None, WithJsonSchema({"type": "integer"})]
-OptionalText = Annotated[
-    str | None,
-    BeforeValidator(lambda value: value.strip() or None if isinstance(value, str) else value),
-    WithJsonSchema({"type": "string"}),
+class Blank:
+    """The default of an optional run-form field: it has no JSON value, so the schema Prefect stores has no
+    ``default`` for the field and the form leaves an untouched field out of the run (a ``null`` default
+    would be sent, and refused by Prefect's check of a ``string`` field). The field's type turns it into
+    None before the flow sees it (``optional_field`` validates the default)."""
+
+    __slots__ = ()
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "BLANK"
+
+
+BLANK = Blank()
+# pydantic leaves BLANK out of the JSON schema, as intended, and says so on every schema built.
+warnings.filterwarnings("ignore", message="Default value BLANK is not JSON serializable")
+
+
+def _blank_to_none(value: object) -> object:
+    if value is BLANK:
+        return None
+    return value.strip() or None if isinstance(value, str) else value
+
+
+def optional_field(*, title: str, description: str | None = None, **constraints: Any) -> Any:
+    """``form_field`` for an ``Optional…`` parameter below: empty unless filled, None in the flow."""
+    return form_field(BLANK, title=title, description=description, validate_default=True, **constraints)
+
+
+OptionalDate = Annotated[
+    date | None, BeforeValidator(_blank_to_none), WithJsonSchema({"type": "string", "format": "date"})
 ]
-OptionalTextList = Annotated[list[str] | None, WithJsonSchema({"type": "array", "items": {"type": "string"}})]
+OptionalInt = Annotated[int | None, BeforeValidator(_blank_to_none), WithJsonSchema({"type": "integer"})]
+OptionalText = Annotated[str | None, BeforeValidator(_blank_to_none), WithJsonSchema({"type": "string"})]
+OptionalTextList = Annotated[
+    list[str] | None,
+    BeforeValidator(_blank_to_none),
+    WithJsonSchema({"type": "array", "items": {"type": "string"}}),
+]
 
 # The date a flow acts as of: technical, last in every form, with the same words everywhere.
 AS_OF_TITLE = "Kỹ thuật — ngày thực hiện (để trống: hôm nay)"

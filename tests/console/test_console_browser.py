@@ -144,12 +144,22 @@ def _submit_workbooks(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
                 "origin": "Dự án mới",
                 "start_year": YEAR,
                 "end_year": YEAR,
-                "amount:NSDP-SN": f"{number * 1000},5",
+                "amount:NSDP-SN": f"{number * 1000},25",
             }
             fill_items(book, context, [row], ITEMS_DATA_START_ROW)
             (inbox / f"{code}-{YEAR}.xlsx").write_bytes(save_book(book))
     get_engine.cache_clear()
     get_settings.cache_clear()
+
+
+def _open_artifact(page, run_url: str, key: str, screenshot: str) -> None:  # type: ignore[no-untyped-def]
+    """The run's Artifacts tab (a card per artifact, screenshot), then the artifact ``key`` itself."""
+    page.goto(run_url)
+    page.get_by_text("Artifacts", exact=True).first.click()
+    card = page.get_by_text(key, exact=True).first
+    card.wait_for(timeout=30_000)
+    page.screenshot(path=str(OUTPUT / f"{screenshot}.png"), full_page=True)
+    card.click()
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
@@ -181,32 +191,39 @@ def test_the_coordinator_opens_the_cycle_and_downloads_the_plan_from_the_prefect
     page.screenshot(path=str(OUTPUT / "open-cycle-form.png"), full_page=True)
 
     def field(title: str):  # type: ignore[no-untyped-def]
-        return form.locator(".p-label", has=page.get_by_text(title, exact=True))
+        label = page.locator(".p-label__label", has_text=re.compile("^" + re.escape(title)))
+        return form.locator(".p-label", has=label)
 
     # Filled and submitted by clicks.
     field("Năm kế hoạch").locator("input").fill(str(YEAR))
     field("Hạn đơn vị gửi đề xuất").locator(".p-date-button__control").click()
     page.locator("input[type=date]").last.fill(date(YEAR - 1, 12, 20).isoformat())
     page.get_by_role("button", name="Apply").click()
-    field("Đơn vị được đề nghị").locator(".p-select-button__control").click()
+    field("Đơn vị được đề nghị").locator(".p-select-button__control").focus()
+    page.keyboard.press("Space")  # opens the select (as a click does for a person)
     page.get_by_role("option", name="Theo danh sách mã đơn vị").click()
     codes = field("Mã đơn vị (khi chọn theo danh sách)")
-    for code in UNITS:
+    for index, code in enumerate(UNITS):
         codes.get_by_role("button", name="Add item").click()
-        codes.locator("textarea, input[type=text]").last.fill(code)
+        codes.locator("textarea").nth(index).fill(code)  # waits for the new item's box
     page.screenshot(path=str(OUTPUT / "open-cycle-form-filled.png"), full_page=True)
     page.get_by_role("button", name="Submit").click()
+    page.get_by_text("scheduled to start").first.wait_for(timeout=30_000)  # the UI's notice of the new run
 
     run = _wait_until("the open-cycle run", lambda: stack.runs("open-cycle"), timeout=30)[0]
     run = stack.finished(run["id"])
     assert run["name"] == f"mở kỳ kế hoạch năm {YEAR}"
     assert run["parameters"]["units"] in ("list", "Theo danh sách mã đơn vị")
 
-    page.goto(f"{stack.ui}/runs/flow-run/{run['id']}?tab=Artifacts")
-    page.get_by_text("Bước tiếp theo", exact=False).first.wait_for(timeout=30_000)
-    page.screenshot(path=str(OUTPUT / "open-cycle-artifacts.png"), full_page=True)
+    _open_artifact(
+        page, f"{stack.ui}/runs/flow-run/{run['id']}", f"open-cycle-{YEAR}", "open-cycle-artifacts"
+    )
+    page.get_by_text("Bước tiếp theo").first.wait_for(timeout=30_000)
+    page.screenshot(path=str(OUTPUT / "open-cycle-summary.png"), full_page=True)
     shown = page.locator("body").inner_text()
-    assert "Bảng điều khiển kỳ kế hoạch 2027" in shown and "collect-submissions" in shown
+    assert "collect-submissions" in shown and "Đã đề nghị 2 đơn vị" in shown
+    next_step = page.get_by_role("link", name="collect-submissions")
+    assert (next_step.get_attribute("href") or "").startswith(f"{stack.ui}/deployments/deployment/")
 
     # Two units answer; the coordinator accepts and consolidates (deployments, as the UI's Run does).
     _submit_workbooks(stack, monkeypatch)
@@ -214,12 +231,14 @@ def test_the_coordinator_opens_the_cycle_and_downloads_the_plan_from_the_prefect
     stack.run("accept-submissions", {"year": YEAR})
     plan_run = stack.run("consolidate-plan", {"year": YEAR})
 
-    page.goto(f"{stack.ui}/runs/flow-run/{plan_run['id']}?tab=Artifacts")
+    _open_artifact(
+        page, f"{stack.ui}/runs/flow-run/{plan_run['id']}", f"plan-summary-{YEAR}", "plan-artifacts"
+    )
     annex = page.get_by_role("link", name=re.compile(r"KH2027_tong-hop_.*\.xlsx")).first
     annex.wait_for(timeout=30_000)
     page.screenshot(path=str(OUTPUT / "plan-summary.png"), full_page=True)
     shown = page.locator("body").inner_text()
-    assert "Tổng kinh phí" in shown and "3.001,5" in shown  # 1.000,5 + 2.000,5 triệu, one format
+    assert "Tổng kinh phí" in shown and "3.000,5" in shown  # 1.000,25 + 2.000,25 triệu, one format
     assert str(stack.data_dir) not in shown  # no server path
     href = annex.get_attribute("href") or ""
     assert "/files/" in href

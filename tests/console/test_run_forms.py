@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 import yaml
-from prefect.utilities.callables import parameter_schema_from_entrypoint
+from prefect.utilities.callables import get_call_parameters, parameter_schema_from_entrypoint
 
 from flows.consolidate_plan import consolidate_plan
 from flows.open_cycle import open_cycle
@@ -41,6 +41,9 @@ def test_form_fields_show_no_none_toggle_and_no_codes(deployment: dict) -> None:
             assert not option.isascii(), (deployment["name"], name, options)  # words, not codes
         if "enum" in field and "default" in field:
             assert field["default"] in field["enum"]
+        if field.get("type") in ("string", "integer", "array") and "default" in field:
+            # a default the form sends as it is must pass Prefect's own check of the field's type
+            assert field["default"] is not None, (deployment["name"], name, field)
 
 
 @pytest.mark.parametrize("deployment", DEPLOYMENTS, ids=[d["name"] for d in DEPLOYMENTS])
@@ -63,16 +66,17 @@ def test_open_cycle_offers_its_choices_in_vietnamese() -> None:
 
 
 def test_the_words_chosen_in_the_form_reach_the_flow_as_codes() -> None:
-    chosen = open_cycle.validate_parameters(
-        {
-            "year": 2027,
-            "submission_deadline": "2026-12-20",
-            "units": "Theo danh sách mã đơn vị",
-            "money_unit": "tỷ đồng",
-            "title": "  ",
-        }
-    )
+    given = {
+        "year": 2027,
+        "submission_deadline": "2026-12-20",
+        "units": "Theo danh sách mã đơn vị",
+        "money_unit": "tỷ đồng",
+        "title": "  ",
+    }
+    # as Prefect calls a flow: the signature's defaults applied, then the parameters validated
+    chosen = open_cycle.validate_parameters(get_call_parameters(open_cycle.fn, (), given))
     assert (chosen["units"], chosen["money_unit"], chosen["title"]) == ("list", "ty", None)
+    assert chosen["as_of"] is None and chosen["guidance_reference"] is None  # left empty: None in the flow
     assert chosen["submission_deadline"] == date(2026, 12, 20)
     # codes still work for the CLI, the simulation and API callers
     assert (
