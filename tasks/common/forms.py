@@ -85,14 +85,22 @@ class Blank:
     def __repr__(self) -> str:
         return "BLANK"
 
+    def __reduce__(self) -> str:
+        return "BLANK"  # pickled (a paused run's parameters) as a reference to the one BLANK
+
 
 BLANK = Blank()
 # pydantic leaves BLANK out of the JSON schema, as intended, and says so on every schema built.
 warnings.filterwarnings("ignore", message="Default value BLANK is not JSON serializable")
 
 
+# How Prefect stores a parameter it cannot serialize (``Flow.serialize_parameters``): a run that resumes
+# after a pause reads its parameters back from there.
+_STORED_BLANK = f"<{Blank.__name__}>"
+
+
 def _blank_to_none(value: object) -> object:
-    if value is BLANK:
+    if isinstance(value, Blank) or value == _STORED_BLANK:
         return None
     return value.strip() or None if isinstance(value, str) else value
 

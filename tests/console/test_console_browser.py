@@ -188,6 +188,7 @@ def test_the_coordinator_opens_the_cycle_and_downloads_the_plan_from_the_prefect
         assert english not in text, english
     assert "Tất cả đơn vị" in text and "triệu đồng" in text
     assert text.index("Kỹ thuật — ngày thực hiện") > text.index("Mã cơ quan chủ trì tổng hợp")
+    page.wait_for_timeout(1000)  # the page's fade-in, for a screenshot a person can read
     page.screenshot(path=str(OUTPUT / "open-cycle-form.png"), full_page=True)
 
     def field(title: str):  # type: ignore[no-untyped-def]

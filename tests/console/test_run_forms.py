@@ -77,6 +77,9 @@ def test_the_words_chosen_in_the_form_reach_the_flow_as_codes() -> None:
     chosen = open_cycle.validate_parameters(get_call_parameters(open_cycle.fn, (), given))
     assert (chosen["units"], chosen["money_unit"], chosen["title"]) == ("list", "ty", None)
     assert chosen["as_of"] is None and chosen["guidance_reference"] is None  # left empty: None in the flow
+    # a run resuming after a pause reads back what Prefect stored for an empty field
+    stored = open_cycle.serialize_parameters(get_call_parameters(open_cycle.fn, (), given))
+    assert open_cycle.validate_parameters(stored)["as_of"] is None
     assert chosen["submission_deadline"] == date(2026, 12, 20)
     # codes still work for the CLI, the simulation and API callers
     assert (
