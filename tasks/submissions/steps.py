@@ -17,6 +17,7 @@ from models.cycle import get_cycle_by_year
 from models.db import session_scope
 from plancycle.settings import get_settings
 from tasks.artifacts import next_step, publish_file_link, publish_markdown, render_next_step
+from tasks.common.numbers import rounded_percent
 from tasks.notify.delivery import Message
 from tasks.submissions.calls import call_messages
 from tasks.submissions.cycles import CycleSpec, OpenedCycle, open_cycle_records, require_cycle
@@ -129,7 +130,7 @@ def publish_status(year: int, as_of: date) -> list[UnitStatusRow]:
         .render(year=year, as_of=as_of, share=share, rows=rows),
     )
     create_progress_artifact(
-        progress=share,
+        progress=rounded_percent(share),
         key=f"submission-progress-{year}",
         description=texts()["artifacts"]["submission_progress"].format(year=year),
     )
