@@ -4,7 +4,6 @@ stage of the cycle's chain unless told otherwise) and wait suspended for its dec
 circulate-for-approval does. Approved: the changes become a new plan version (``is_amendment``) and every
 unit concerned is told. Returned: nothing changes."""
 
-from datetime import date
 from typing import Any
 
 from prefect import flow
@@ -24,7 +23,16 @@ from tasks.approval.steps import (
     wait_for_decision,
 )
 from tasks.approval.suspension import AMENDMENT_FLOW, amendment_pause_key, decision_key
-from tasks.common.forms import form_field
+from tasks.artifacts import run_name
+from tasks.common.forms import (
+    AS_OF_HINT,
+    AS_OF_TITLE,
+    OptionalDate,
+    OptionalInt,
+    OptionalText,
+    form_field,
+    optional_field,
+)
 from tasks.notify.steps import deliver
 from tasks.notify.team import OPERATOR_HOOKS
 
@@ -33,17 +41,17 @@ ACTOR = f"flow:{AMENDMENT_FLOW}"
 
 @flow(
     name=AMENDMENT_FLOW,
-    flow_run_name="điều chỉnh kế hoạch {year} ngày {as_of}",
+    flow_run_name=run_name("điều chỉnh kế hoạch {year} ngày {as_of}"),
     log_prints=True,
     **OPERATOR_HOOKS,
 )
 def amend_plan(
     year: int = form_field(..., title="Năm kế hoạch"),
     proposal: AmendmentProposal | None = form_field(None, title="Nội dung điều chỉnh (đề xuất mới)"),
-    amendment_number: int | None = form_field(None, title="Hoặc: số đề xuất điều chỉnh đã ghi nhận"),
-    stage: str | None = form_field(None, title="Bước phê duyệt (để trống: bước cuối của trình tự phê duyệt)"),
-    as_of: date | None = form_field(None, title="Ngày trình (để trống: hôm nay)"),
+    amendment_number: OptionalInt = optional_field(title="Hoặc: số đề xuất điều chỉnh đã ghi nhận"),
+    stage: OptionalText = optional_field(title="Bước phê duyệt (để trống: bước cuối của trình tự phê duyệt)"),
     timeout_days: int = form_field(30, ge=1, le=365, title="Số ngày chờ ý kiến tối đa"),
+    as_of: OptionalDate = optional_field(title=AS_OF_TITLE, description=AS_OF_HINT),
 ) -> Any:
     """Điều chỉnh kế hoạch: ghi nhận đề xuất, xin ý kiến một bước phê duyệt, áp dụng thành phiên bản mới."""
     as_of = as_of or get_settings().today()

@@ -5,7 +5,6 @@ decision suspended (no process waits), record it, and issue the plan when the la
 A return for revision ends the run ("Trả lại"): the units concerned are told and their submissions are
 marked returned; after they resubmit, the coordinator consolidates again and starts a new circulation."""
 
-from datetime import date
 from typing import Any
 
 from prefect import flow
@@ -30,28 +29,36 @@ from tasks.approval.steps import (
     wait_for_decision,
 )
 from tasks.approval.suspension import CIRCULATION_FLOW, decision_key, pause_key
-from tasks.common.forms import form_field
+from tasks.artifacts import run_name
+from tasks.common.forms import (
+    AS_OF_HINT,
+    AS_OF_TITLE,
+    OptionalDate,
+    form_field,
+    optional_field,
+)
 from tasks.notify.steps import deliver
 from tasks.notify.team import OPERATOR_HOOKS
+from tasks.submissions.steps import refresh_dashboard
 
 ACTOR = f"flow:{CIRCULATION_FLOW}"
 
 
 @flow(
     name=CIRCULATION_FLOW,
-    flow_run_name="trình duyệt kế hoạch {year} ngày {as_of}",
+    flow_run_name=run_name("trình duyệt kế hoạch {year} ngày {as_of}"),
     log_prints=True,
     **OPERATOR_HOOKS,
 )
 def circulate_for_approval(
     year: int = form_field(..., title="Năm kế hoạch"),
-    as_of: date | None = form_field(None, title="Ngày trình (để trống: hôm nay)"),
-    stages: list[StageConfig] | None = form_field(
-        None,
+    stages: list[StageConfig] = form_field(
+        [],
         title="Trình tự phê duyệt (để trống: trình tự đã cấu hình cho kỳ kế hoạch, "
         "hoặc trình tự mặc định của tỉnh)",
     ),
     timeout_days: int = form_field(30, ge=1, le=365, title="Số ngày chờ tối đa mỗi ý kiến"),
+    as_of: OptionalDate = optional_field(title=AS_OF_TITLE, description=AS_OF_HINT),
 ) -> Any:
     """Trình duyệt kế hoạch: chốt phiên bản, xin ý kiến từng bước, ghi nhận, điều chỉnh, ban hành."""
     as_of = as_of or get_settings().today()
@@ -61,6 +68,7 @@ def circulate_for_approval(
     if circulation.refusal:
         return refused(circulation.refusal)
     version, workbook, findings = circulation.version_number, circulation.workbook, circulation.findings
+    refresh_dashboard(year, as_of)
     last_group = len(circulation.groups) - 1
     final: DecisionData | None = None
     for group_index, group in enumerate(circulation.groups):
@@ -88,6 +96,7 @@ def circulate_for_approval(
                 if taken.return_to == "units":
                     deliver(return_to_units(year, taken.unit_codes, taken.comment or "", ACTOR), as_of=as_of)
                 publish_chain(year)
+                refresh_dashboard(year, as_of)
                 summary = {"outcome": "returned", "stage": stage_code, "version": version}
                 return returned(summary, "at_stage", stage=stage_code)
             if taken.new_version and taken.version_number is not None:
@@ -101,4 +110,5 @@ def circulate_for_approval(
     )
     deliver(published.pop("messages"), as_of=as_of)
     publish_chain(year)
+    refresh_dashboard(year, as_of)
     return {"outcome": "approved", **published}

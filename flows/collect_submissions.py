@@ -3,12 +3,19 @@ has answered (table and progress in the Prefect UI)."""
 
 from __future__ import annotations
 
-from datetime import date
-
 from prefect import flow
 
 from plancycle.settings import get_settings
-from tasks.common.forms import form_field
+from tasks.artifacts import run_name
+from tasks.common.forms import (
+    AS_OF_HINT,
+    AS_OF_TITLE,
+    TECHNICAL_HINT,
+    OptionalDate,
+    OptionalInt,
+    OptionalText,
+    optional_field,
+)
 from tasks.notify.steps import redeliver
 from tasks.notify.team import OPERATOR_HOOKS
 from tasks.submissions.steps import (
@@ -16,20 +23,23 @@ from tasks.submissions.steps import (
     log_collected,
     log_no_collecting_cycle,
     publish_status,
+    refresh_dashboard,
     resolve_cycle_year,
 )
 
 
 @flow(
     name="collect-submissions",
-    flow_run_name="tiếp nhận đề xuất ngày {as_of}",
+    flow_run_name=run_name("tiếp nhận đề xuất ngày {as_of}"),
     log_prints=True,
     **OPERATOR_HOOKS,
 )
 def collect_submissions(
-    year: int | None = form_field(None, title="Năm kế hoạch (để trống: kỳ đang nhận đề xuất)"),
-    inbox_url: str | None = form_field(None, title="Thư mục nhận tệp (đường dẫn hoặc URL fsspec)"),
-    as_of: date | None = form_field(None, title="Ngày thực hiện (để trống: hôm nay)"),
+    year: OptionalInt = optional_field(title="Năm kế hoạch (để trống: kỳ đang nhận đề xuất)"),
+    inbox_url: OptionalText = optional_field(
+        title="Kỹ thuật — thư mục nhận tệp (để trống: thư mục đã cấu hình)", description=TECHNICAL_HINT
+    ),
+    as_of: OptionalDate = optional_field(title=AS_OF_TITLE, description=AS_OF_HINT),
 ) -> dict[str, int]:
     """Nhận các tệp đề xuất trong thư mục, kiểm tra, ghi nhận, báo đơn vị; cập nhật bảng tình hình."""
     settings = get_settings()
@@ -41,6 +51,7 @@ def collect_submissions(
         log_no_collecting_cycle(len(outcomes))
         return {"files": len(outcomes), "accepted": sum(o.accepted and not o.duplicate for o in outcomes)}
     rows = publish_status(year, as_of)
+    refresh_dashboard(year, as_of, stage="collect_submissions")
     summary = {
         "files": len(outcomes),
         "accepted": sum(o.accepted and not o.duplicate for o in outcomes),

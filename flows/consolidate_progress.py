@@ -4,34 +4,43 @@ their targets; the status tracked on each item is updated; an Excel report and a
 
 from __future__ import annotations
 
-from datetime import date
-
 from prefect import flow
 
 from plancycle.settings import get_settings
-from tasks.common.forms import form_field
+from tasks.artifacts import run_name
+from tasks.common.forms import (
+    AS_OF_HINT,
+    AS_OF_TITLE,
+    OptionalDate,
+    OptionalText,
+    form_field,
+    optional_field,
+)
 from tasks.notify.team import OPERATOR_HOOKS
 from tasks.progress.steps import consolidate_period, publish_progress, write_progress_report
+from tasks.submissions.steps import refresh_dashboard
 
 ACTOR = "flow:consolidate-progress"
 
 
 @flow(
     name="consolidate-progress",
-    flow_run_name="tổng hợp tiến độ {year} ngày {as_of}",
+    flow_run_name=run_name("tổng hợp tiến độ {year} ngày {as_of}"),
     log_prints=True,
     **OPERATOR_HOOKS,
 )
 def consolidate_progress(
     year: int = form_field(..., title="Năm kế hoạch"),
-    period: str | None = form_field(
-        None, title="Kỳ báo cáo (vd. «Quý II/2027»; để trống: kỳ gần nhất đã chốt số liệu)"
+    period: OptionalText = optional_field(
+        title="Kỳ báo cáo (vd. «Quý II/2027»; để trống: kỳ gần nhất đã chốt số liệu)"
     ),
-    as_of: date | None = form_field(None, title="Ngày tổng hợp (để trống: hôm nay)"),
+    as_of: OptionalDate = optional_field(title=AS_OF_TITLE, description=AS_OF_HINT),
 ) -> dict[str, object]:
     """Tổng hợp báo cáo tiến độ một kỳ: theo nhiệm vụ, đơn vị, toàn kế hoạch; giải ngân; đơn vị trễ hạn,
     chưa báo cáo; chỉ tiêu; cập nhật tình trạng từng nhiệm vụ; xuất Excel và tóm tắt cho lãnh đạo."""
     as_of = as_of or get_settings().today()
     snapshot = consolidate_period(year, period, as_of, actor=ACTOR)
     files = write_progress_report(snapshot)
-    return publish_progress(snapshot, files)
+    summary = publish_progress(snapshot, files)
+    refresh_dashboard(year, as_of)
+    return summary

@@ -10,28 +10,41 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from plancycle.settings import get_settings
-from tasks.common.forms import form_field
+from tasks.artifacts import run_name
+from tasks.common.forms import (
+    AS_OF_HINT,
+    AS_OF_TITLE,
+    OptionalDate,
+    OptionalInt,
+    choice,
+    choice_field,
+    form_field,
+    optional_field,
+)
 from tasks.notify.steps import deliver
 from tasks.notify.team import OPERATOR_HOOKS
 from tasks.progress.calendar import ReportingOverrides
 from tasks.progress.periods import PeriodOverride
 from tasks.progress.steps import open_periods_and_request, prepare_progress_messages, publish_requests
+from tasks.submissions.steps import refresh_dashboard
 
 PeriodKindName = Literal["quarterly", "six_monthly", "annual", "monthly"]
+PERIOD_CHOICES = {"quarterly": "quý", "six_monthly": "6 tháng", "annual": "năm", "monthly": "tháng"}
 
 
 @flow(
     name="request-progress-reports",
-    flow_run_name="đề nghị báo cáo tiến độ ngày {as_of}",
+    flow_run_name=run_name("đề nghị báo cáo tiến độ ngày {as_of}"),
     log_prints=True,
     **OPERATOR_HOOKS,
 )
 def request_progress_reports(
-    year: int | None = form_field(None, title="Năm kế hoạch (để trống: mọi kỳ đã phê duyệt, đang thực hiện)"),
-    as_of: date | None = form_field(None, title="Ngày thực hiện (để trống: hôm nay)"),
-    kinds: list[PeriodKindName] = form_field(["quarterly"], title="Loại kỳ báo cáo"),
-    deadline_working_days: int | None = form_field(
-        None, ge=0, title="Hạn gửi: số ngày làm việc sau ngày chốt số liệu (để trống: 3)"
+    year: OptionalInt = optional_field(title="Năm kế hoạch (để trống: mọi kỳ đã phê duyệt, đang thực hiện)"),
+    kinds: list[choice(PERIOD_CHOICES)] = choice_field(
+        ["quarterly"], PERIOD_CHOICES, title="Loại kỳ báo cáo"
+    ),
+    deadline_working_days: OptionalInt = optional_field(
+        ge=0, title="Hạn gửi: số ngày làm việc sau ngày chốt số liệu (để trống: 3)"
     ),
     by_kind: dict[PeriodKindName, PeriodOverride] | None = form_field(
         None, title="Quy định riêng theo loại kỳ"
@@ -39,6 +52,7 @@ def request_progress_reports(
     fixed_deadlines: dict[str, date] | None = form_field(
         None, title="Hạn cố định theo kỳ", description='Theo nhãn kỳ, ví dụ {"Quý IV/2027": "2027-12-20"}'
     ),
+    as_of: OptionalDate = optional_field(title=AS_OF_TITLE, description=AS_OF_HINT),
 ) -> dict[str, int]:
     """Lập lịch kỳ báo cáo; khi gần đến ngày chốt số liệu, đề nghị từng đơn vị báo cáo tiến độ và gửi
     biểu mẫu điền sẵn cùng đường dẫn riêng.
@@ -66,4 +80,6 @@ def request_progress_reports(
         "sent_now": result.sent_now if result else 0,
     }
     publish_requests(as_of, periods, summary)
+    for cycle_year in sorted({p.cycle_year for p in periods}):
+        refresh_dashboard(cycle_year, as_of)
     return summary

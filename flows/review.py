@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Literal
-
 from prefect import flow
 
-from tasks.common.forms import form_field
+from tasks.common.forms import (
+    OptionalDate,
+    OptionalText,
+    OptionalTextList,
+    choice,
+    form_field,
+    optional_field,
+)
 from tasks.notify.steps import deliver
 from tasks.notify.team import OPERATOR_HOOKS
 from tasks.submissions.review import ItemComment
@@ -16,7 +20,15 @@ from tasks.submissions.steps import (
     publish_review,
     record_acceptances,
     record_review,
+    refresh_dashboard,
 )
+
+ACTION_CHOICES = {
+    "accept": "chấp nhận",
+    "return": "trả lại để sửa",
+    "extend": "gia hạn",
+    "exempt": "miễn gửi",
+}
 
 
 @flow(
@@ -28,14 +40,10 @@ from tasks.submissions.steps import (
 def review_submission(
     year: int = form_field(title="Năm kế hoạch"),
     unit_code: str = form_field(title="Mã đơn vị"),
-    action: Literal["accept", "return", "extend", "exempt"] = form_field(
-        title="Quyết định", description="accept: chấp nhận; return: trả lại; extend: gia hạn; exempt: miễn"
-    ),
-    comment: str | None = form_field(None, title="Ý kiến chung / lý do"),
-    item_comments: list[ItemComment] | None = form_field(
-        None, title="Ý kiến theo từng nhiệm vụ (khi trả lại)"
-    ),
-    new_deadline: date | None = form_field(None, title="Hạn mới (gia hạn, hoặc khi trả lại)"),
+    action: choice(ACTION_CHOICES) = form_field(title="Quyết định"),
+    comment: OptionalText = optional_field(title="Ý kiến chung / lý do"),
+    item_comments: list[ItemComment] = form_field([], title="Ý kiến theo từng nhiệm vụ (khi trả lại)"),
+    new_deadline: OptionalDate = optional_field(title="Hạn mới (gia hạn, hoặc khi trả lại)"),
     reviewer: str = form_field("coordinator", title="Người xem xét"),
 ) -> dict[str, object]:
     """Xem xét đề xuất của một đơn vị; đơn vị được báo kèm ý kiến và đường dẫn."""
@@ -43,7 +51,8 @@ def review_submission(
         year, unit_code, action, reviewer, comment, item_comments or [], new_deadline
     )
     sent = deliver(outcome.messages).sent_now if outcome.messages else 0
-    publish_review(year, unit_code, outcome, action, changes, comment)
+    counts = refresh_dashboard(year, stage="review")
+    publish_review(year, unit_code, outcome, action, changes, comment, counts)
     return {"status": outcome.status, "version": outcome.version_number, "messages_sent": sent}
 
 
@@ -55,13 +64,14 @@ def review_submission(
 )
 def accept_submissions_flow(
     year: int = form_field(title="Năm kế hoạch"),
-    unit_codes: list[str] | None = form_field(
-        None, title="Mã các đơn vị (để trống: mọi đề xuất đã nhận, chưa xem xét)"
+    unit_codes: OptionalTextList = optional_field(
+        title="Mã các đơn vị (để trống: mọi đề xuất đã nhận, chưa xem xét)"
     ),
-    comment: str | None = form_field(None, title="Ý kiến chung"),
+    comment: OptionalText = optional_field(title="Ý kiến chung"),
     reviewer: str = form_field("coordinator", title="Người xem xét"),
 ) -> dict[str, object]:
     """Chấp nhận cùng lúc đề xuất của nhiều đơn vị đã xem xét xong (trả lại thì dùng review-submission)."""
     result = record_acceptances(year, unit_codes, reviewer, comment)
-    publish_acceptances(year, result, comment)
+    counts = refresh_dashboard(year, stage="review")
+    publish_acceptances(year, result, comment, counts)
     return {"accepted": [o.unit_code for o in result.accepted], "refused": result.refused}

@@ -7,18 +7,27 @@ from datetime import date, datetime
 from prefect import flow
 
 from plancycle.settings import get_settings
-from tasks.common.forms import form_field
+from tasks.artifacts import run_name
+from tasks.common.forms import (
+    AS_OF_HINT,
+    AS_OF_TITLE,
+    OptionalDate,
+    OptionalInt,
+    optional_field,
+)
 from tasks.notify.steps import deliver, redeliver
 from tasks.notify.team import OPERATOR_HOOKS
 from tasks.progress.steps import remind_progress_reports
 from tasks.reminders.steps import plan_approver_reminders, plan_digest, plan_reminders, publish_reminders
-from tasks.submissions.steps import resolve_cycle_year
+from tasks.submissions.steps import refresh_dashboard, resolve_cycle_year
 
 
-@flow(name="send-reminders", flow_run_name="nhắc hạn ngày {as_of}", log_prints=True, **OPERATOR_HOOKS)
+@flow(
+    name="send-reminders", flow_run_name=run_name("nhắc hạn ngày {as_of}"), log_prints=True, **OPERATOR_HOOKS
+)
 def send_reminders(
-    year: int | None = form_field(None, title="Năm kế hoạch (để trống: kỳ đang nhận đề xuất)"),
-    as_of: date | None = form_field(None, title="Ngày nhắc (để trống: hôm nay, theo giờ hiện tại)"),
+    year: OptionalInt = optional_field(title="Năm kế hoạch (để trống: kỳ đang nhận đề xuất)"),
+    as_of: OptionalDate = optional_field(title=AS_OF_TITLE, description=AS_OF_HINT),
 ) -> dict[str, int]:
     """Nhắc hạn các đơn vị chưa gửi, báo cáo thủ trưởng khi quá hạn lâu, gửi bản tin cho cơ quan tổng hợp.
 
@@ -45,6 +54,7 @@ def send_reminders(
     digest, figures = plan_digest(year, day, len(result.failed) if result else 0)
     digest_result = deliver(digest, as_of=day) if digest else None
     publish_reminders(year, day, rows, figures)
+    refresh_dashboard(year, day, stage="reminders")
     return {
         "reminders": len(rows),
         "messages_sent": result.sent_now if result else 0,

@@ -17,6 +17,7 @@ from models.items import list_submission_items
 from models.submissions import get_submission, list_attempts, list_versions
 from plancycle.settings import Settings, get_settings
 from portal.approver import approver_routes
+from portal.files import file_routes
 from portal.open_data import open_data_router
 from tasks.approval.unit_view import approved_view
 from tasks.common.links import LinkError, LinkGrant, verify_link_token
@@ -92,6 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def grant_for(session: Session, token: str) -> LinkGrant:
         return verify_link_token(session=session, token=token, settings=current_settings())
+
+    app.include_router(file_routes(current_settings))  # the coordinator's downloads (portal/files.py)
 
     @app.get("/", response_class=HTMLResponse)
     def home() -> HTMLResponse:

@@ -48,6 +48,12 @@ class _Environment(Environment):
         return super().get_template(name, parent, globals)
 
 
+def label(code: object, table: str) -> str:
+    """The Vietnamese words for a stored code (``templates/labels.vi.yaml``); an unknown code as it is."""
+    words = load_yaml("labels.vi.yaml").get(table, {})
+    return str(words.get(str(code), "" if code is None else code))
+
+
 @lru_cache
 def environment() -> Environment:
     """Jinja2 with autoescape for .html (and .html.j2), Markdown escaping for .md.j2, strict undefined,
@@ -71,6 +77,7 @@ def environment() -> Environment:
     markdown = env.overlay(finalize=md_finalize)
     markdown.markdown = None  # type: ignore[attr-defined]
     env.markdown = markdown
+    env.filters["label"] = label
     return env
 
 

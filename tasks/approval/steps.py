@@ -83,7 +83,7 @@ from tasks.approval.suspension import (
     waits_for_stage,
 )
 from tasks.approval.versions import get_version, latest_version, list_versions, version_totals
-from tasks.artifacts import publish_markdown
+from tasks.artifacts import publish_file_link, publish_markdown
 from tasks.consolidation.outputs import plan_folder
 from tasks.errors import PlancycleError
 from tasks.notify.delivery import Message
@@ -271,6 +271,7 @@ def start_circulation(
                 raise ApprovalError("no_stages", year=year)
             version = begin_circulation(session=session, cycle=cycle, flow_run_id=flow_run_id, actor=actor)
             findings = write_package(session, cycle, version, as_of)
+            _publish_package(year, version.number)
             return Circulation(
                 year=year,
                 version_number=version.number,
@@ -310,7 +311,14 @@ def prepare_version(year: int, version_number: int, as_of: date) -> tuple[str, l
         version = get_version(session=session, cycle=cycle, number=version_number)
         assert version is not None
         findings = write_package(session, cycle, version, as_of)
+    _publish_package(year, version_number)
     return str(_package_path(year, version_number)), findings
+
+
+def _publish_package(year: int, number: int) -> None:
+    """The circulated version's workbook, downloadable from the run's artifacts."""
+    description = _words()["artifacts"]["package"].format(number=number, year=year)
+    publish_file_link(_package_path(year, number), key=f"approval-package-{year}", description=description)
 
 
 @task(name="thư xin ý kiến người phê duyệt", cache_policy=NO_CACHE)
@@ -506,6 +514,10 @@ def publish_final_plan(
             plan, folder / f"{stem}.docx", province_name=settings.province_name, issued=True
         )
         pdf = docx_to_pdf(document)  # when LibreOffice is installed (best effort)
+        words = _words()["artifacts"]
+        for path, kind in ((workbook, "issued_workbook"), (document, "issued_document")):
+            key = f"plan-{kind.replace('_', '-')}-{year}"
+            publish_file_link(path, key=key, description=words[kind].format(year=year))
         return {
             "version": version.number,
             "content_hash": version.content_hash,

@@ -98,19 +98,27 @@ def _group(digits: str) -> str:
 
 
 def format_money(amount: Dong | None, unit: str = "dong", decimals: int | None = None) -> str:
-    """Vietnamese display: ``format_money(1234567)`` → ``1.234.567``; in triệu with decimals → ``1,23``.
+    """Vietnamese display, one format everywhere: a thousands dot, a decimal comma only when there is a
+    fraction, no trailing zeros. ``format_money(1234567)`` → ``1.234.567``; in triệu: 1_500_000_000 →
+    ``1.500``, 670_500_000 → ``670,5``, 4_170_500_000 → ``4.170,5`` (never "670,500", which readers take
+    for six hundred seventy thousand).
 
+    Without ``decimals`` a fraction of triệu or tỷ is shown to at most three places (a thousand đồng of a
+    triệu) with its trailing zeros dropped; an explicit ``decimals`` keeps exactly that many places.
     Display rounding is half-up on the shown digits and never feeds back into a total.
     ``None`` ("not stated") displays as an empty string.
     """
     if amount is None:
         return ""
     factor = MONEY_UNIT_FACTOR[unit]
+    automatic = decimals is None
     if decimals is None:
         decimals = 0 if amount % factor == 0 else (3 if unit != "dong" else 0)
     value = (Decimal(amount) / factor).quantize(Decimal(1).scaleb(-decimals), rounding="ROUND_HALF_UP")
     sign = "-" if value < 0 else ""
     integer, _, fraction = f"{abs(value):f}".partition(".")
+    if automatic:
+        fraction = fraction.rstrip("0")
     text = sign + _group(integer)
     return f"{text},{fraction}" if fraction else text
 

@@ -39,3 +39,9 @@ def share_percent(part: int, whole: int, decimals: int = 1) -> str:
     if not whole:
         return "0%"
     return f"{format_percent(Fraction(part * 100, whole), decimals)}%"
+
+
+def rounded_percent(value: Number, decimals: int = 1) -> float:
+    """The figure ``format_percent`` shows, as a number (for Prefect's progress artifact): 9.523809… →
+    9.5, so the bar and every table read the same rounded share."""
+    return float(_decimal(value).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))

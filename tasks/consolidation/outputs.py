@@ -45,22 +45,26 @@ def write_plan_files(plan: ConsolidatedPlan, folder: Path, *, province_name: str
 
 
 def totals_table(plan: ConsolidatedPlan) -> list[dict[str, object]]:
-    """Group and grand totals, one row per group, amounts in đồng (exact) per funding source."""
+    """Group and grand totals, one row per group, in the plan's display unit (Vietnamese format). The total
+    comes right after the number of items, so the column that matters stays on the page however many
+    funding sources follow."""
     labels = consolidation_texts()["totals_table"]
-    source_labels = {s.code: render_text(labels["source"], code=s.code) for s in plan.sources}
+    unit = plan.money_unit_label
+    source_labels = {s.code: render_text(labels["source"], code=s.code, unit=unit) for s in plan.sources}
+    total_label = render_text(labels["total"], unit=unit)
     rows: list[dict[str, object]] = []
     for group in plan.groups.to_dict("records"):
         row: dict[str, object] = {labels["stt"]: group["group_roman"], labels["group"]: group["group_label"]}
         row[labels["items"]] = int(group["items"])
+        row[total_label] = plan.money(int(group["total"]))
         for source in plan.sources:
-            row[source_labels[source.code]] = int(group[source.column])
-        row[labels["total"]] = int(group["total"])
+            row[source_labels[source.code]] = plan.money(int(group[source.column]))
         rows.append(row)
     grand: dict[str, object] = {labels["stt"]: "", labels["group"]: labels["grand_total"]}
     grand[labels["items"]] = len(plan.items)
+    grand[total_label] = plan.money(plan.grand_totals["total"])
     for source in plan.sources:
-        grand[source_labels[source.code]] = plan.grand_totals[source.code]
-    grand[labels["total"]] = plan.grand_totals["total"]
+        grand[source_labels[source.code]] = plan.money(plan.grand_totals[source.code])
     rows.append(grand)
     return rows
 

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from prefect import get_run_logger, task
-from prefect.artifacts import create_link_artifact, create_table_artifact
+from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from models.db import session_scope
 from plancycle.settings import get_settings
-from tasks.artifacts import publish_markdown
+from tasks.artifacts import next_step, publish_file_link, publish_markdown
 from tasks.consolidation.consolidated import ConsolidatedPlan
 from tasks.consolidation.outputs import PlanFiles, consolidation_text, totals_table, write_plan_files
 from tasks.consolidation.plan import MaterializeResult, build_plan, materialize_plan, plan_is_frozen
@@ -59,8 +60,20 @@ def write_outputs(plan: ConsolidatedPlan, folder: Path) -> PlanFiles:
 
 
 @task(name="công bố kết quả tổng hợp", cache_policy=NO_CACHE)
-def publish_plan(plan: ConsolidatedPlan, files: PlanFiles, materialized: MaterializeResult | None) -> None:
-    """The Markdown summary, the totals table and links to the two files, keyed by year."""
+def publish_plan(
+    plan: ConsolidatedPlan,
+    files: PlanFiles,
+    materialized: MaterializeResult | None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """The Markdown summary (with download links of the two files, ending with the next step; ``after``:
+    the cycle's counts), the totals table and one link artifact per file, keyed by year."""
+    workbook = publish_file_link(
+        files.workbook, key=f"plan-workbook-{plan.year}", description=consolidation_text("artifacts.workbook")
+    )
+    document = publish_file_link(
+        files.document, key=f"plan-document-{plan.year}", description=consolidation_text("artifacts.document")
+    )
     publish_markdown(
         "reports/plan_summary.md.j2",
         key=f"plan-summary-{plan.year}",
@@ -68,21 +81,11 @@ def publish_plan(plan: ConsolidatedPlan, files: PlanFiles, materialized: Materia
         plan=plan,
         files=files,
         materialized=materialized,
+        downloads={"workbook": workbook, "document": document},
+        next_step=next_step("consolidate_plan", after) if after else None,
     )
     create_table_artifact(
         table=totals_table(plan),
         key=f"plan-totals-{plan.year}",
         description=consolidation_text("artifacts.totals"),
-    )
-    create_link_artifact(
-        link=files.workbook.resolve().as_uri(),
-        link_text=files.workbook.name,
-        key=f"plan-workbook-{plan.year}",
-        description=consolidation_text("artifacts.workbook"),
-    )
-    create_link_artifact(
-        link=files.document.resolve().as_uri(),
-        link_text=files.document.name,
-        key=f"plan-document-{plan.year}",
-        description=consolidation_text("artifacts.document"),
     )

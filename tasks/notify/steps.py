@@ -9,7 +9,9 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 
+from models.db import session_scope
 from plancycle.settings import get_settings
+from tasks.notify.deliveries_table import delivery_rows, outbox_count
 from tasks.notify.delivery import BatchResult, DeliveryPolicy, Message, retry_deliveries, send_batch
 from tasks.notify.render import resolve_locale
 from tasks.notify.team import notify_team_of_failures
@@ -53,9 +55,16 @@ def _publish(result: BatchResult) -> None:
     description = (
         environment()
         .get_template(f"messages/_ops/{resolve_locale(settings.locale)}/artifact.md.j2")
-        .render(total=len(result.deliveries), summary=result.summary(), seconds=result.seconds)
+        .render(
+            total=len(result.deliveries),
+            summary=result.summary(),
+            seconds=result.seconds,
+            outbox=outbox_count(result, settings),
+        )
     )
-    create_table_artifact(table=result.table(), key="notification-deliveries", description=description)
+    with session_scope() as session:
+        table = delivery_rows(result, session=session, settings=settings)
+    create_table_artifact(table=table, key="notification-deliveries", description=description)
     if result.failed:
         ctx = FlowRunContext.get()
         notify_team_of_failures(

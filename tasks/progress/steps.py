@@ -10,12 +10,12 @@ from datetime import date, datetime
 from pathlib import Path
 
 from prefect import get_run_logger, task
-from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from models.db import session_scope
 from plancycle.settings import get_settings
-from tasks.artifacts import publish_markdown
+from tasks.artifacts import publish_file_link, publish_markdown
 from tasks.consolidation.outputs import plan_folder
 from tasks.excel.layout import render_text
 from tasks.notify.delivery import Message
@@ -167,12 +167,7 @@ def publish_progress(snapshot: ProgressSnapshot, files: ProgressFiles) -> dict[s
     create_table_artifact(
         table=units_table(snapshot), key=f"{key}-units", description=run_text("units_description")
     )
-    create_link_artifact(
-        link=files.workbook.resolve().as_uri(),
-        link_text=files.workbook.name,
-        key=f"{key}-workbook",
-        description=run_text("workbook_description"),
-    )
+    publish_file_link(files.workbook, key=f"{key}-workbook", description=run_text("workbook_description"))
     summary = run_summary(snapshot, files.workbook)
     log_progress("consolidated", period=snapshot.period_label, summary=summary)
     return summary

@@ -4,9 +4,10 @@ status artifacts, review decisions; and the reports the flows publish at their e
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from prefect import get_run_logger, task
-from prefect.artifacts import create_progress_artifact, create_table_artifact
+from prefect.artifacts import create_markdown_artifact, create_progress_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from sqlmodel import col, select
 
@@ -15,10 +16,18 @@ from models.base import CycleStatus
 from models.cycle import get_cycle_by_year
 from models.db import session_scope
 from plancycle.settings import get_settings
-from tasks.artifacts import publish_markdown
+from tasks.artifacts import next_step, publish_file_link, publish_markdown, render_next_step
+from tasks.common.numbers import rounded_percent
 from tasks.notify.delivery import Message
 from tasks.submissions.calls import call_messages
 from tasks.submissions.cycles import CycleSpec, OpenedCycle, open_cycle_records, require_cycle
+from tasks.submissions.dashboard import (
+    build_dashboard,
+    dashboard_markdown,
+    dashboard_path,
+    dashboard_workbook,
+)
+from tasks.submissions.dashboard import words as dashboard_words
 from tasks.submissions.inbox import InboxOutcome, collect_inbox
 from tasks.submissions.review import (
     BatchAcceptance,
@@ -61,12 +70,16 @@ def prepare_call_messages(cycle_id: int) -> list[Message]:
         return call_messages(session=session, cycle=cycle, settings=settings)
 
 
-def publish_open_cycle(year: int, summary: dict[str, int], as_of: date) -> None:
-    """The run's summary artifact ``open-cycle-<year>``."""
+def publish_open_cycle(
+    year: int, summary: dict[str, int], as_of: date, after: dict[str, Any] | None = None
+) -> None:
+    """The run's summary artifact ``open-cycle-<year>``, ending with the next step (``after``: the
+    cycle's counts from ``refresh_dashboard``)."""
     publish_markdown(
         "reports/open_cycle.md.j2",
         key=f"open-cycle-{year}",
         description=texts()["artifacts"]["open_cycle"].format(year=year),
+        next_step=next_step("open_cycle", after) if after else None,
         year=year,
         summary=summary,
         as_of=as_of,
@@ -117,7 +130,7 @@ def publish_status(year: int, as_of: date) -> list[UnitStatusRow]:
         .render(year=year, as_of=as_of, share=share, rows=rows),
     )
     create_progress_artifact(
-        progress=share,
+        progress=rounded_percent(share),
         key=f"submission-progress-{year}",
         description=texts()["artifacts"]["submission_progress"].format(year=year),
     )
@@ -131,7 +144,7 @@ def log_no_collecting_cycle(files: int) -> None:
 
 def log_collected(summary: dict[str, int]) -> None:
     """The run's summary in its log."""
-    get_run_logger().info(texts()["log"]["collected"].format(summary=summary))
+    get_run_logger().info(texts()["log"]["collected"].format(**summary))
 
 
 # ---------------------------------------------------------------- review
@@ -192,13 +205,20 @@ def record_review(
 
 
 def publish_review(
-    year: int, unit_code: str, outcome: ReviewOutcome, action: str, changes: list[dict], comment: str | None
+    year: int,
+    unit_code: str,
+    outcome: ReviewOutcome,
+    action: str,
+    changes: list[dict],
+    comment: str | None,
+    after: dict[str, Any] | None = None,
 ) -> None:
-    """The decision's artifact ``review-<year>-<unit code>``."""
+    """The decision's artifact ``review-<year>-<unit code>``, ending with the next step."""
     publish_markdown(
         "reports/review.md.j2",
         key=f"review-{year}-{unit_code.lower()}",
         description=texts()["artifacts"]["review"].format(unit_code=unit_code, year=year),
+        next_step=next_step("review", after) if after else None,
         outcome=outcome,
         action=action,
         changes=changes,
@@ -216,15 +236,55 @@ def record_acceptances(
     )
 
 
-def publish_acceptances(year: int, result: BatchAcceptance, comment: str | None) -> None:
-    """The batch's artifact ``acceptances-<year>``; the units refused are also logged as a warning."""
+def publish_acceptances(
+    year: int, result: BatchAcceptance, comment: str | None, after: dict[str, Any] | None = None
+) -> None:
+    """The batch's artifact ``acceptances-<year>``, ending with the next step; the units refused are also
+    logged as a warning."""
     publish_markdown(
         "reports/acceptances.md.j2",
         key=f"acceptances-{year}",
         description=texts()["artifacts"]["acceptances"].format(year=year),
+        next_step=next_step("review", after) if after else None,
         year=year,
         result=result,
         comment=comment,
     )
     if result.refused:
         get_run_logger().warning(texts()["log"]["not_accepted"].format(refused=result.refused))
+
+
+# ---------------------------------------------------------------- the cycle dashboard
+
+
+@task(name="cập nhật bảng điều khiển", cache_policy=NO_CACHE)
+def refresh_dashboard(
+    year: int | None, as_of: date | None = None, stage: str | None = None
+) -> dict[str, Any]:
+    """The artifact ``bang-dieu-khien-<year>`` and its Excel download, rebuilt from the database, ending
+    with the next step after ``stage``; returns the cycle's counts (for the "what next" line of the run's
+    own artifact). Nothing when there is no cycle."""
+    if year is None:
+        return {}
+    settings = get_settings()
+    as_of = as_of or settings.today()
+    with session_scope() as session:
+        cycle = get_cycle_by_year(session=session, year=year)
+        if cycle is None:
+            return {}
+        dashboard = build_dashboard(session=session, cycle=cycle, as_of=as_of)
+    path = dashboard_path(year, settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(dashboard_workbook(dashboard))
+    words = dashboard_words()
+    link = publish_file_link(
+        path, key=f"bang-dieu-khien-{year}-excel", description=words["excel_link"].format(year=year)
+    )
+    values = dashboard.counts.as_values()
+    step = render_next_step(next_step(stage, values)) if stage else ""
+    create_markdown_artifact(
+        dashboard_markdown(dashboard, excel=link) + step,
+        key=f"bang-dieu-khien-{year}",
+        description=words["artifact"].format(year=year),
+    )
+    return values

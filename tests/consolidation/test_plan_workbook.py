@@ -297,7 +297,7 @@ def test_annex02_groups_items_and_total_equal_the_database_to_the_dong(
     paragraph = ws.cell(row=row + 2, column=1).value
     assert paragraph == annex02_summary_paragraph(world.plan)
     assert paragraph == (
-        "Tổng kinh phí năm 2027: 27.149,735 triệu đồng; trong đó: + Ngân sách địa phương: 27.148,500 triệu "
+        "Tổng kinh phí năm 2027: 27.149,735 triệu đồng; trong đó: + Ngân sách địa phương: 27.148,5 triệu "
         "đồng; + Ngân sách Trung ương: 1,235 triệu đồng."
     )
     assert nsdp + nstw == 27_149_734_568
@@ -362,7 +362,7 @@ def test_number_format_follows_the_plan_unit_and_cells_keep_the_dong(
     )
     paragraph = ws.cell(row=FIRST_DATA_ROW + 10, column=1).value
     if money_unit == "ty":
-        assert paragraph.startswith("Tổng kinh phí năm 2027: 27,150 tỷ đồng; trong đó:")
+        assert paragraph.startswith("Tổng kinh phí năm 2027: 27,15 tỷ đồng; trong đó:")
     else:
         assert paragraph.startswith("Tổng kinh phí năm 2027: 27.149.734.568 đồng; trong đó:")
     summary = wb["Tổng hợp"]

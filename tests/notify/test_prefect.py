@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
@@ -42,11 +43,34 @@ def test_deliver_publishes_a_table_artifact_and_tells_the_team(
     assert [d.status for d in result.deliveries] == [DeliveryStatus.sent, DeliveryStatus.failed_permanent]
     artifact = Artifact.get("notification-deliveries")
     assert artifact is not None and artifact.type == "table"
-    assert "nhung@stnmt.gialai.gov.vn" in str(artifact.data) and "failed_permanent" in str(artifact.data)
+    rows = json.loads(str(artifact.data))
+    assert [(r["Đơn vị"], r["Người nhận"], r["Kênh"], r["Nội dung"], r["Kết quả"]) for r in rows] == [
+        ("Sở Tài nguyên và Môi trường", "Trần Thị Hồng Nhung", "thư điện tử", "Nhắc trước hạn", "đã gửi"),
+        ("Sở Tài nguyên và Môi trường", "Nguyễn Minh Anh", "thư điện tử", "Nhắc trước hạn", "gửi không được"),
+    ]
+    assert rows[0]["Địa chỉ"] == "nhung@stnmt.gialai.gov.vn"
     assert "1 lỗi vĩnh viễn" in (artifact.description or "")
     (team,) = zalo.team
     assert "1 thông báo gửi không thành công" in team["title"]
     assert "nhắc hạn thử nghiệm" in team["message"] and "550" in team["message"]
+
+
+def test_a_message_left_in_the_local_outbox_is_not_called_sent(
+    prefect_api: str, db_url: str, world: dict[str, Any]
+) -> None:
+    """No SMTP relay configured: the email is written to the outbox, and the table says exactly that."""
+
+    @flow(flow_run_name="nhắc hạn vào hộp thư cục bộ")
+    def remind(messages: list) -> Any:
+        return deliver(messages)
+
+    result = remind([due_soon(world, "email", key="due-soon:2027:outbox")])
+    assert [d.status for d in result.deliveries] == [DeliveryStatus.sent]
+    artifact = Artifact.get("notification-deliveries")
+    assert artifact is not None
+    (row,) = json.loads(str(artifact.data))
+    assert row["Kết quả"] == "đã ghi vào hộp thư cục bộ (chưa gửi đi)"
+    assert "1 chỉ ghi vào hộp thư cục bộ" in (artifact.description or "")
 
 
 def test_a_failed_flow_tells_the_team(prefect_api: str, configured: None, zalo: FakeZalo) -> None:

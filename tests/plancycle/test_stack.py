@@ -229,7 +229,7 @@ def test_up_schedules_runs_that_the_worker_runs_unattended(tmp_path: Path) -> No
         call = {
             "year": year,
             "submission_deadline": f"{year - 1}-12-28",
-            "units": "list",
+            "units": "Theo danh sách mã đơn vị",  # the words the run form offers: the schema Prefect checks
             "unit_codes": ["VPUBND"],
         }
         run = _run_deployment(api, "open-cycle", call)
