@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     prefect_port: int = 4200
     portal_host: str = "127.0.0.1"
     portal_port: int = 8080
+    portal_workers: int = Field(
+        2, ge=1, le=32, description="Uploads parsed and stored at once by the portal (memory grows with it)."
+    )
     work_pool: str = "plancycle"
 
     @model_validator(mode="after")

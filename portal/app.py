@@ -3,10 +3,14 @@ precise answer. Every page is reached through the unit's signed link and shows t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
-from fastapi import FastAPI, Request, UploadFile
+import anyio
+from fastapi import BackgroundTasks, FastAPI, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
@@ -16,12 +20,14 @@ from models.db import get_engine
 from models.items import list_submission_items
 from models.submissions import get_submission, list_attempts, list_versions
 from plancycle.settings import Settings, get_settings
+from portal.pools import Pools
 from tasks.common.links import LinkError, LinkGrant, verify_link_token
 from tasks.progress.requests import unit_progress_reports
 from tasks.submissions.notices import notify_intake_result
 from templates import environment, error_text
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+logger = logging.getLogger("plancycle.portal")
 
 
 def _page(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -76,10 +82,18 @@ def _view(session: Session, scope: _Scope, token: str, settings: Settings) -> di
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    app = FastAPI(title="plancycle portal", docs_url=None, redoc_url=None, openapi_url=None)
-
     def current_settings() -> Settings:
         return settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        current_settings()  # production settings are validated before the first unit is served
+        yield
+
+    app = FastAPI(
+        title="plancycle portal", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+    )
+    pools = Pools(lambda: current_settings().portal_workers)
 
     def open_session() -> Session:
         return Session(get_engine(current_settings().resolved_database_url), expire_on_commit=False)
@@ -92,7 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return _page("home")
 
     @app.get("/healthz")
-    def health() -> dict[str, str]:
+    async def health() -> dict[str, str]:  # on the event loop: answers while uploads are processed
         return {"status": "ok"}
 
     def scoped(token: str, respond: Callable[[Session, _Scope], Response]) -> Response:
@@ -138,64 +152,103 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return _workbook(filename, content)
 
     @app.post("/u/{token}/upload", response_class=HTMLResponse)
-    async def upload(token: str, request: Request, file: UploadFile) -> HTMLResponse:
-        from tasks.progress.intake import ingest_progress_report
-        from tasks.progress.validation import is_progress_workbook
-        from tasks.submissions.intake import ingest_submission
-
+    async def upload(
+        token: str, request: Request, file: UploadFile, background: BackgroundTasks
+    ) -> HTMLResponse:
+        """Read the body on the event loop; parse, validate and store it in the bounded intake pool (the
+        event loop keeps answering every other unit and ``/healthz``); send the notice after the answer."""
         declared = int(request.headers.get("content-length") or 0)
         content = b""
         if declared <= MAX_UPLOAD_BYTES + 64 * 1024:
             content = await file.read(MAX_UPLOAD_BYTES + 1)
+        try:
+            page, notice = await anyio.to_thread.run_sync(
+                partial(receive, token, declared, file.filename or "", content), limiter=pools.intake()
+            )
+        except Exception:  # even the record of the attempt failed (the database is away): still a page
+            logger.exception("upload could not be recorded")
+            return _page("error", status_code=503, message=error_text("portal", "unavailable"))
+        if notice is not None:
+            background.add_task(pools.send_later, notice)
+        return page
+
+    def receive(
+        token: str, declared: int, filename: str, content: bytes
+    ) -> tuple[HTMLResponse, Callable[[], object] | None]:
+        """The upload's page and the notice to send after it (None when there is none). Never raises:
+        whatever goes wrong, the file is recorded as a refused attempt and the unit reads a page."""
+        from tasks.progress.intake import ingest_progress_report
+        from tasks.progress.validation import is_progress_workbook
+        from tasks.submissions.intake import ingest_submission, record_failed_intake
+
         with open_session() as session:
             try:
                 scope = _Scope(session, grant_for(session, token))
             except LinkError as error:
-                return _refused(error.reason)
+                return _refused(error.reason), None
             if declared > MAX_UPLOAD_BYTES + 64 * 1024 or len(content) > MAX_UPLOAD_BYTES:
                 view = _view(session, scope, token, current_settings())
-                return _page("unit", status_code=413, upload_error=error_text("portal", "too_large"), **view)
+                page = _page("unit", status_code=413, upload_error=error_text("portal", "too_large"), **view)
+                return page, None
             assert scope.cycle is not None and scope.unit is not None
+            cycle, unit = scope.cycle, scope.unit
             received_on = current_settings().today()
-            if is_progress_workbook(content):  # the workbook says what it is: a progress report
-                progress = ingest_progress_report(
+            try:
+                if is_progress_workbook(content):  # the workbook says what it is: a progress report
+                    progress = ingest_progress_report(
+                        session=session,
+                        filename=filename,
+                        content=content,
+                        channel="portal",
+                        as_of=received_on,
+                        actor=f"portal:{unit.code}",
+                        unit=unit,
+                        cycle=cycle,
+                        settings=current_settings(),
+                    )
+                    session.expire_all()
+                    view = _view(
+                        session, _Scope(session, grant_for(session, token)), token, current_settings()
+                    )
+                    status = 200 if progress.accepted else 422
+                    return _page("unit", status_code=status, progress_result=progress, **view), None
+                result = ingest_submission(
                     session=session,
-                    filename=file.filename or "",
+                    cycle=cycle,
+                    unit=unit,
+                    filename=filename,
                     content=content,
                     channel="portal",
                     as_of=received_on,
-                    actor=f"portal:{scope.unit.code}",
-                    unit=scope.unit,
-                    cycle=scope.cycle,
-                    settings=current_settings(),
+                    actor=f"portal:{unit.code}",
                 )
-                session.expire_all()
-                view = _view(session, _Scope(session, grant_for(session, token)), token, current_settings())
-                return _page(
-                    "unit", status_code=200 if progress.accepted else 422, progress_result=progress, **view
+            except Exception:
+                logger.exception("intake failed for %s", unit.code)
+                session.rollback()
+                result = record_failed_intake(
+                    session=session,
+                    cycle=cycle,
+                    unit=unit,
+                    filename=filename,
+                    content=content,
+                    channel="portal",
                 )
-            result = ingest_submission(
-                session=session,
-                cycle=scope.cycle,
-                unit=scope.unit,
-                filename=file.filename or "",
-                content=content,
-                channel="portal",
-                as_of=received_on,
-                actor=f"portal:{scope.unit.code}",
-            )
+            notice = partial(notify_later, cycle.id, unit.id, result, received_on)
+            session.expire_all()
+            view = _view(session, _Scope(session, grant_for(session, token)), token, current_settings())
+        return _page("unit", status_code=200 if result.accepted else 422, result=result, **view), notice
+
+    def notify_later(cycle_id: int, unit_id: int, result: Any, received_on: Any) -> None:
+        """The unit's written record of what happened to its file, sent after the page was answered."""
+        with open_session() as session:
             notify_intake_result(
                 session=session,
-                cycle=scope.cycle,
-                unit=scope.unit,
+                cycle=session.get(PlanningCycle, cycle_id),
+                unit=session.get(Unit, unit_id),
                 result=result,
                 received_on=received_on,
                 settings=current_settings(),
             )
-            session.expire_all()
-            scope = _Scope(session, grant_for(session, token))
-            view = _view(session, scope, token, current_settings())
-        return _page("unit", status_code=200 if result.accepted else 422, result=result, **view)
 
     return app
 
