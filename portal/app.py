@@ -19,7 +19,7 @@ from models.cycle import list_funding_sources
 from models.db import get_engine
 from models.items import list_submission_items
 from models.submissions import get_submission, list_attempts, list_versions
-from plancycle.settings import Settings, get_settings
+from plancycle.settings import Settings, checked_settings, get_settings
 from portal.pools import Pools
 from tasks.common.links import LinkError, LinkGrant, verify_link_token
 from tasks.progress.requests import unit_progress_reports
@@ -87,7 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        current_settings()  # production settings are validated before the first unit is served
+        if settings is None:
+            checked_settings()  # refuse to start on unsafe production settings, not on the first unit's page
         yield
 
     app = FastAPI(

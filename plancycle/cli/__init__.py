@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from plancycle.cli import plan, progress, registry, stack, submissions
+from plancycle.cli import links, plan, progress, registry, stack, submissions
 
 app = typer.Typer(help="Chu trình kế hoạch CNTT / chuyển đổi số của tỉnh trên Prefect.", no_args_is_help=True)
 app.command()(stack.up)
@@ -17,5 +17,6 @@ app.add_typer(registry.units_app, name="units")
 app.add_typer(registry.db_app, name="db")
 app.add_typer(submissions.submissions_app, name="submissions")
 app.add_typer(progress.progress_app, name="progress")
+app.add_typer(links.links_app, name="links")
 
 __all__ = ["app"]

@@ -1,15 +1,19 @@
 """The portal under hostile input and faults (issue 16), over real HTTP to a real uvicorn where timing
 matters: a hanging mail relay, a long upload, the same file twice at once, a full disk, thousands of bad
-rows, an upload after the plan was approved, an amount the database cannot hold."""
+rows, an upload after the plan was approved, an amount the database cannot hold; a leaked link revoked by
+command, and the link's database row deciding its expiry."""
 
 from __future__ import annotations
 
 import errno
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
@@ -20,16 +24,16 @@ import uvicorn
 from openpyxl.workbook.workbook import Workbook
 from sqlmodel import Session, func, select
 
-from models import IntakeAttempt, SubmissionVersion
-from models.base import CycleStatus, SubmissionStatus
+from models import AccessLink, AuditEntry, IntakeAttempt, SubmissionVersion
+from models.base import CycleStatus, SubmissionStatus, utcnow
 from models.db import get_engine
 from models.submissions import Submission
-from plancycle.settings import get_settings
+from plancycle.settings import PROJECT_ROOT, get_settings
 from portal.app import create_app
-from tasks.common.links import issue_link_token
+from tasks.common.links import LinkError, issue_link_token, verify_link_token
 from tasks.submissions.intake import ingest_submission
 from tasks.submissions.workbook import ITEMS_DATA_START_ROW, WorkbookContext
-from tests.factories import make_contact
+from tests.factories import make_contact, make_cycle, make_unit
 from tests.notify.servers import SmtpServer, free_port
 from tests.submissions.conftest import World, filled_workbook, item_letter, items_sheet
 
@@ -315,3 +319,50 @@ def test_no_partial_file_is_left_when_the_archive_write_fails(tmp_path: Path) ->
                 at=datetime(2027, 1, 1, tzinfo=UTC),
             )
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+# ---------------------------------------------------------------- revoking a leaked link
+
+
+def test_an_expiry_shortened_in_the_database_holds_at_once(session: Session) -> None:
+    unit, cycle = make_unit(session), make_cycle(session)
+    token = issue_link_token(session=session, unit=unit, cycle=cycle)
+    link = session.exec(select(AccessLink)).one()
+    link.expires_at = utcnow() - timedelta(minutes=1)  # the token still says 60 days
+    session.add(link)
+    session.flush()
+    with pytest.raises(LinkError) as refused:
+        verify_link_token(session=session, token=token)
+    assert refused.value.reason == "expired"
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "plancycle.cli", *args],
+        cwd=PROJECT_ROOT,
+        env=os.environ.copy(),  # the test's database (PLANCYCLE_DATABASE_URL)
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_links_revoke_command_takes_effect_at_once(world: World, token: str, live_portal: str) -> None:
+    assert httpx.get(f"{live_portal}/u/{token}", timeout=10).status_code == 200
+    done = _cli("links", "revoke", world.unit.code, "--year", str(world.cycle.year))
+    assert done.returncode == 0, done.stderr
+    assert "Đã thu hồi 1 đường dẫn" in done.stdout and world.unit.code in done.stdout
+    refused = httpx.get(f"{live_portal}/u/{token}", timeout=10)
+    assert refused.status_code == 403 and "thu hồi" in refused.text
+    world.session.expire_all()
+    audit = world.session.exec(select(AuditEntry).where(AuditEntry.action == "links.revoked")).one()
+    assert audit.details and audit.details["links"] == 1
+    # the next message carries a new link, which works
+    fresh = issue_link_token(session=world.session, unit=world.unit, cycle=world.cycle)
+    world.session.commit()
+    assert fresh != token and httpx.get(f"{live_portal}/u/{fresh}", timeout=10).status_code == 200
+
+
+def test_links_revoke_names_an_unknown_unit(world: World) -> None:
+    done = _cli("links", "revoke", "KHONGCO", "--year", str(world.cycle.year))
+    assert done.returncode == 2 and "KHONGCO" in done.stderr
