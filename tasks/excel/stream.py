@@ -191,3 +191,19 @@ class StreamedWorkbook:
 
     def close(self) -> None:
         self._workbook.close()
+
+
+def read_metadata_fields(content: bytes, sheet: str, *, max_rows: int = 64) -> dict[str, str] | None:
+    """The name/value pairs of the hidden metadata ``sheet`` of an (already checked) .xlsx, reading at most
+    ``max_rows`` rows of it and nothing of the other sheets: what an upload is (its kind, unit and year) is
+    known before the whole file is scanned. None when there is no such sheet."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True, keep_links=False)
+    try:
+        if sheet not in workbook.sheetnames:
+            return None
+        rows = workbook[sheet].iter_rows(min_row=1, max_row=max_rows, min_col=1, max_col=2, values_only=True)
+        return {name: str(value) for name, value in rows if isinstance(name, str) and value is not None}
+    finally:
+        workbook.close()

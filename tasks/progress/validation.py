@@ -9,6 +9,8 @@ cells) in ``templates/workbook/messages.yaml``.
 
 from __future__ import annotations
 
+import io
+import zipfile
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -19,7 +21,7 @@ from pydantic import BaseModel
 from models.base import ItemStatus
 from tasks.common.money import MONEY_UNIT_LABELS, format_money
 from tasks.excel.checks import check_amount, check_choice, check_percent
-from tasks.excel.files import open_checked
+from tasks.excel.files import check_file
 from tasks.excel.grid import (
     UNREADABLE,
     cell_text,
@@ -34,7 +36,7 @@ from tasks.excel.grid import (
 from tasks.excel.issues import ValidationIssue, issue_from, make_issue
 from tasks.excel.layout import ColumnSpec
 from tasks.excel.metadata import META_SHEET, read_metadata_sheet, signature_verifies
-from tasks.excel.stream import StreamedSheet, StreamedWorkbook
+from tasks.excel.stream import StreamedSheet, StreamedWorkbook, read_metadata_fields
 from tasks.progress.workbook import (
     INDICATORS_DATA_START_ROW,
     INDICATORS_HEADER_ROW,
@@ -92,11 +94,29 @@ class ProgressIdentity:
 def is_progress_workbook(content: bytes) -> bool:
     """Whether the file is a progress-report workbook by its metadata (unsigned check: for dispatching
     an upload to the right intake, which verifies the signature)."""
+    if check_file(content) or not _may_name(content, WORKBOOK_KIND):
+        return False
     try:
-        workbook, _ = open_checked(content)
-        return workbook is not None and (read_metadata_sheet(workbook) or {}).get("kind") == WORKBOOK_KIND
+        return (read_metadata_fields(content, META_SHEET) or {}).get("kind") == WORKBOOK_KIND
     except Exception:  # an unreadable file is not one; the submission intake reports why
         return False
+
+
+def _may_name(content: bytes, text: str) -> bool:
+    """Whether ``text`` can be in the workbook's cells at all (its shared strings, or a sheet when the file
+    was written with inline strings): most uploads are not progress reports, and this costs no parsing."""
+    needle = text.encode("utf-8")
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        names = archive.namelist()
+        if "xl/sharedStrings.xml" in names and needle in archive.read("xl/sharedStrings.xml"):
+            return True
+        return any(
+            needle in archive.read(name)
+            for name in names
+            if name.startswith("xl/worksheets/")
+            and name.endswith(".xml")
+            and archive.getinfo(name).file_size < 1 << 20
+        )
 
 
 def read_progress_metadata(

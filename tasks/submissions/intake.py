@@ -231,19 +231,25 @@ def ingest_submission(
     ) | {"money_unit": cycle.money_unit}
     sha256 = common["sha256"]
     try:
-        # One upload of a unit at a time: the first statement writes the submission row, which takes
-        # SQLite's write lock (and PostgreSQL's row lock) before anything is read; the same file sent twice
-        # at the same instant is then stored once and found a duplicate the second time.
+        # The slow part, validation, runs before any lock: uploads of different units go side by side.
+        submission = _find_submission(session, cycle, unit)
+        refusal = _closed_for_uploads(cycle.status, cycle.year)
+        result: ValidationResult | None = None
+        if refusal is None and not _same_as_latest(session, submission, sha256):
+            context = context or load_workbook_context(session=session, cycle=cycle, unit=unit)
+            result = validate_workbook(content, context=context)
+
+        # Then one upload of a unit at a time: the first write takes SQLite's write lock (PostgreSQL's row
+        # lock) and everything is read again under it, so the same file sent twice at the same instant is
+        # stored once and found a duplicate the second time, and a plan approved meanwhile is seen.
         session.execute(
             update(Submission)
             .where(col(Submission.cycle_id) == cycle.id, col(Submission.unit_id) == unit.id)
             .values(updated_at=Submission.updated_at)
         )
-        submission = session.exec(
-            select(Submission)
-            .where(Submission.cycle_id == cycle.id, Submission.unit_id == unit.id)
-            .with_for_update()
-        ).first()
+        submission = _find_submission(session, cycle, unit, lock=True)
+        status = session.exec(select(PlanningCycle.status).where(PlanningCycle.id == cycle.id)).one()
+        refusal = _closed_for_uploads(status, cycle.year)
 
         def record_attempt(accepted: bool, errors: list[dict] | None = None) -> IntakeAttempt:
             return record_intake_attempt(
@@ -256,7 +262,6 @@ def ingest_submission(
                 errors=errors,
             )
 
-        refusal = _closed_for_uploads(cycle, submission)
         if refusal is not None:
             attempt = record_attempt(accepted=False, errors=[refusal.model_dump()])
             session.commit()
@@ -285,9 +290,9 @@ def ingest_submission(
                 grand_total=sum((latest.totals or {}).values()),
                 **common,
             )
-
-        context = context or load_workbook_context(session=session, cycle=cycle, unit=unit)
-        result: ValidationResult = validate_workbook(content, context=context)
+        if result is None:  # the latest version changed since it was read: this file is new after all
+            context = context or load_workbook_context(session=session, cycle=cycle, unit=unit)
+            result = validate_workbook(content, context=context)
         if not result.ok:
             errors = cap_issues(result.errors)
             attempt = record_attempt(accepted=False, errors=[issue.model_dump() for issue in errors])
@@ -441,12 +446,25 @@ def _item_count(session: Session, version_id: int) -> int:
     ).one()
 
 
-def _closed_for_uploads(cycle: PlanningCycle, submission: Submission | None) -> ValidationIssue | None:
-    """Why a new file cannot change the unit's proposal any more (None while it can): the plan is
+def _closed_for_uploads(status: str, year: int) -> ValidationIssue | None:
+    """Why a new file cannot change the unit's proposal any more (None while it can): the cycle's plan is
     approved (or being implemented, or closed)."""
-    if cycle.status in CLOSED_FOR_UPLOADS:
-        return make_issue("plan_approved", year=cycle.year)
+    if status in CLOSED_FOR_UPLOADS:
+        return make_issue("plan_approved", year=year)
     return None
+
+
+def _find_submission(
+    session: Session, cycle: PlanningCycle, unit: Unit, lock: bool = False
+) -> Submission | None:
+    query = select(Submission).where(Submission.cycle_id == cycle.id, Submission.unit_id == unit.id)
+    return session.exec(query.with_for_update() if lock else query).first()
+
+
+def _same_as_latest(session: Session, submission: Submission | None, sha256: str) -> bool:
+    """Whether ``sha256`` is the file of the submission's latest version (read without a lock: a hint)."""
+    latest = _latest_version(session, submission.id) if submission and submission.id else None
+    return latest is not None and _attempt_sha(session, latest.attempt_id) == sha256
 
 
 def record_failed_intake(

@@ -21,7 +21,7 @@ from models.base import ItemOrigin, ItemStatus
 from models.items import SubmissionItem
 from tasks.common.money import MONEY_UNIT_LABELS, format_money
 from tasks.excel.checks import check_amount, check_choice, check_percent
-from tasks.excel.files import open_checked
+from tasks.excel.files import check_file, open_checked
 from tasks.excel.grid import (
     UNREADABLE,
     cell_text,
@@ -34,7 +34,7 @@ from tasks.excel.grid import (
 )
 from tasks.excel.issues import ValidationIssue, make_issue
 from tasks.excel.metadata import META_SHEET, read_metadata_sheet, signature_verifies
-from tasks.excel.stream import StreamedSheet, StreamedWorkbook
+from tasks.excel.stream import StreamedSheet, StreamedWorkbook, read_metadata_fields
 from tasks.submissions.workbook import (
     CLOSED_STATUSES,
     ITEMS_DATA_START_ROW,
@@ -150,11 +150,10 @@ class WorkbookIdentity:
 def identify_workbook(content: bytes) -> WorkbookIdentity | None:
     """Year and unit code from a workbook's hidden metadata, after the container checks (size, zip bomb,
     not an xlsx). ``None`` when it cannot be read; the signature itself is checked by the intake."""
-    workbook, issues = open_checked(content)
-    if workbook is None:
+    if check_file(content):
         return None
     try:
-        fields = read_metadata_sheet(workbook) or {}
+        fields = read_metadata_fields(content, META_SHEET) or {}
         return WorkbookIdentity(year=int(fields["cycle_year"]), unit_code=str(fields["unit_code"]))
     except Exception:  # an unreadable workbook is simply not identified; the caller says so
         return None
