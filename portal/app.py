@@ -176,8 +176,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def receive(
         token: str, declared: int, filename: str, content: bytes
     ) -> tuple[HTMLResponse, Callable[[], object] | None]:
-        """The upload's page and the notice to send after it (None when there is none). Never raises:
-        whatever goes wrong, the file is recorded as a refused attempt and the unit reads a page."""
+        """The upload's page and the notice to send after it (None when there is none). Whatever goes
+        wrong in the intake, the file is recorded as a refused attempt and the unit reads a page; this
+        raises only when even that record cannot be written."""
         from tasks.progress.intake import ingest_progress_report
         from tasks.progress.validation import is_progress_workbook
         from tasks.submissions.intake import ingest_submission, record_failed_intake
