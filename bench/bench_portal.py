@@ -340,6 +340,7 @@ def context_of(rush: Rush, suffix: str) -> list:
         Measurement(
             f"health_checks{suffix}", f"{db}: /healthz answers during it", len(rush.health_ms), "checks"
         ),
+        Measurement(f"health_p50_ms{suffix}", f"{db}: /healthz p50", _percentile(rush.health_ms, 0.5), "ms"),
         Measurement(f"health_max_ms{suffix}", f"{db}: /healthz slowest", max(rush.health_ms or [0]), "ms"),
         Measurement(f"idle_rss_mb{suffix}", f"{db}: portal RSS before the rush", rush.idle_rss_mb, "MB"),
         Measurement(

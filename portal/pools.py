@@ -12,11 +12,13 @@ thread the pages need.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 
 import anyio
 
 logger = logging.getLogger("plancycle.portal")
+SWITCH_INTERVAL_S = 0.001
 
 
 class Pools:
@@ -31,6 +33,9 @@ class Pools:
     def intake(self) -> anyio.CapacityLimiter:
         if self._intake is None:
             self._intake = anyio.CapacityLimiter(self._intake_workers())
+            # A worker parsing a workbook holds the GIL; the event loop asks for it at every step of a
+            # request. Handing it over every 1 ms instead of 5 keeps /healthz and the pages quick.
+            sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         return self._intake
 
     def notices(self) -> anyio.CapacityLimiter:
