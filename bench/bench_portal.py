@@ -7,9 +7,11 @@ database): every unit uploads its valid workbook at once, then the largest accep
 
 Figures, each with its target, per database (SQLite always; PostgreSQL when ``--postgres-url`` or
 ``PLANCYCLE_BENCH_POSTGRES_URL`` is given and answers):
-- throughput (uploads/s) against the CPU bound measured in the same run: the intake routine alone
-  (archive, validate, store) in this process, one core; the portal is one process, so it uses one core
-  for the intake's Python work: target ≥ 0.8 × that bound;
+- throughput per core used against the CPU bound measured in the same run: uploads per CPU second of
+  the portal process (HTTP, intake, answer pages, the notices after them) over uploads per CPU second
+  of the intake routine alone (archive, validate, store) in this process: target ≥ 0.8. Counted in CPU
+  seconds it does not move with the load other work puts on the machine; the wall-clock ratio is
+  printed beside it;
 - p95 upload latency with ``--clients`` clients uploading at once (target ≤ 5 s: a unit at the deadline
   waits a few seconds, not minutes);
 - ``/healthz`` p99 while the maximum-size accepted file is processed (target ≤ 100 ms);
@@ -47,7 +49,10 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 class Rush:
     database: str
     bound_per_s: float = 0.0
+    bound_per_cpu_s: float = 0.0  # uploads per CPU second of the intake alone
     throughput_per_s: float = 0.0
+    throughput_per_cpu_s: float = 0.0  # uploads per CPU second of the portal process (all it does)
+    cores_used: float = 0.0
     latencies: list[float] = field(default_factory=list)
     health_ms: list[float] = field(default_factory=list)
     max_upload_s: float = 0.0
@@ -88,8 +93,11 @@ def _links(database_url: str, cycle_id: int, unit_ids: list[int]) -> list[str]:
     return tokens
 
 
-def _cpu_bound(database_url: str, cycle_id: int, unit_ids: list[int], files: list[bytes]) -> float:
-    """Uploads per second of the intake routine alone, in this process (one core)."""
+def _cpu_bound(
+    database_url: str, cycle_id: int, unit_ids: list[int], files: list[bytes]
+) -> tuple[float, float]:
+    """Uploads per second of the intake routine alone, in this process (one core), and per CPU second
+    of this process (what the load other work puts on the machine does not change)."""
     from sqlmodel import Session
 
     from models import PlanningCycle, Unit
@@ -99,8 +107,9 @@ def _cpu_bound(database_url: str, cycle_id: int, unit_ids: list[int], files: lis
     engine = make_engine(database_url)
     with Session(engine, expire_on_commit=False) as session:
         cycle = session.get(PlanningCycle, cycle_id)
-        started = time.perf_counter()
-        for unit_id, content in zip(unit_ids, files, strict=True):
+        for number, (unit_id, content) in enumerate(zip(unit_ids, files, strict=True)):
+            if number == 1:  # the first one loads modules and templates: not timed
+                started, cpu_started = time.perf_counter(), time.process_time()
             unit = session.get(Unit, unit_id)
             result = ingest_submission(
                 session=session,
@@ -113,9 +122,9 @@ def _cpu_bound(database_url: str, cycle_id: int, unit_ids: list[int], files: lis
                 actor="bench",
             )
             assert result.accepted, result.errors[:3]
-        seconds = time.perf_counter() - started
+        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     engine.dispose()
-    return len(files) / seconds
+    return (len(files) - 1) / seconds, (len(files) - 1) / cpu_seconds
 
 
 def _start_portal(env: dict[str, str], port: int, log: Path):  # type: ignore[no-untyped-def]
@@ -186,8 +195,11 @@ def run_rush(database_url: str, label: str, options: argparse.Namespace, folder:
     rush.max_file_kb = len(max_file) / 1024
 
     tokens = _links(database_url, cycle_id, rush_ids + [max_id])
-    rush.bound_per_s = _cpu_bound(database_url, cycle_id, bound_ids, bound_files)
-    print(f"[{label}] CPU bound (intake alone, one process): {rush.bound_per_s:.1f} uploads/s")
+    rush.bound_per_s, rush.bound_per_cpu_s = _cpu_bound(database_url, cycle_id, bound_ids, bound_files)
+    print(
+        f"[{label}] CPU bound (intake alone, one process): {rush.bound_per_s:.1f} uploads/s, "
+        f"{rush.bound_per_cpu_s:.1f} uploads per CPU second"
+    )
 
     port = _free_port()
     env = os.environ | {
@@ -214,10 +226,14 @@ def run_rush(database_url: str, label: str, options: argparse.Namespace, folder:
                 ok = False
             return time.perf_counter() - t0, ok
 
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), sum(portal.cpu_times()[:2])
         with ThreadPoolExecutor(options.clients) as pool:
             answers = list(pool.map(upload, zip(tokens[:-1], rush_files, strict=True)))
         rush_seconds = time.perf_counter() - t0
+        time.sleep(0.5)  # the last notices, sent after their answers, are part of the work
+        portal_cpu = sum(portal.cpu_times()[:2]) - cpu0
+        rush.throughput_per_cpu_s = len(answers) / portal_cpu
+        rush.cores_used = portal_cpu / rush_seconds
         rush.load.append(os.getloadavg()[0])
         rush.latencies = [seconds for seconds, _ in answers]
         rush.errors = sum(1 for _, ok in answers if not ok)
@@ -287,8 +303,8 @@ def figures_of(rush: Rush, suffix: str, options: argparse.Namespace) -> list:
     return [
         Figure(
             f"throughput_ratio{suffix}",
-            f"{db}: {options.units} uploads, {options.clients} clients: throughput / CPU bound",
-            rush.throughput_per_s / rush.bound_per_s,
+            f"{db}: {options.units} uploads, {options.clients} clients: throughput per core used / CPU bound",
+            rush.throughput_per_cpu_s / rush.bound_per_cpu_s,
             "×",
             THROUGHPUT_RATIO_TARGET,
             ">=",
@@ -327,6 +343,24 @@ def context_of(rush: Rush, suffix: str) -> list:
         ),
         Measurement(
             f"throughput_per_s{suffix}", f"{db}: portal throughput", rush.throughput_per_s, "uploads/s"
+        ),
+        Measurement(
+            f"bound_per_cpu_s{suffix}", f"{db}: CPU bound per CPU second", rush.bound_per_cpu_s, "uploads"
+        ),
+        Measurement(
+            f"throughput_per_cpu_s{suffix}",
+            f"{db}: portal uploads per CPU second (HTTP, pages, notices included)",
+            rush.throughput_per_cpu_s,
+            "uploads",
+        ),
+        Measurement(
+            f"wall_ratio{suffix}",
+            f"{db}: throughput / CPU bound, wall clock",
+            rush.throughput_per_s / rush.bound_per_s,
+            "×",
+        ),
+        Measurement(
+            f"cores_used{suffix}", f"{db}: cores the portal used during the rush", rush.cores_used, ""
         ),
         Measurement(
             f"upload_p50_s{suffix}", f"{db}: upload latency p50", _percentile(rush.latencies, 0.5), "s"
