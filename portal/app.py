@@ -12,12 +12,12 @@ from typing import Any
 import anyio
 from fastapi import BackgroundTasks, FastAPI, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from models import PlanningCycle, Submission, Unit
 from models.cycle import list_funding_sources
 from models.db import get_engine
-from models.items import list_submission_items
+from models.items import SubmissionItem, SubmissionItemAmount
 from models.submissions import get_submission, list_attempts, list_versions
 from plancycle.settings import Settings, checked_settings, get_settings
 from portal.pools import Pools
@@ -61,7 +61,7 @@ def _view(session: Session, scope: _Scope, token: str, settings: Settings) -> di
         list_attempts(session=session, submission_id=submission.id) if submission and submission.id else []
     )
     latest = versions[0] if versions else None
-    items = list_submission_items(session=session, version_id=latest.id) if latest and latest.id else []
+    items = _items_shown(session, latest.id) if latest and latest.id else []
     deadline = (submission.deadline if submission else None) or cycle.submission_deadline
     today = settings.today()
     return {
@@ -79,6 +79,27 @@ def _view(session: Session, scope: _Scope, token: str, settings: Settings) -> di
         "money_unit": cycle.money_unit,
         "progress_reports": unit_progress_reports(session=session, cycle=cycle, unit_id=scope.unit.id),  # type: ignore[union-attr]
     }
+
+
+def _items_shown(session: Session, version_id: int) -> list[tuple[Any, dict[int, int | None]]]:
+    """The version's items as the page shows them (number, name, amounts by source id), read as plain
+    rows: the page is rendered after every upload, so it skips building ORM objects."""
+    rows = session.execute(
+        select(SubmissionItem.id, SubmissionItem.row_ref, SubmissionItem.name)
+        .where(SubmissionItem.submission_version_id == version_id)
+        .order_by(SubmissionItem.sheet_row, SubmissionItem.id)
+    ).all()
+    amounts: dict[int, dict[int, int | None]] = {row.id: {} for row in rows}
+    if amounts:
+        for item_id, source_id, amount in session.execute(
+            select(
+                SubmissionItemAmount.item_id,
+                SubmissionItemAmount.funding_source_id,
+                SubmissionItemAmount.amount,
+            ).where(SubmissionItemAmount.item_id.in_(list(amounts)))  # type: ignore[attr-defined]
+        ):
+            amounts[item_id][source_id] = amount
+    return [(row, amounts[row.id]) for row in rows]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -185,7 +206,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         with open_session() as session:
             try:
-                scope = _Scope(session, grant_for(session, token))
+                grant = grant_for(session, token)  # checked once: the answer page below reuses it
+                scope = _Scope(session, grant)
             except LinkError as error:
                 return _refused(error.reason), None
             if declared > MAX_UPLOAD_BYTES + 64 * 1024 or len(content) > MAX_UPLOAD_BYTES:
@@ -209,9 +231,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         settings=current_settings(),
                     )
                     session.expire_all()
-                    view = _view(
-                        session, _Scope(session, grant_for(session, token)), token, current_settings()
-                    )
+                    view = _view(session, _Scope(session, grant), token, current_settings())
                     status = 200 if progress.accepted else 422
                     return _page("unit", status_code=status, progress_result=progress, **view), None
                 result = ingest_submission(
@@ -237,7 +257,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 )
             notice = partial(notify_later, cycle.id, unit.id, result, received_on)
             session.expire_all()
-            view = _view(session, _Scope(session, grant_for(session, token)), token, current_settings())
+            view = _view(session, _Scope(session, grant), token, current_settings())
         return _page("unit", status_code=200 if result.accepted else 422, result=result, **view), notice
 
     def notify_later(cycle_id: int, unit_id: int, result: Any, received_on: Any) -> None:
