@@ -74,6 +74,11 @@ BENCHMARKS = (
         ("--items", "2000", "--units", "50"),
         ("totals_s", "excel_s", "peak_rss_mb", "wrong_totals"),
     ),
+    Benchmark(
+        "portal",
+        ("--units", "12", "--clients", "4", "--max-rows", "200"),
+        ("throughput_ratio", "upload_p95_s", "health_p99_ms", "peak_rss_mb", "errors", "lost"),
+    ),
 )
 SIMULATION_FIGURES = ("wall_seconds", "peak_tree_mb")
 NAMES = (*(b.name for b in BENCHMARKS), SIMULATION)

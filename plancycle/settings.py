@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The only secret with a built-in value. It is refused outside local/dev/test (see the validator).
@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     prefect_port: int = 4200
     portal_host: str = "127.0.0.1"
     portal_port: int = 8080
+    portal_workers: int = Field(
+        2, ge=1, le=32, description="Uploads parsed and stored at once by the portal (memory grows with it)."
+    )
     work_pool: str = "plancycle"
 
     @model_validator(mode="after")
@@ -89,6 +92,14 @@ class Settings(BaseSettings):
             raise ValueError(
                 "PLANCYCLE_SIGNING_SECRET phải được đặt (ít nhất 32 ký tự) khi PLANCYCLE_ENV=production. "
                 "/ PLANCYCLE_SIGNING_SECRET must be set (32+ characters) in production."
+            )
+        previous = self.signing_secret_previous.get_secret_value() if self.signing_secret_previous else ""
+        weak = [old for old in (p.strip() for p in previous.split(",")) if old and len(old) < 32]
+        if self.env == "production" and weak:
+            raise ValueError(
+                "Mỗi khóa cũ trong PLANCYCLE_SIGNING_SECRET_PREVIOUS phải có ít nhất 32 ký tự khi "
+                "PLANCYCLE_ENV=production (khóa ngắn đoán được thì giả được đường dẫn). / Every key in "
+                "PLANCYCLE_SIGNING_SECRET_PREVIOUS must be 32+ characters in production."
             )
         return self
 
@@ -144,3 +155,17 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings. Tests call ``get_settings.cache_clear()`` after changing the environment."""
     return Settings()
+
+
+class SettingsError(RuntimeError):
+    """Settings that must not start a process: the rules broken, never the values (they hold secrets)."""
+
+
+def checked_settings() -> Settings:
+    """`get_settings`, or `SettingsError` naming each broken rule. A pydantic ``ValidationError``'s text
+    repeats the input, secrets included, so it is never shown or logged as such."""
+    try:
+        return get_settings()
+    except ValidationError as error:
+        problems = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in error.errors())
+        raise SettingsError(problems) from None

@@ -3,22 +3,27 @@ precise answer. Every page is reached through the unit's signed link and shows t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
-from fastapi import FastAPI, Request, UploadFile
+import anyio
+from fastapi import BackgroundTasks, FastAPI, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from models import PlanningCycle, Submission, Unit
 from models.cycle import list_funding_sources
 from models.db import get_engine
-from models.items import list_submission_items
+from models.items import SubmissionItem, SubmissionItemAmount
 from models.submissions import get_submission, list_attempts, list_versions
-from plancycle.settings import Settings, get_settings
+from plancycle.settings import Settings, checked_settings, get_settings
 from portal.approver import approver_routes
 from portal.files import file_routes
 from portal.open_data import open_data_router
+from portal.pools import Pools
 from tasks.approval.unit_view import approved_view
 from tasks.common.links import LinkError, LinkGrant, verify_link_token
 from tasks.progress.requests import unit_progress_reports
@@ -26,6 +31,7 @@ from tasks.submissions.notices import notify_intake_result
 from templates import environment, error_text
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+logger = logging.getLogger("plancycle.portal")
 
 
 def _page(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -59,7 +65,7 @@ def _view(session: Session, scope: _Scope, token: str, settings: Settings) -> di
         list_attempts(session=session, submission_id=submission.id) if submission and submission.id else []
     )
     latest = versions[0] if versions else None
-    items = list_submission_items(session=session, version_id=latest.id) if latest and latest.id else []
+    items = _items_shown(session, latest.id) if latest and latest.id else []
     deadline = (submission.deadline if submission else None) or cycle.submission_deadline
     today = settings.today()
     return {
@@ -80,12 +86,41 @@ def _view(session: Session, scope: _Scope, token: str, settings: Settings) -> di
     }
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    app = FastAPI(title="plancycle portal", docs_url=None, redoc_url=None, openapi_url=None)
+def _items_shown(session: Session, version_id: int) -> list[tuple[Any, dict[int, int | None]]]:
+    """The version's items as the page shows them (number, name, amounts by source id), read as plain
+    rows: the page is rendered after every upload, so it skips building ORM objects."""
+    rows = session.execute(
+        select(SubmissionItem.id, SubmissionItem.row_ref, SubmissionItem.name)
+        .where(SubmissionItem.submission_version_id == version_id)
+        .order_by(SubmissionItem.sheet_row, SubmissionItem.id)
+    ).all()
+    amounts: dict[int, dict[int, int | None]] = {row.id: {} for row in rows}
+    if amounts:
+        for item_id, source_id, amount in session.execute(
+            select(
+                SubmissionItemAmount.item_id,
+                SubmissionItemAmount.funding_source_id,
+                SubmissionItemAmount.amount,
+            ).where(SubmissionItemAmount.item_id.in_(list(amounts)))  # type: ignore[attr-defined]
+        ):
+            amounts[item_id][source_id] = amount
+    return [(row, amounts[row.id]) for row in rows]
 
+
+def create_app(settings: Settings | None = None) -> FastAPI:
     def current_settings() -> Settings:
         return settings or get_settings()
 
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings is None:
+            checked_settings()  # refuse to start on unsafe production settings, not on the first unit's page
+        yield
+
+    app = FastAPI(
+        title="plancycle portal", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+    )
+    pools = Pools(lambda: current_settings().portal_workers)
     app.include_router(approver_routes(current_settings))  # approvers' pages, the issued plan
 
     def open_session() -> Session:
@@ -103,7 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(open_data_router(open_session))  # published plans as JSON (docs/open-data.md)
 
     @app.get("/healthz")
-    def health() -> dict[str, str]:
+    async def health() -> dict[str, str]:  # on the event loop: answers while uploads are processed
         return {"status": "ok"}
 
     def scoped(token: str, respond: Callable[[Session, _Scope], Response]) -> Response:
@@ -149,64 +184,103 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return _workbook(filename, content)
 
     @app.post("/u/{token}/upload", response_class=HTMLResponse)
-    async def upload(token: str, request: Request, file: UploadFile) -> HTMLResponse:
-        from tasks.progress.intake import ingest_progress_report
-        from tasks.progress.validation import is_progress_workbook
-        from tasks.submissions.intake import ingest_submission
-
+    async def upload(
+        token: str, request: Request, file: UploadFile, background: BackgroundTasks
+    ) -> HTMLResponse:
+        """Read the body on the event loop; parse, validate and store it in the bounded intake pool (the
+        event loop keeps answering every other unit and ``/healthz``); send the notice after the answer."""
         declared = int(request.headers.get("content-length") or 0)
         content = b""
         if declared <= MAX_UPLOAD_BYTES + 64 * 1024:
             content = await file.read(MAX_UPLOAD_BYTES + 1)
+        try:
+            page, notice = await anyio.to_thread.run_sync(
+                partial(receive, token, declared, file.filename or "", content), limiter=pools.intake()
+            )
+        except Exception:  # even the record of the attempt failed (the database is away): still a page
+            logger.exception("upload could not be recorded")
+            return _page("error", status_code=503, message=error_text("portal", "unavailable"))
+        if notice is not None:
+            background.add_task(pools.send_later, notice)
+        return page
+
+    def receive(
+        token: str, declared: int, filename: str, content: bytes
+    ) -> tuple[HTMLResponse, Callable[[], object] | None]:
+        """The upload's page and the notice to send after it (None when there is none). Whatever goes
+        wrong in the intake, the file is recorded as a refused attempt and the unit reads a page; this
+        raises only when even that record cannot be written."""
+        from tasks.progress.intake import ingest_progress_report
+        from tasks.progress.validation import is_progress_workbook
+        from tasks.submissions.intake import ingest_submission, record_failed_intake
+
         with open_session() as session:
             try:
-                scope = _Scope(session, grant_for(session, token))
+                grant = grant_for(session, token)  # checked once: the answer page below reuses it
+                scope = _Scope(session, grant)
             except LinkError as error:
-                return _refused(error.reason)
+                return _refused(error.reason), None
             if declared > MAX_UPLOAD_BYTES + 64 * 1024 or len(content) > MAX_UPLOAD_BYTES:
                 view = _view(session, scope, token, current_settings())
-                return _page("unit", status_code=413, upload_error=error_text("portal", "too_large"), **view)
+                page = _page("unit", status_code=413, upload_error=error_text("portal", "too_large"), **view)
+                return page, None
             assert scope.cycle is not None and scope.unit is not None
+            cycle, unit = scope.cycle, scope.unit
             received_on = current_settings().today()
-            if is_progress_workbook(content):  # the workbook says what it is: a progress report
-                progress = ingest_progress_report(
+            try:
+                if is_progress_workbook(content):  # the workbook says what it is: a progress report
+                    progress = ingest_progress_report(
+                        session=session,
+                        filename=filename,
+                        content=content,
+                        channel="portal",
+                        as_of=received_on,
+                        actor=f"portal:{unit.code}",
+                        unit=unit,
+                        cycle=cycle,
+                        settings=current_settings(),
+                    )
+                    session.expire_all()
+                    view = _view(session, _Scope(session, grant), token, current_settings())
+                    status = 200 if progress.accepted else 422
+                    return _page("unit", status_code=status, progress_result=progress, **view), None
+                result = ingest_submission(
                     session=session,
-                    filename=file.filename or "",
+                    cycle=cycle,
+                    unit=unit,
+                    filename=filename,
                     content=content,
                     channel="portal",
                     as_of=received_on,
-                    actor=f"portal:{scope.unit.code}",
-                    unit=scope.unit,
-                    cycle=scope.cycle,
-                    settings=current_settings(),
+                    actor=f"portal:{unit.code}",
                 )
-                session.expire_all()
-                view = _view(session, _Scope(session, grant_for(session, token)), token, current_settings())
-                return _page(
-                    "unit", status_code=200 if progress.accepted else 422, progress_result=progress, **view
+            except Exception:
+                logger.exception("intake failed for %s", unit.code)
+                session.rollback()
+                result = record_failed_intake(
+                    session=session,
+                    cycle=cycle,
+                    unit=unit,
+                    filename=filename,
+                    content=content,
+                    channel="portal",
                 )
-            result = ingest_submission(
-                session=session,
-                cycle=scope.cycle,
-                unit=scope.unit,
-                filename=file.filename or "",
-                content=content,
-                channel="portal",
-                as_of=received_on,
-                actor=f"portal:{scope.unit.code}",
-            )
+            notice = partial(notify_later, cycle.id, unit.id, result, received_on)
+            session.expire_all()
+            view = _view(session, _Scope(session, grant), token, current_settings())
+        return _page("unit", status_code=200 if result.accepted else 422, result=result, **view), notice
+
+    def notify_later(cycle_id: int, unit_id: int, result: Any, received_on: Any) -> None:
+        """The unit's written record of what happened to its file, sent after the page was answered."""
+        with open_session() as session:
             notify_intake_result(
                 session=session,
-                cycle=scope.cycle,
-                unit=scope.unit,
+                cycle=session.get(PlanningCycle, cycle_id),
+                unit=session.get(Unit, unit_id),
                 result=result,
                 received_on=received_on,
                 settings=current_settings(),
             )
-            session.expire_all()
-            scope = _Scope(session, grant_for(session, token))
-            view = _view(session, scope, token, current_settings())
-        return _page("unit", status_code=200 if result.accepted else 422, result=result, **view)
 
     from portal.no_proposal import no_proposal_router
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from plancycle.cli import plan, plans, progress, registry, stack, submissions
+from plancycle.cli import links, plan, plans, progress, registry, stack, submissions
 from tasks.common.text import normalize_text
 
 
@@ -34,5 +34,6 @@ app.add_typer(registry.db_app, name="db")
 app.add_typer(submissions.submissions_app, name="submissions")
 app.add_typer(progress.progress_app, name="progress")
 app.add_typer(plans.plans_app, name="plans")
+app.add_typer(links.links_app, name="links")
 
 __all__ = ["app"]

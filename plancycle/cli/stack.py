@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from plancycle.cli.output import say
-from plancycle.settings import PROJECT_ROOT, get_settings
+from plancycle.settings import PROJECT_ROOT, SettingsError, checked_settings, get_settings
 
 DEMO_DIR = PROJECT_ROOT / "plancycle" / "demo"
 
@@ -48,7 +48,11 @@ def up(
     from plancycle import doctor
     from plancycle.stack import StackError, list_deployment_names, log_size, running_stack
 
-    settings = get_settings()
+    try:
+        settings = checked_settings()
+    except SettingsError as error:
+        typer.echo(say("settings_invalid", error=error), err=True)
+        raise typer.Exit(2) from None
     upgrade_database()
     typer.echo(say("database", url=doctor.hide_password(settings.resolved_database_url)))
     if seed and seed_demo_if_empty():

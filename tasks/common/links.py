@@ -164,6 +164,8 @@ def verify_link_token(
         raise LinkError("unknown")
     if link.revoked_at is not None:
         raise LinkError("revoked")
+    if _aware(link.expires_at) <= now:  # the row decides: an expiry shortened in the database holds at once
+        raise LinkError("expired")
     unit = session.get(Unit, link.unit_id)
     cycle = session.get(PlanningCycle, link.cycle_id)
     if unit is None or cycle is None or unit.code != body["u"] or cycle.year != body["y"]:

@@ -1,18 +1,23 @@
 """The .xlsx file itself: refused before openpyxl opens it when it is not a reasonable workbook (too big,
-not an xlsx, a zip bomb, macros), then loaded without links; and a generated one saved with its structure
-locked."""
+not an xlsx, a zip bomb, macros), then streamed without links within the sheet limits (`tasks.excel.stream`);
+and a generated one saved with its structure locked."""
 
 from __future__ import annotations
 
 import io
 import re
-import warnings
 import zipfile
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.workbook.protection import WorkbookProtection
 
 from tasks.excel.issues import ValidationIssue, make_issue
+from tasks.excel.stream import (
+    MAX_SHARED_STRINGS_BYTES,
+    MAX_WORKBOOK_CELLS,
+    SheetTooLarge,
+    StreamedWorkbook,
+)
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_UNCOMPRESSED_BYTES = 100 * 1024 * 1024  # all zip members together, as declared in the directory
@@ -55,6 +60,9 @@ def check_file(content: bytes) -> list[ValidationIssue]:
                 member.compress_size, 1
             ):
                 return [make_issue("file_zip_bomb", reason=f"ratio of {member.filename}")]
+        strings = next((m for m in members if m.filename == "xl/sharedStrings.xml"), None)
+        if strings is not None and strings.file_size > MAX_SHARED_STRINGS_BYTES:
+            return [make_issue("workbook_too_many_cells", limit=f"{MAX_WORKBOOK_CELLS:,}")]
         names = {m.filename for m in members}
         try:
             if "mimetype" in names and b"opendocument" in archive.read("mimetype")[:200]:
@@ -96,28 +104,18 @@ def has_formulas(content: bytes) -> bool:
         )
 
 
-def open_xlsx(content: bytes, *, data_only: bool) -> Workbook:
-    """The workbook of an (already checked) .xlsx: cached values (``data_only``) or formulas; no links."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # openpyxl warns about extensions it drops; not the unit's problem
-        return load_workbook(io.BytesIO(content), data_only=data_only, keep_links=False, rich_text=False)
-
-
-def open_checked(content: bytes) -> tuple[Workbook | None, list[ValidationIssue]]:
-    """The workbook's cached values after `check_file`, or the file-level issue that stops everything."""
+def open_checked(content: bytes) -> tuple[StreamedWorkbook | None, list[ValidationIssue]]:
+    """The workbook's cached values, streamed (`StreamedWorkbook`), after `check_file` and within the
+    sheet limits; or the file-level issue that stops everything."""
     issues = check_file(content)
     if issues:
         return None, issues
     try:
-        return open_xlsx(content, data_only=True), []
-    except Exception as exc:  # openpyxl raises many kinds on a damaged file
+        return StreamedWorkbook(content), []
+    except SheetTooLarge as refused:
+        return None, [refused.issue]
+    except Exception as exc:  # openpyxl and the XML parser raise many kinds on a damaged file
         return None, [make_issue("file_unreadable", reason=f"{type(exc).__name__}: {exc}")]
-
-
-def formulas_workbook(content: bytes, values_wb: Workbook) -> Workbook:
-    """The workbook as formulas, for finding formula cells without a cached value. A file whose sheets hold
-    no formula element at all would show nothing more, so it is not loaded twice."""
-    return open_xlsx(content, data_only=False) if has_formulas(content) else values_wb
 
 
 def finish_workbook(wb: Workbook, active_title: str) -> bytes:

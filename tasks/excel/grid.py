@@ -1,6 +1,7 @@
 """Reading what a unit typed: cells as text, whole numbers, amounts and decimals; the header row checked
-against the layout; the data rows read once as cached values, with every cell that cannot be trusted
-(a formula without a value, a merged or hidden cell) reported and marked `UNREADABLE`.
+against the layout; the data rows read once as cached values (streamed, `tasks.excel.stream`), with every
+cell that cannot be trusted (a formula without a value, a merged or hidden cell) reported and marked
+`UNREADABLE`.
 
 Every reader collects problems as `ValidationIssue`s instead of stopping at the first one.
 """
@@ -14,13 +15,12 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from openpyxl.worksheet.worksheet import Worksheet
-
 from models.base import nfc
 from tasks.common.money import parse_money
 from tasks.common.text import normalize_text
 from tasks.excel.issues import ValidationIssue, make_issue
 from tasks.excel.layout import ColumnSpec
+from tasks.excel.stream import StreamedSheet
 
 Row = tuple[int, list[Any]]  # sheet row number, values by column index − 1
 
@@ -135,14 +135,20 @@ def read_decimal(raw: Any) -> Decimal | None:
 
 
 def header_issues(
-    ws: Worksheet, columns: list[ColumnSpec], header_row_of: dict[str, int]
+    ws: StreamedSheet, columns: list[ColumnSpec], header_row_of: dict[str, int]
 ) -> list[ValidationIssue]:
     """A ``header_changed`` issue for every column whose header (row by key, ``"*"`` for the others) is
     not the layout's, up to case, spacing and punctuation."""
+    first, last = min(header_row_of.values()), max(header_row_of.values())
+    width = columns[-1].index
+    header_rows = dict(
+        enumerate(ws.iter_rows(min_row=first, max_row=last, max_col=width, values_only=True), start=first)
+    )
     issues = []
     for column in columns:
         row = header_row_of.get(column.key, header_row_of["*"])
-        found = cell_text(ws.cell(row=row, column=column.index).value) or ""
+        values = header_rows.get(row, ())
+        found = cell_text(values[column.index - 1] if column.index <= len(values) else None) or ""
         if loose_key(found) != loose_key(column.header):
             issues.append(
                 make_issue(
@@ -157,38 +163,32 @@ def header_issues(
     return issues
 
 
-def read_grid(
-    values_ws: Worksheet, formulas_ws: Worksheet, *, first_row: int, columns: list[ColumnSpec], issues: list
-) -> list[Row]:
-    """Rows of cached values from ``first_row``; formula cells without a cached value are reported and
-    replaced by UNREADABLE, so no later rule reads them as empty."""
+def read_grid(ws: StreamedSheet, *, first_row: int, columns: list[ColumnSpec], issues: list) -> list[Row]:
+    """Rows of cached values from ``first_row`` to the sheet's last filled row; formula cells without a
+    cached value are reported and replaced by UNREADABLE, so no later rule reads them as empty."""
     width = columns[-1].index
     rows: list[Row] = []
-    value_rows = values_ws.iter_rows(min_row=first_row, max_col=width, values_only=True)
-    formula_rows = formulas_ws.iter_rows(min_row=first_row, max_col=width)
-    for offset, (values, cells) in enumerate(zip(value_rows, formula_rows, strict=False)):
+    for offset, values in enumerate(ws.iter_rows(min_row=first_row, max_col=width, values_only=True)):
         row_values = list(values) + [None] * (width - len(values))
-        for cell in cells:
-            if cell.data_type == "f":
-                index = cell.column - 1
-                if row_values[index] is None:
-                    formula = cell.value if isinstance(cell.value, str) else getattr(cell.value, "text", "")
-                    issues.append(
-                        make_issue(
-                            "formula_without_value",
-                            sheet=values_ws.title,
-                            row=first_row + offset,
-                            column=columns[index],
-                            formula=formula,
-                        )
-                    )
-                    row_values[index] = UNREADABLE
         rows.append((first_row + offset, row_values))
+    by_row = dict(rows)
+    for (row, index), formula in sorted(ws.scan.formulas_without_value.items()):
+        if row in by_row and index <= width and by_row[row][index - 1] is None:
+            issues.append(
+                make_issue(
+                    "formula_without_value",
+                    sheet=ws.title,
+                    row=row,
+                    column=columns[index - 1],
+                    formula=formula,
+                )
+            )
+            by_row[row][index - 1] = UNREADABLE
     return rows
 
 
 def structure_issues(
-    ws: Worksheet,
+    ws: StreamedSheet,
     *,
     first_row: int,
     columns: list[ColumnSpec],
@@ -200,13 +200,14 @@ def structure_issues(
     issues = []
     by_index = {c.index: c for c in columns}
     by_row = dict(rows)
-    for merged in sorted(ws.merged_cells.ranges, key=lambda r: (r.min_row, r.min_col)):
+    for merged in sorted(ws.scan.merged, key=lambda r: (r.min_row, r.min_col)):
         if merged.max_row >= first_row:
             # Which row a merged value belongs to is a guess: no rule reads these cells.
             for row in range(max(merged.min_row, first_row), merged.max_row + 1):
+                if row not in by_row:
+                    continue
                 for index in range(merged.min_col, min(merged.max_col, len(columns)) + 1):
-                    if row in by_row:
-                        by_row[row][index - 1] = UNREADABLE
+                    by_row[row][index - 1] = UNREADABLE
             issues.append(
                 make_issue(
                     "merged_cells",
@@ -217,8 +218,7 @@ def structure_issues(
                 )
             )
     for row, values in rows:
-        dimension = ws.row_dimensions.get(row)
-        if dimension is not None and dimension.hidden and has_content(values, columns, content_keys):
+        if row in ws.scan.hidden_rows and has_content(values, columns, content_keys):
             issues.append(make_issue("hidden_row", sheet=ws.title, row=row))
     return issues
 
@@ -231,8 +231,7 @@ def has_content(values: list[Any], columns: list[ColumnSpec], content_keys: set[
 
 
 def read_table(
-    values_ws: Worksheet,
-    formulas_ws: Worksheet,
+    ws: StreamedSheet,
     *,
     columns: list[ColumnSpec],
     header_rows: dict[str, int],
@@ -243,15 +242,13 @@ def read_table(
     """The filled data rows of a sheet, after checking its headers (``header_rows`` as for
     `header_issues`), formula cells and structure; ``None`` when the headers changed (the columns cannot
     be trusted to mean what the layout says). Every problem is added to ``issues``."""
-    changed = header_issues(values_ws, columns, header_rows)
+    changed = header_issues(ws, columns, header_rows)
     if changed:
         issues.extend(changed)
         return None
-    rows = read_grid(values_ws, formulas_ws, first_row=first_row, columns=columns, issues=issues)
+    rows = read_grid(ws, first_row=first_row, columns=columns, issues=issues)
     issues.extend(
-        structure_issues(
-            values_ws, first_row=first_row, columns=columns, rows=rows, content_keys=content_keys
-        )
+        structure_issues(ws, first_row=first_row, columns=columns, rows=rows, content_keys=content_keys)
     )
     return [(row, values) for row, values in rows if has_content(values, columns, content_keys)]
 

@@ -31,8 +31,8 @@ class ValidationIssue(BaseModel):
 
 
 def validation_messages() -> dict[str, dict[str, str]]:
-    """The shared messages, by key: ``{"vi": …, "en": …}`` (Jinja texts)."""
-    return load_yaml("workbook/messages.yaml")
+    """The shared messages, by key: ``{"vi": …, "en": …}`` (Jinja texts); with the intake's limits."""
+    return load_yaml("workbook/messages.yaml") | load_yaml("workbook/limits.yaml")
 
 
 def issue_from(
@@ -73,3 +73,15 @@ def make_issue(
         column=column,
         values={"sheet": sheet, "row": row, **params},
     )
+
+
+MAX_REPORTED_ISSUES = 50
+
+
+def cap_issues(issues: list[ValidationIssue], limit: int = MAX_REPORTED_ISSUES) -> list[ValidationIssue]:
+    """The first ``limit`` issues and, when there are more, one ``more_errors`` line with their count: what
+    the page, the notice and the database keep (thousands of bad rows are one mistake repeated)."""
+    if len(issues) <= limit:
+        return issues
+    rest = len(issues) - limit
+    return [*issues[:limit], make_issue("more_errors", count=f"{rest:,}".replace(",", "."))]

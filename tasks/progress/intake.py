@@ -22,7 +22,7 @@ from models.submissions import IntakeAttempt
 from plancycle.settings import Settings, get_settings
 from tasks.common.calendar import WorkingCalendar
 from tasks.excel.files import open_checked
-from tasks.excel.issues import ValidationIssue, make_issue
+from tasks.excel.issues import ValidationIssue, cap_issues, make_issue
 from tasks.progress.validation import (
     ProgressIdentity,
     progress_issue,
@@ -49,7 +49,8 @@ class ProgressIntakeResult(ReceivedFile):
     indicator_count: int = 0
     disbursed_total: int = 0  # đồng
     money_unit: str = "trieu"
-    errors: list[ValidationIssue] = []
+    errors: list[ValidationIssue] = []  # capped as for submissions (`cap_issues`)
+    error_count: int | None = None
 
 
 def received_moment(as_of: date, settings: Settings) -> datetime:
@@ -191,6 +192,8 @@ def ingest_progress_report(
             )
             issues = validation.errors
         if issues or validation is None or report is None:
+            error_count = len(issues)
+            issues = cap_issues(issues)
             attempt = record_attempt(accepted=False, errors=[i.model_dump() for i in issues])
             if report is not None:
                 record_audit(
@@ -198,7 +201,7 @@ def ingest_progress_report(
                     actor=actor,
                     action="progress.file_refused",
                     subject=report,
-                    details={"attempt_id": attempt.id, "errors": len(issues), "channel": channel},
+                    details={"attempt_id": attempt.id, "errors": error_count, "channel": channel},
                 )
             session.commit()
             return ProgressIntakeResult(
@@ -206,6 +209,7 @@ def ingest_progress_report(
                 attempt_id=attempt.id,  # type: ignore[arg-type]
                 report_status=report.status if report else None,
                 errors=issues,
+                error_count=error_count,
                 **common,
             )
 

@@ -9,18 +9,19 @@ cells) in ``templates/workbook/messages.yaml``.
 
 from __future__ import annotations
 
+import io
+import zipfile
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from openpyxl.workbook.workbook import Workbook
-from openpyxl.worksheet.worksheet import Worksheet
 from pydantic import BaseModel
 
 from models.base import ItemStatus
 from tasks.common.money import MONEY_UNIT_LABELS, format_money
 from tasks.excel.checks import check_amount, check_choice, check_percent
-from tasks.excel.files import check_file, formulas_workbook, open_xlsx
+from tasks.excel.files import check_file
 from tasks.excel.grid import (
     UNREADABLE,
     cell_text,
@@ -35,6 +36,7 @@ from tasks.excel.grid import (
 from tasks.excel.issues import ValidationIssue, issue_from, make_issue
 from tasks.excel.layout import ColumnSpec
 from tasks.excel.metadata import META_SHEET, read_metadata_sheet, signature_verifies
+from tasks.excel.stream import StreamedSheet, StreamedWorkbook, read_metadata_fields
 from tasks.progress.workbook import (
     INDICATORS_DATA_START_ROW,
     INDICATORS_HEADER_ROW,
@@ -93,16 +95,33 @@ class ProgressIdentity:
 def is_progress_workbook(content: bytes) -> bool:
     """Whether the file is a progress-report workbook by its metadata (unsigned check: for dispatching
     an upload to the right intake, which verifies the signature)."""
-    if check_file(content):
+    if check_file(content) or not _may_name(content, WORKBOOK_KIND):
         return False
     try:
-        return (read_metadata_sheet(open_xlsx(content, data_only=True)) or {}).get("kind") == WORKBOOK_KIND
+        return (read_metadata_fields(content, META_SHEET) or {}).get("kind") == WORKBOOK_KIND
     except Exception:  # an unreadable file is not one; the submission intake reports why
         return False
 
 
+def _may_name(content: bytes, text: str) -> bool:
+    """Whether ``text`` can be in the workbook's cells at all (its shared strings, or a sheet when the file
+    was written with inline strings): most uploads are not progress reports, and this costs no parsing."""
+    needle = text.encode("utf-8")
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        names = archive.namelist()
+        if "xl/sharedStrings.xml" in names and needle in archive.read("xl/sharedStrings.xml"):
+            return True
+        return any(
+            needle in archive.read(name)
+            for name in names
+            if name.startswith("xl/worksheets/")
+            and name.endswith(".xml")
+            and archive.getinfo(name).file_size < 1 << 20
+        )
+
+
 def read_progress_metadata(
-    wb: Workbook, secret: bytes | None = None
+    wb: Workbook | StreamedWorkbook, secret: bytes | None = None
 ) -> tuple[ProgressIdentity | None, list[ValidationIssue]]:
     """The verified identity of a progress workbook, or the one issue that makes it unusable."""
     fields = read_metadata_sheet(wb)
@@ -159,14 +178,13 @@ class ProgressValidation(BaseModel):
 
 
 def _parse_items(
-    values_ws: Worksheet, formulas_ws: Worksheet, context: ProgressContext, issues: list[ValidationIssue]
+    values_ws: StreamedSheet, context: ProgressContext, issues: list[ValidationIssue]
 ) -> list[ParsedEntry]:
     sheet = values_ws.title
     columns = item_columns(context)
     col_of = {c.key: c for c in columns if c.key != "approved"}
     rows = read_table(
         values_ws,
-        formulas_ws,
         columns=columns,
         header_rows={"*": ITEMS_HEADER_ROW},
         first_row=ITEMS_DATA_START_ROW,
@@ -282,14 +300,13 @@ def _parse_items(
 
 
 def _parse_indicators(
-    values_ws: Worksheet, formulas_ws: Worksheet, context: ProgressContext, issues: list[ValidationIssue]
+    values_ws: StreamedSheet, context: ProgressContext, issues: list[ValidationIssue]
 ) -> list[ParsedIndicatorValue]:
     sheet = values_ws.title
     columns = indicator_columns(context)
     col_of = {c.key: c for c in columns}
     rows = read_table(
         values_ws,
-        formulas_ws,
         columns=columns,
         header_rows={"*": INDICATORS_HEADER_ROW},
         first_row=INDICATORS_DATA_START_ROW,
@@ -352,10 +369,9 @@ def _parse_indicators(
 
 
 def validate_progress_sheets(
-    content: bytes, values_wb: Workbook, context: ProgressContext
+    content: bytes, values_wb: StreamedWorkbook, context: ProgressContext
 ) -> ProgressValidation:
     """Every error of the items and indicators sheets, in reading order (the metadata is checked already)."""
-    formulas_wb = formulas_workbook(content, values_wb)
     sheets = progress_texts()["sheets"]
     issues: list[ValidationIssue] = [
         progress_issue("sheet_missing", sheet=sheets[key])
@@ -364,10 +380,8 @@ def validate_progress_sheets(
     ]
     if issues:
         return ProgressValidation(errors=issues)
-    entries = _parse_items(values_wb[sheets["items"]], formulas_wb[sheets["items"]], context, issues)
-    values = _parse_indicators(
-        values_wb[sheets["indicators"]], formulas_wb[sheets["indicators"]], context, issues
-    )
+    entries = _parse_items(values_wb[sheets["items"]], context, issues)
+    values = _parse_indicators(values_wb[sheets["indicators"]], context, issues)
     sort_issues(issues, [sheets["items"], sheets["indicators"]])
     if issues:
         return ProgressValidation(errors=issues)

@@ -27,20 +27,23 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 from sqlmodel import Session, col, func, select
 
 from models.audit import record_audit
-from models.base import IntakeChannel, ItemStatus, SubmissionStatus, utcnow
+from models.base import CycleStatus, IntakeChannel, ItemStatus, SubmissionStatus, utcnow
 from models.cycle import PlanningCycle
 from models.items import ItemStatusReport, SubmissionItem, SubmissionItemAmount
 from models.registry import Unit
 from models.submissions import IntakeAttempt, Submission, SubmissionVersion
+from tasks.excel.issues import cap_issues, make_issue
 from tasks.submissions.lead_units import ItemUnits, resolve_item_units
 from tasks.submissions.validation import ValidationIssue, ValidationResult, validate_workbook
 from tasks.submissions.workbook import WorkbookContext, load_workbook_context
 
 MAX_SAFE_NAME = 120
+# Once the plan is approved a unit's proposal no longer changes by upload: amendments go through amend-plan.
+CLOSED_FOR_UPLOADS = {CycleStatus.approved.value, CycleStatus.implementing.value, CycleStatus.closed.value}
 _WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$", re.IGNORECASE)
 
 
@@ -68,7 +71,8 @@ class IntakeResult(ReceivedFile):
     totals: dict[str, int] = {}  # đồng per funding source code
     grand_total: int = 0
     money_unit: str
-    errors: list[ValidationIssue] = []
+    errors: list[ValidationIssue] = []  # at most the first 50 and a "… and N more" line (`cap_issues`)
+    error_count: int | None = None  # every error found, when more than the list shows
 
 
 def sanitise_filename(filename: str | None, *, default: str = "tep-tai-len.xlsx") -> str:
@@ -119,11 +123,15 @@ def archive_original(
     if archive_dir.resolve() not in resolved.parents:
         raise ValueError(f"archive path escapes the archive folder: {resolved}")
     temporary = target.with_name(target.name + ".part")
-    with temporary.open("wb") as handle:
-        handle.write(content)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, target)
+    try:
+        with temporary.open("wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:  # disk full, quota, interrupted: no partial file stays in the archive
+        temporary.unlink(missing_ok=True)
+        raise
     return target
 
 
@@ -246,12 +254,25 @@ def ingest_submission(
     ) | {"money_unit": cycle.money_unit}
     sha256 = common["sha256"]
     try:
-        # Lock the submission row (PostgreSQL) so two uploads of one unit cannot take the same number.
-        submission = session.exec(
-            select(Submission)
-            .where(Submission.cycle_id == cycle.id, Submission.unit_id == unit.id)
-            .with_for_update()
-        ).first()
+        # The slow part, validation, runs before any lock: uploads of different units go side by side.
+        submission = _find_submission(session, cycle, unit)
+        refusal = _closed_for_uploads(cycle.status, cycle.year)
+        result: ValidationResult | None = None
+        if refusal is None and not _same_as_latest(session, submission, sha256):
+            context = context or load_workbook_context(session=session, cycle=cycle, unit=unit)
+            result = validate_workbook(content, context=context)
+
+        # Then one upload of a unit at a time: the first write takes SQLite's write lock (PostgreSQL's row
+        # lock) and everything is read again under it, so the same file sent twice at the same instant is
+        # stored once and found a duplicate the second time, and a plan approved meanwhile is seen.
+        session.execute(
+            update(Submission)
+            .where(col(Submission.cycle_id) == cycle.id, col(Submission.unit_id) == unit.id)
+            .values(updated_at=Submission.updated_at)
+        )
+        submission = _find_submission(session, cycle, unit, lock=True)
+        status = session.exec(select(PlanningCycle.status).where(PlanningCycle.id == cycle.id)).one()
+        refusal = _closed_for_uploads(status, cycle.year)
 
         def record_attempt(accepted: bool, errors: list[dict] | None = None) -> IntakeAttempt:
             return record_intake_attempt(
@@ -264,6 +285,17 @@ def ingest_submission(
                 errors=errors,
             )
 
+        if refusal is not None:
+            attempt = record_attempt(accepted=False, errors=[refusal.model_dump()])
+            session.commit()
+            return IntakeResult(
+                accepted=False,
+                attempt_id=attempt.id,  # type: ignore[arg-type]
+                submission_id=submission.id if submission else None,
+                submission_status=submission.status if submission else None,
+                errors=[refusal],
+                **common,
+            )
         latest = _latest_version(session, submission.id) if submission and submission.id else None
         if latest is not None and _attempt_sha(session, latest.attempt_id) == sha256:
             attempt = record_attempt(accepted=True)
@@ -281,9 +313,9 @@ def ingest_submission(
                 grand_total=sum((latest.totals or {}).values()),
                 **common,
             )
-
-        context = context or load_workbook_context(session=session, cycle=cycle, unit=unit)
-        result: ValidationResult = validate_workbook(content, context=context)
+        if result is None:  # the latest version changed since it was read: this file is new after all
+            context = context or load_workbook_context(session=session, cycle=cycle, unit=unit)
+            result = validate_workbook(content, context=context)
         if result.ok and submission is not None and _declaration_closed(submission, cycle, as_of):
             # "Nothing to propose" was declared; a workbook withdraws it only before the deadline.
             result = ValidationResult(errors=[declaration_stands_issue(_deadline(submission, cycle))])
@@ -301,14 +333,16 @@ def ingest_submission(
             if unit_issues:
                 result = ValidationResult(errors=unit_issues)
         if not result.ok:
-            attempt = record_attempt(accepted=False, errors=[issue.model_dump() for issue in result.errors])
+            errors = cap_issues(result.errors)
+            attempt = record_attempt(accepted=False, errors=[issue.model_dump() for issue in errors])
             session.commit()
             return IntakeResult(
                 accepted=False,
                 attempt_id=attempt.id,  # type: ignore[arg-type]
                 submission_id=submission.id if submission else None,
                 submission_status=submission.status if submission else None,
-                errors=result.errors,
+                errors=errors,
+                error_count=len(result.errors),
                 **common,
             )
 
@@ -461,3 +495,83 @@ def _item_count(session: Session, version_id: int) -> int:
         .select_from(SubmissionItem)
         .where(SubmissionItem.submission_version_id == version_id)
     ).one()
+
+
+def _closed_for_uploads(status: str, year: int) -> ValidationIssue | None:
+    """Why a new file cannot change the unit's proposal any more (None while it can): the cycle's plan is
+    approved (or being implemented, or closed)."""
+    if status in CLOSED_FOR_UPLOADS:
+        return make_issue("plan_approved", year=year)
+    return None
+
+
+def _find_submission(
+    session: Session, cycle: PlanningCycle, unit: Unit, lock: bool = False
+) -> Submission | None:
+    query = select(Submission).where(Submission.cycle_id == cycle.id, Submission.unit_id == unit.id)
+    return session.exec(query.with_for_update() if lock else query).first()
+
+
+def _same_as_latest(session: Session, submission: Submission | None, sha256: str) -> bool:
+    """Whether ``sha256`` is the file of the submission's latest version (read without a lock: a hint)."""
+    latest = _latest_version(session, submission.id) if submission and submission.id else None
+    return latest is not None and _attempt_sha(session, latest.attempt_id) == sha256
+
+
+def record_failed_intake(
+    *,
+    session: Session,
+    cycle: PlanningCycle,
+    unit: Unit,
+    filename: str,
+    content: bytes,
+    channel: str,
+    archive_dir: Path | None = None,
+) -> IntakeResult:
+    """Record a file whose intake failed on something other than its content (a fault, not a refusal): a
+    refused attempt with a generic message, so the unit reads an answer and the coordinators see the file.
+    The original is archived when the disk allows; nothing else is stored."""
+    from plancycle.settings import get_settings
+
+    assert cycle.id is not None and unit.id is not None
+    received_at = utcnow()
+    try:
+        received = archive_received(
+            archive_dir=archive_dir or get_settings().archive_dir,
+            cycle_year=cycle.year,
+            unit_code=unit.code,
+            filename=filename,
+            content=content,
+            at=received_at,
+        )
+    except OSError:  # the archive itself failed (disk full): the attempt row still says what came
+        received = {
+            "original_filename": _original_for_record(filename),
+            "safe_filename": sanitise_filename(filename),
+            "archive_path": "",
+            "sha256": hashlib.sha256(content).hexdigest(),
+            "size_bytes": len(content),
+        }
+    issue = make_issue("intake_failed")
+    submission = session.exec(
+        select(Submission).where(Submission.cycle_id == cycle.id, Submission.unit_id == unit.id)
+    ).first()
+    attempt = record_intake_attempt(
+        session=session,
+        submission_id=submission.id if submission else None,
+        channel=IntakeChannel(channel).value,
+        received=received,
+        received_at=received_at,
+        accepted=False,
+        errors=[issue.model_dump()],
+    )
+    session.commit()
+    return IntakeResult(
+        accepted=False,
+        attempt_id=attempt.id,  # type: ignore[arg-type]
+        submission_id=submission.id if submission else None,
+        submission_status=submission.status if submission else None,
+        errors=[issue],
+        money_unit=cycle.money_unit,
+        **received,
+    )

@@ -45,6 +45,7 @@ def intake_messages(
         }
     else:
         template = "submission_invalid"
+        context["error_count"] = result.error_count or len(result.errors)
         words = load_yaml("reports/submissions.vi.yaml")["where"]
         context["errors"] = [
             {

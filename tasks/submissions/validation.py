@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from openpyxl.workbook.workbook import Workbook
-from openpyxl.worksheet.worksheet import Worksheet
 from pydantic import BaseModel
 
 from models.base import ItemOrigin, ItemStatus
@@ -24,7 +22,7 @@ from models.items import SubmissionItem
 from tasks.common.money import MONEY_UNIT_LABELS, format_money
 from tasks.consolidation.legal_frame import frame_for
 from tasks.excel.checks import check_amount, check_choice, check_percent
-from tasks.excel.files import check_file, formulas_workbook, open_checked, open_xlsx
+from tasks.excel.files import check_file, open_checked
 from tasks.excel.grid import (
     UNREADABLE,
     cell_text,
@@ -37,6 +35,7 @@ from tasks.excel.grid import (
 )
 from tasks.excel.issues import ValidationIssue, make_issue
 from tasks.excel.metadata import META_SHEET, read_metadata_sheet, signature_verifies
+from tasks.excel.stream import StreamedSheet, StreamedWorkbook, read_metadata_fields
 from tasks.submissions.workbook import (
     CLOSED_STATUSES,
     ITEMS_DATA_START_ROW,
@@ -158,13 +157,15 @@ def identify_workbook(content: bytes) -> WorkbookIdentity | None:
     if check_file(content):
         return None
     try:
-        fields = read_metadata_sheet(open_xlsx(content, data_only=True)) or {}
+        fields = read_metadata_fields(content, META_SHEET) or {}
         return WorkbookIdentity(year=int(fields["cycle_year"]), unit_code=str(fields["unit_code"]))
     except Exception:  # an unreadable workbook is simply not identified; the caller says so
         return None
 
 
-def check_metadata(wb: Workbook, context: WorkbookContext, secret: bytes | None) -> list[ValidationIssue]:
+def check_metadata(
+    wb: StreamedWorkbook, context: WorkbookContext, secret: bytes | None
+) -> list[ValidationIssue]:
     """The signed metadata says which unit, year and template version the workbook was issued for. Without
     an explicit ``secret``, the current and previous signing secrets are accepted."""
     fields = read_metadata_sheet(wb)
@@ -202,8 +203,7 @@ def check_metadata(wb: Workbook, context: WorkbookContext, secret: bytes | None)
 
 
 def _parse_items(
-    values_ws: Worksheet,
-    formulas_ws: Worksheet,
+    values_ws: StreamedSheet,
     context: WorkbookContext,
     reported_status: dict[int, str],
     issues: list[ValidationIssue],
@@ -215,7 +215,6 @@ def _parse_items(
     amount_columns = [c for c in columns if c.key == "amount"]
     rows = read_table(
         values_ws,
-        formulas_ws,
         columns=columns,
         header_rows={"*": ITEMS_HEADER_ROW, "amount": ITEMS_SUBHEADER_ROW},
         first_row=ITEMS_DATA_START_ROW,
@@ -455,7 +454,7 @@ def _frame_codes(context: WorkbookContext, text: Any, err: Any) -> tuple[str | N
 
 
 def _parse_statuses(
-    values_ws: Worksheet, formulas_ws: Worksheet, context: WorkbookContext, issues: list[ValidationIssue]
+    values_ws: StreamedSheet, context: WorkbookContext, issues: list[ValidationIssue]
 ) -> list[ParsedStatus]:
     texts = workbook_texts()
     sheet = values_ws.title
@@ -463,7 +462,6 @@ def _parse_statuses(
     col = {c.key: c for c in columns}
     rows = read_table(
         values_ws,
-        formulas_ws,
         columns=columns,
         header_rows={"*": STATUS_HEADER_ROW},
         first_row=STATUS_DATA_START_ROW,
@@ -540,17 +538,15 @@ def validate_workbook(
     issues = check_metadata(values_wb, context, secret)
     if issues:
         return ValidationResult(errors=issues)
-    # The second load sees formulas: one without a cached value is reported, not read as empty.
-    formulas_wb = formulas_workbook(content, values_wb)
     sheets = workbook_texts()["sheets"]
     for key in ("items", "status"):
         if sheets[key] not in values_wb.sheetnames:
             issues.append(make_issue("sheet_missing", sheet=sheets[key]))
     if issues:
         return ValidationResult(errors=issues)
-    statuses = _parse_statuses(values_wb[sheets["status"]], formulas_wb[sheets["status"]], context, issues)
+    statuses = _parse_statuses(values_wb[sheets["status"]], context, issues)
     reported = {s.plan_item_id: s.status for s in statuses}
-    items = _parse_items(values_wb[sheets["items"]], formulas_wb[sheets["items"]], context, reported, issues)
+    items = _parse_items(values_wb[sheets["items"]], context, reported, issues)
     if not items and not any(i.sheet == sheets["items"] for i in issues):
         issues.append(make_issue("no_items", sheet=sheets["items"], row=ITEMS_DATA_START_ROW))
     # Report in reading order: items sheet first, then the status sheet, each top to bottom.

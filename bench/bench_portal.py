@@ -1,0 +1,448 @@
+"""Benchmark: the deadline rush on the portal, as `plancycle up` runs it (a real uvicorn process, a real
+database): every unit uploads its valid workbook at once, then the largest accepted file arrives while
+``/healthz`` is polled.
+
+    .venv/bin/python bench/bench_portal.py [--units 300] [--rows 50] [--clients 16] [--max-rows 4900]
+        [--postgres-url URL] [--json PATH]
+
+Figures, each with its target, per database (SQLite always; PostgreSQL when ``--postgres-url`` or
+``PLANCYCLE_BENCH_POSTGRES_URL`` is given and answers):
+- throughput per core used against the CPU bound measured in the same run: uploads per CPU second of
+  the portal process (HTTP, intake, answer pages, the notices after them) over uploads per CPU second
+  of the intake routine alone (archive, validate, store) in this process: target ≥ 0.8. Counted in CPU
+  seconds it does not move with the load other work puts on the machine; the wall-clock ratio is
+  printed beside it;
+- p95 upload latency with ``--clients`` clients uploading at once (target ≤ 5 s: a unit at the deadline
+  waits a few seconds, not minutes);
+- ``/healthz`` p99 while the maximum-size accepted file is processed (target ≤ 100 ms);
+- the portal's peak RSS over the whole run, the rush and the largest file included (target ≤ 400 MB);
+- errors (any answer but "accepted") and lost uploads (accepted but not stored): target 0.
+The workbooks are generated and filled first (not timed, in worker processes: bench_intake's filler).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.bench_intake import _fill, _setup  # noqa: E402
+
+THROUGHPUT_RATIO_TARGET = 0.8
+P95_UPLOAD_TARGET_S = 5.0
+HEALTH_P99_TARGET_MS = 100.0
+PEAK_RSS_TARGET_MB = 400.0
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@dataclass
+class Rush:
+    database: str
+    bound_per_s: float = 0.0
+    bound_per_cpu_s: float = 0.0  # uploads per CPU second of the intake alone
+    throughput_per_s: float = 0.0
+    throughput_per_cpu_s: float = 0.0  # uploads per CPU second of the portal process (all it does)
+    cores_used: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    health_ms: list[float] = field(default_factory=list)
+    max_upload_s: float = 0.0
+    max_file_kb: float = 0.0
+    peak_rss_mb: float = 0.0
+    idle_rss_mb: float = 0.0
+    errors: int = 0
+    lost: int = 0
+    load: list[float] = field(default_factory=list)
+
+
+def _percentile(values: list[float], share: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def _links(database_url: str, cycle_id: int, unit_ids: list[int]) -> list[str]:
+    """A submission request, one contact and a signed link per unit (what open-cycle leaves behind)."""
+    from sqlmodel import Session
+
+    from models import Contact, PlanningCycle, Submission, Unit
+    from models.db import make_engine
+    from tasks.common.links import issue_link_token
+
+    engine = make_engine(database_url)
+    tokens = []
+    with Session(engine) as session:
+        cycle = session.get(PlanningCycle, cycle_id)
+        for unit_id in unit_ids:
+            unit = session.get(Unit, unit_id)
+            session.add(Submission(cycle_id=cycle_id, unit_id=unit_id, deadline=date(2026, 9, 30)))
+            session.add(Contact(unit_id=unit_id, full_name="Cán bộ đầu mối", email=f"u{unit_id}@example.org"))
+            tokens.append(issue_link_token(session=session, unit=unit, cycle=cycle))
+        session.commit()
+    engine.dispose()
+    return tokens
+
+
+def _cpu_bound(
+    database_url: str, cycle_id: int, unit_ids: list[int], files: list[bytes]
+) -> tuple[float, float]:
+    """Uploads per second of the intake routine alone, in this process (one core), and per CPU second
+    of this process (what the load other work puts on the machine does not change)."""
+    from sqlmodel import Session
+
+    from models import PlanningCycle, Unit
+    from models.db import make_engine
+    from tasks.submissions.intake import ingest_submission
+
+    engine = make_engine(database_url)
+    with Session(engine, expire_on_commit=False) as session:
+        cycle = session.get(PlanningCycle, cycle_id)
+        for number, (unit_id, content) in enumerate(zip(unit_ids, files, strict=True)):
+            if number == 1:  # the first one loads modules and templates: not timed
+                started, cpu_started = time.perf_counter(), time.process_time()
+            unit = session.get(Unit, unit_id)
+            result = ingest_submission(
+                session=session,
+                cycle=cycle,
+                unit=unit,
+                filename="bound.xlsx",
+                content=content,
+                channel="cli",
+                as_of=date(2026, 9, 15),
+                actor="bench",
+            )
+            assert result.accepted, result.errors[:3]
+        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+    engine.dispose()
+    return (len(files) - 1) / seconds, (len(files) - 1) / cpu_seconds
+
+
+def _start_portal(env: dict[str, str], port: int, log: Path):  # type: ignore[no-untyped-def]
+    """The portal exactly as `plancycle up` starts it (plancycle/stack.py)."""
+    import httpx
+    import psutil
+
+    command = [sys.executable, "-m", "uvicorn", "portal.app:app", "--host", "127.0.0.1", "--port", str(port)]
+    with log.open("wb") as out:
+        portal = psutil.Popen(
+            command, cwd=Path(__file__).resolve().parents[1], env=env, stdout=out, stderr=out
+        )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if portal.poll() is not None:
+            raise RuntimeError(f"portal exited: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                return portal
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError("portal did not start within 60 s")
+
+
+def _peak_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def run_rush(database_url: str, label: str, options: argparse.Namespace, folder: Path, secret: str) -> Rush:
+    import httpx
+    from sqlmodel import Session, func, select
+
+    from models import IntakeAttempt, PlanningCycle, SubmissionVersion, Unit
+    from models.db import make_engine
+    from tasks.submissions.workbook import load_workbook_context
+
+    rush = Rush(label)
+    bound_units = max(4, options.units // 10)
+    total = options.units + bound_units + 1  # the rush, the CPU bound's own units, the largest file's unit
+    cycle_id, unit_ids = _setup(database_url, total)
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        cycle = session.get(PlanningCycle, cycle_id)
+        contexts = [
+            load_workbook_context(session=session, cycle=cycle, unit=session.get(Unit, u)) for u in unit_ids
+        ]
+    engine.dispose()
+    secret_bytes = secret.encode()
+    started = time.perf_counter()
+    jobs = [(c, options.rows, secret_bytes) for c in contexts[:-1]] + [
+        (contexts[-1], options.max_rows, secret_bytes)
+    ]
+    with ProcessPoolExecutor(2) as pool:
+        files = list(pool.map(_fill, jobs, chunksize=8))
+    print(f"[{label}] prepared {len(files)} workbooks in {time.perf_counter() - started:.0f} s (not timed)")
+    rush_ids, bound_ids, max_id = unit_ids[: options.units], unit_ids[options.units : -1], unit_ids[-1]
+    rush_files, bound_files, max_file = files[: options.units], files[options.units : -1], files[-1]
+    rush.max_file_kb = len(max_file) / 1024
+
+    tokens = _links(database_url, cycle_id, rush_ids + [max_id])
+    rush.bound_per_s, rush.bound_per_cpu_s = _cpu_bound(database_url, cycle_id, bound_ids, bound_files)
+    print(
+        f"[{label}] CPU bound (intake alone, one process): {rush.bound_per_s:.1f} uploads/s, "
+        f"{rush.bound_per_cpu_s:.1f} uploads per CPU second"
+    )
+
+    port = _free_port()
+    env = os.environ | {
+        "PLANCYCLE_DATABASE_URL": database_url,
+        "PLANCYCLE_DATA_DIR": str(folder / f"data-{label}"),
+        "PLANCYCLE_PORTAL_PORT": str(port),
+        "PLANCYCLE_SIGNING_SECRET": secret,
+    }
+    portal = _start_portal(env, port, folder / f"portal-{label}.log")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        rush.idle_rss_mb = _rss_mb(portal.pid)
+        rush.load.append(os.getloadavg()[0])
+
+        def upload(job: tuple[str, bytes]) -> tuple[float, bool]:
+            token, content = job
+            t0 = time.perf_counter()
+            try:
+                response = httpx.post(
+                    f"{base}/u/{token}/upload", files={"file": ("de-xuat.xlsx", content, XLSX)}, timeout=300
+                )
+                ok = response.status_code == 200 and "Đã tiếp nhận" in response.text
+            except httpx.HTTPError:
+                ok = False
+            return time.perf_counter() - t0, ok
+
+        t0, cpu0 = time.perf_counter(), sum(portal.cpu_times()[:2])
+        with ThreadPoolExecutor(options.clients) as pool:
+            answers = list(pool.map(upload, zip(tokens[:-1], rush_files, strict=True)))
+        rush_seconds = time.perf_counter() - t0
+        time.sleep(0.5)  # the last notices, sent after their answers, are part of the work
+        portal_cpu = sum(portal.cpu_times()[:2]) - cpu0
+        rush.throughput_per_cpu_s = len(answers) / portal_cpu
+        rush.cores_used = portal_cpu / rush_seconds
+        rush.load.append(os.getloadavg()[0])
+        rush.latencies = [seconds for seconds, _ in answers]
+        rush.errors = sum(1 for _, ok in answers if not ok)
+        rush.throughput_per_s = len(answers) / rush_seconds
+
+        # The largest accepted file, while /healthz is polled every 20 ms.
+        done = threading.Event()
+
+        def poll() -> None:
+            with httpx.Client(timeout=30) as client:
+                while not done.is_set():
+                    t = time.perf_counter()
+                    client.get(f"{base}/healthz")
+                    rush.health_ms.append((time.perf_counter() - t) * 1000)
+                    time.sleep(0.02)
+
+        poller = threading.Thread(target=poll)
+        poller.start()
+        seconds, ok = upload((tokens[-1], max_file))
+        done.set()
+        poller.join()
+        rush.max_upload_s = seconds
+        rush.errors += 0 if ok else 1
+        time.sleep(0.5)  # the notices sent after the answers
+        rush.peak_rss_mb = _peak_mb(portal.pid)
+    finally:
+        portal.terminate()
+        portal.wait(20)
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        stored = session.exec(select(func.count()).select_from(SubmissionVersion)).one()
+        attempts = session.exec(select(func.count()).select_from(IntakeAttempt)).one()
+    engine.dispose()
+    expected = options.units + 1 + len(bound_ids)
+    rush.lost = max(0, expected - rush.errors - stored) + max(0, expected - attempts)
+    return rush
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _postgres(url: str | None) -> str | None:
+    if not url:
+        return None
+    import sqlalchemy as sa
+
+    try:
+        engine = sa.create_engine(url)
+        with engine.connect() as connection:
+            connection.execute(sa.text("select 1"))
+        engine.dispose()
+        return url
+    except Exception as error:  # not reachable: the PostgreSQL figures are not produced, and it is said
+        print(f"PostgreSQL not reachable ({type(error).__name__}); SQLite only")
+        return None
+
+
+def figures_of(rush: Rush, suffix: str, options: argparse.Namespace) -> list:
+    from bench.common import Figure
+
+    db = rush.database
+    return [
+        Figure(
+            f"throughput_ratio{suffix}",
+            f"{db}: {options.units} uploads, {options.clients} clients: throughput per core used / CPU bound",
+            rush.throughput_per_cpu_s / rush.bound_per_cpu_s,
+            "×",
+            THROUGHPUT_RATIO_TARGET,
+            ">=",
+        ),
+        Figure(
+            f"upload_p95_s{suffix}",
+            f"{db}: upload latency p95 ({options.clients} at once)",
+            _percentile(rush.latencies, 0.95),
+            "s",
+            P95_UPLOAD_TARGET_S,
+            "<=",
+        ),
+        Figure(
+            f"health_p99_ms{suffix}",
+            f"{db}: /healthz p99 during a {options.max_rows}-row upload",
+            _percentile(rush.health_ms, 0.99),
+            "ms",
+            HEALTH_P99_TARGET_MS,
+            "<=",
+        ),
+        Figure(
+            f"peak_rss_mb{suffix}", f"{db}: portal peak RSS", rush.peak_rss_mb, "MB", PEAK_RSS_TARGET_MB, "<="
+        ),
+        Figure(f"errors{suffix}", f"{db}: uploads not accepted", rush.errors, "uploads", 0, "<="),
+        Figure(f"lost{suffix}", f"{db}: uploads lost", rush.lost, "uploads", 0, "<="),
+    ]
+
+
+def context_of(rush: Rush, suffix: str) -> list:
+    from bench.common import Measurement
+
+    db = rush.database
+    return [
+        Measurement(
+            f"bound_per_s{suffix}", f"{db}: CPU bound, intake alone (one core)", rush.bound_per_s, "uploads/s"
+        ),
+        Measurement(
+            f"throughput_per_s{suffix}", f"{db}: portal throughput", rush.throughput_per_s, "uploads/s"
+        ),
+        Measurement(
+            f"bound_per_cpu_s{suffix}", f"{db}: CPU bound per CPU second", rush.bound_per_cpu_s, "uploads"
+        ),
+        Measurement(
+            f"throughput_per_cpu_s{suffix}",
+            f"{db}: portal uploads per CPU second (HTTP, pages, notices included)",
+            rush.throughput_per_cpu_s,
+            "uploads",
+        ),
+        Measurement(
+            f"wall_ratio{suffix}",
+            f"{db}: throughput / CPU bound, wall clock",
+            rush.throughput_per_s / rush.bound_per_s,
+            "×",
+        ),
+        Measurement(
+            f"cores_used{suffix}", f"{db}: cores the portal used during the rush", rush.cores_used, ""
+        ),
+        Measurement(
+            f"upload_p50_s{suffix}", f"{db}: upload latency p50", _percentile(rush.latencies, 0.5), "s"
+        ),
+        Measurement(
+            f"max_upload_s{suffix}",
+            f"{db}: largest file ({rush.max_file_kb:.0f} KB) answered in",
+            rush.max_upload_s,
+            "s",
+        ),
+        Measurement(
+            f"health_checks{suffix}", f"{db}: /healthz answers during it", len(rush.health_ms), "checks"
+        ),
+        Measurement(f"health_p50_ms{suffix}", f"{db}: /healthz p50", _percentile(rush.health_ms, 0.5), "ms"),
+        Measurement(f"health_max_ms{suffix}", f"{db}: /healthz slowest", max(rush.health_ms or [0]), "ms"),
+        Measurement(f"idle_rss_mb{suffix}", f"{db}: portal RSS before the rush", rush.idle_rss_mb, "MB"),
+        Measurement(
+            f"load{suffix}", f"{db}: load average (1 min) at the end of the rush", max(rush.load or [0]), ""
+        ),
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--units", type=int, default=300)
+    parser.add_argument("--rows", type=int, default=50)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--max-rows", type=int, default=4900, help="rows of the largest accepted file")
+    parser.add_argument("--postgres-url", default=os.environ.get("PLANCYCLE_BENCH_POSTGRES_URL"))
+    parser.add_argument(
+        "--json", type=Path, default=None, help="also write the figures here (bench/common.py)"
+    )
+    options = parser.parse_args()
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-portal-"))
+    secret = "bench-portal-signing-secret-0123456789abcdef"
+    os.environ["PLANCYCLE_SIGNING_SECRET"] = secret
+    os.environ["PLANCYCLE_DATA_DIR"] = str(folder / "data")
+    databases = [("sqlite", f"sqlite:///{folder / 'bench.db'}", "")]
+    postgres = _postgres(options.postgres_url)
+    if postgres:
+        databases.append(("postgresql", postgres, "_pg"))
+    figures, context = [], []
+    try:
+        for label, url, suffix in databases:
+            os.environ["PLANCYCLE_DATABASE_URL"] = url
+            from plancycle.settings import get_settings
+
+            get_settings.cache_clear()
+            rush = run_rush(url, label, options, folder, secret)
+            figures += figures_of(rush, suffix, options)
+            context += context_of(rush, suffix)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    context.append(
+        __import__("bench.common", fromlist=["Measurement"]).Measurement(
+            "cpus", "CPUs of the machine", os.cpu_count() or 0, ""
+        )
+    )
+    from bench.common import format_table, with_unit, write_report
+
+    rows = [
+        (f.name, with_unit(f.value, f.unit), f.target_text(), "PASS" if f.passed else "FAIL") for f in figures
+    ]
+    rows += [(m.name, with_unit(m.value, m.unit), "", "") for m in context]
+    print(format_table(("figure", "measured", "target", "result"), rows))
+    if options.json:
+        write_report(
+            options.json,
+            benchmark="portal",
+            parameters={
+                "units": options.units,
+                "rows": options.rows,
+                "clients": options.clients,
+                "max_rows": options.max_rows,
+                "databases": [d[0] for d in databases],
+            },
+            figures=figures,
+            context=context,
+        )
+    return 0 if all(f.passed for f in figures) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
