@@ -9,7 +9,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from tasks.common.markdown import Markdown, md_code, md_finalize, md_text
+from tasks.common.markdown import Markdown, md_code, md_finalize, md_label, md_text
 from tasks.common.money import format_money, format_money_with_unit
 from tasks.common.numbers import format_percent
 
@@ -73,6 +73,7 @@ def environment() -> Environment:
     env.filters["vntime"] = format_local_datetime
     env.filters["md"] = md_text  # in a non-Markdown template that writes Markdown
     env.filters["md_code"] = md_code  # a value between backticks
+    env.filters["md_label"] = md_label  # the text of a link we write
     env.filters["markdown"] = Markdown  # Markdown written by the project, printed as it is
     markdown = env.overlay(finalize=md_finalize)
     markdown.markdown = None  # type: ignore[attr-defined]

@@ -48,6 +48,16 @@ def md_code(value: object) -> Markdown:
     return Markdown(_LINE_BREAKS.sub(" ", normalize_text(str(value))).replace("`", "'"))
 
 
+_LABEL_BREAKERS = re.compile(r"[\\\[\]<>`]")
+
+
+def md_label(value: object) -> Markdown:
+    """``value`` as the text of a link we write (``[label](url)``): one line, without the characters that
+    could close or nest the link (brackets, backslash, angle brackets, backticks). Not backslash-escaped:
+    the Prefect UI prints a link's text as it is, backslashes included."""
+    return Markdown(_LABEL_BREAKERS.sub("", _LINE_BREAKS.sub(" ", normalize_text(str(value)))))
+
+
 def md_finalize(value: object) -> object:
     """What a Markdown template prints for ``{{ value }}``: text escaped by `md_text`; numbers, None and
     `Markdown` as they are."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import ValidationError
 from sqlmodel import Session
 
 from plancycle.settings import UNSAFE_DEV_SECRET, Settings, get_settings
@@ -76,12 +77,22 @@ def test_several_previous_secrets_and_a_forged_signature(
 
 
 def test_production_never_accepts_the_built_in_secret_as_a_previous_one() -> None:
-    settings = Settings(
-        env="production",
+    """Refused when the settings are read (the portal and `plancycle up` then refuse to start), and the
+    refusal names the rule, not the secrets."""
+    with pytest.raises(ValidationError) as info:
+        Settings(
+            env="production",
+            signing_secret=NEW,  # type: ignore[arg-type]
+            signing_secret_previous=f"{UNSAFE_DEV_SECRET},{OLD}",  # type: ignore[arg-type]
+        )
+    assert "PLANCYCLE_SIGNING_SECRET_PREVIOUS" in str(info.value)
+    assert NEW not in str(info.value) and OLD not in str(info.value)
+    # outside production the built-in secret may stay among the former keys (local installs rotate too)
+    local = Settings(
         signing_secret=NEW,  # type: ignore[arg-type]
         signing_secret_previous=f"{UNSAFE_DEV_SECRET},{OLD}",  # type: ignore[arg-type]
     )
-    assert signing_keys(settings) == [NEW.encode(), OLD.encode()]
+    assert signing_keys(local) == [NEW.encode(), UNSAFE_DEV_SECRET.encode(), OLD.encode()]
 
 
 def test_secrets_never_shown(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
