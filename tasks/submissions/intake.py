@@ -285,17 +285,22 @@ def ingest_submission(
                 errors=errors,
             )
 
-        if refusal is not None:
-            attempt = record_attempt(accepted=False, errors=[refusal.model_dump()])
+        def refuse(errors: list[ValidationIssue], error_count: int | None = None) -> IntakeResult:
+            """The refused attempt, recorded and committed; ``error_count``: every error found."""
+            attempt = record_attempt(accepted=False, errors=[issue.model_dump() for issue in errors])
             session.commit()
             return IntakeResult(
                 accepted=False,
                 attempt_id=attempt.id,  # type: ignore[arg-type]
                 submission_id=submission.id if submission else None,
                 submission_status=submission.status if submission else None,
-                errors=[refusal],
+                errors=errors,
+                error_count=error_count,
                 **common,
             )
+
+        if refusal is not None:
+            return refuse([refusal])
         latest = _latest_version(session, submission.id) if submission and submission.id else None
         if latest is not None and _attempt_sha(session, latest.attempt_id) == sha256:
             attempt = record_attempt(accepted=True)
@@ -333,18 +338,7 @@ def ingest_submission(
             if unit_issues:
                 result = ValidationResult(errors=unit_issues)
         if not result.ok:
-            errors = cap_issues(result.errors)
-            attempt = record_attempt(accepted=False, errors=[issue.model_dump() for issue in errors])
-            session.commit()
-            return IntakeResult(
-                accepted=False,
-                attempt_id=attempt.id,  # type: ignore[arg-type]
-                submission_id=submission.id if submission else None,
-                submission_status=submission.status if submission else None,
-                errors=errors,
-                error_count=len(result.errors),
-                **common,
-            )
+            return refuse(cap_issues(result.errors), error_count=len(result.errors))
 
         parsed = result.submission
         assert parsed is not None

@@ -20,7 +20,7 @@ from sqlmodel import Session
 from models.cycle import PlanningCycle
 from models.registry import Unit
 from tasks.excel.issues import ValidationIssue, make_issue
-from tasks.registry.names import resolve_unit_name
+from tasks.registry.names import UnitNameMatch, resolve_unit_name
 from tasks.submissions.validation import ParsedItem
 from tasks.submissions.workbook import WorkbookContext, item_columns, workbook_texts
 from templates import format_date
@@ -49,84 +49,71 @@ def resolve_item_units(
     columns = {c.key: c for c in item_columns(context) if c.key != "amount"}
     resolved: list[ItemUnits] = []
     issues: list[ValidationIssue] = []
-    cache: dict[str, object] = {}
+    cache: dict[str, UnitNameMatch] = {}
 
-    def resolve(text: str):  # type: ignore[no-untyped-def]
+    def resolve(text: str) -> UnitNameMatch:
         if text not in cache:
             cache[text] = resolve_unit_name(session=session, text=text, on=on)
         return cache[text]
+
+    def unresolved(match: UnitNameMatch, unknown: str, row: int, column: str, value: str) -> bool:
+        """Record the issue of a name that names no registry unit, or one not in existence on ``on``."""
+        if match.unit is None:
+            issues.append(
+                make_issue(
+                    unknown,
+                    sheet=sheet,
+                    row=row,
+                    column=columns[column],
+                    value=value,
+                    suggestions="; ".join(match.suggestions),
+                )
+            )
+        elif not match.valid:
+            issues.append(
+                make_issue(
+                    "unit_not_valid",
+                    sheet=sheet,
+                    row=row,
+                    column=columns[column],
+                    value=value,
+                    name=match.unit.name,
+                    on=format_date(on),
+                )
+            )
+        return match.unit is None or not match.valid
 
     for item in items:
         lead_id = unit.id
         if item.lead_unit and item.lead_unit.strip():
             match = resolve(item.lead_unit)
-            if match.unit is None:  # type: ignore[attr-defined]
-                issues.append(
-                    make_issue(
-                        "lead_unit_unknown",
-                        sheet=sheet,
-                        row=item.sheet_row,
-                        column=columns["lead_unit"],
-                        value=item.lead_unit,
-                        suggestions="; ".join(match.suggestions),  # type: ignore[attr-defined]
+            if not unresolved(match, "lead_unit_unknown", item.sheet_row, "lead_unit", item.lead_unit):
+                lead = match.unit
+                assert lead is not None and lead.id is not None
+                if lead.id != unit.id and not cycle.other_leads_allowed:
+                    issues.append(
+                        make_issue(
+                            "lead_unit_other",
+                            sheet=sheet,
+                            row=item.sheet_row,
+                            column=columns["lead_unit"],
+                            value=item.lead_unit,
+                            lead=lead.name,
+                            unit=unit.name,
+                        )
                     )
-                )
-            elif not match.valid:  # type: ignore[attr-defined]
-                issues.append(
-                    make_issue(
-                        "unit_not_valid",
-                        sheet=sheet,
-                        row=item.sheet_row,
-                        column=columns["lead_unit"],
-                        value=item.lead_unit,
-                        name=match.unit.name,  # type: ignore[attr-defined]
-                        on=format_date(on),
-                    )
-                )
-            elif match.unit.id != unit.id and not cycle.other_leads_allowed:  # type: ignore[attr-defined]
-                issues.append(
-                    make_issue(
-                        "lead_unit_other",
-                        sheet=sheet,
-                        row=item.sheet_row,
-                        column=columns["lead_unit"],
-                        value=item.lead_unit,
-                        lead=match.unit.name,  # type: ignore[attr-defined]
-                        unit=unit.name,
-                    )
-                )
-            else:
-                lead_id = match.unit.id  # type: ignore[attr-defined]
+                else:
+                    lead_id = lead.id
         names: list[str] = []
         for part in _PARTNER_SPLIT.split(item.coordinating_units or ""):
             part = part.strip(" ,.")
             if not part:
                 continue
             match = resolve(part)
-            if match.unit is None:  # type: ignore[attr-defined]
-                issues.append(
-                    make_issue(
-                        "partner_unknown",
-                        sheet=sheet,
-                        row=item.sheet_row,
-                        column=columns["coordinating_units"],
-                        value=part,
-                        suggestions="; ".join(match.suggestions),  # type: ignore[attr-defined]
-                    )
-                )
-            elif not match.valid:  # type: ignore[attr-defined]
-                issues.append(
-                    make_issue(
-                        "unit_not_valid",
-                        sheet=sheet,
-                        row=item.sheet_row,
-                        column=columns["coordinating_units"],
-                        value=part,
-                        name=match.unit.name,  # type: ignore[attr-defined]
-                        on=format_date(on),
-                    )
-                )
-            elif match.unit.name not in names:  # type: ignore[attr-defined]
-                names.append(match.unit.name)  # type: ignore[attr-defined]
+            if unresolved(match, "partner_unknown", item.sheet_row, "coordinating_units", part):
+                continue
+            assert match.unit is not None
+            if match.unit.name not in names:
+                names.append(match.unit.name)
         resolved.append(ItemUnits(lead_unit_id=lead_id, partners="; ".join(names) or None))
     return resolved, issues
