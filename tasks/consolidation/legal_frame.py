@@ -261,11 +261,6 @@ def stale_citations(text: str, day: date) -> list[StaleCitation]:
     return found
 
 
-def bases_day(plan: ConsolidatedPlan) -> date:
-    """The day the plan's legal bases must be in force: its issue date, else the draft's date."""
-    return plan.decision_date or plan.as_of
-
-
 def draft_bases(configured: list[str], day: date) -> list[str]:
     """The draft's national "Căn cứ": the dated texts in force on ``day``, then the configured lines
     (templates/documents/plan_document.vi.yaml) that cite none of the dated texts (in force or not: a

@@ -44,6 +44,7 @@ from tasks.consolidation.consolidated import (
     no_field_label,
     period_text,
 )
+from tasks.consolidation.dated import reference_date
 from tasks.consolidation.duplicates import duplicate_findings, funded_items
 from tasks.consolidation.frames import (
     AMOUNT_BASES,
@@ -56,7 +57,6 @@ from tasks.consolidation.frames import (
     units_frame,
 )
 from tasks.consolidation.legal_frame import (
-    bases_day,
     class_totals,
     configured_findings,
     frame_for,
@@ -309,7 +309,8 @@ def build_plan(
     plan.findings += share_findings(plan, cycle.budget_total)
     plan.findings += duplicate_findings(plan, funded_items(session=session, year=cycle.year))
     plan.findings += configured_findings(
-        load_yaml("documents/plan_document.vi.yaml")["bases"]["national"], bases_day(plan)
+        load_yaml("documents/plan_document.vi.yaml")["bases"]["national"],
+        reference_date(year=plan.year, settings=plan.settings, decision_date=plan.decision_date),
     )
     return plan
 
