@@ -97,7 +97,23 @@ def _quiet_console() -> None:
                 handler.setLevel(logging.WARNING)
 
 
-class ServedApproval:
+class _Child:
+    """A child process of the season in its own process group, stopped with everything it started."""
+
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+class ServedApproval(_Child):
     """The circulate-for-approval flow served as a deployment by a child process (as a worker would run
     it): a suspended run has no process waiting, and resumes when an approver answers."""
 
@@ -115,16 +131,6 @@ class ServedApproval:
             start_new_session=True,
         )
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-
 
 def _free_port() -> int:
     import socket
@@ -134,7 +140,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class ServedPortal:
+class ServedPortal(_Child):
     """The portal (uvicorn) in a child process, as ``plancycle up`` runs it: the approver of the first stage
     decides from the page their email links to."""
 
@@ -164,16 +170,6 @@ class ServedPortal:
                     return
             time.sleep(0.3)
         raise RuntimeError(f"the portal did not start; see {log}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
 
 
 class Season:
