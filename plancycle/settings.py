@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -113,7 +114,7 @@ class Settings(BaseSettings):
 
     @property
     def resolved_data_dir(self) -> Path:
-        return self.data_dir.expanduser().resolve()
+        return _resolved(self.data_dir, os.getcwd())
 
     @property
     def resolved_database_url(self) -> str:
@@ -140,7 +141,7 @@ class Settings(BaseSettings):
 
     @property
     def resolved_outbox_dir(self) -> Path:
-        return (self.outbox_dir or self.resolved_data_dir / "outbox").expanduser().resolve()
+        return _resolved(self.outbox_dir or self.resolved_data_dir / "outbox", os.getcwd())
 
     @property
     def resolved_inbox_url(self) -> str:
@@ -149,6 +150,13 @@ class Settings(BaseSettings):
     @property
     def archive_dir(self) -> Path:
         return self.resolved_data_dir / "archive"
+
+
+@lru_cache(maxsize=64)
+def _resolved(path: Path, cwd: str) -> Path:
+    """``path`` made absolute, ``~`` and symbolic links resolved (from ``cwd`` when relative). Asked on
+    every upload and every message: resolving walks the file system, so the answer is kept."""
+    return (Path(cwd) / path.expanduser()).resolve()
 
 
 @lru_cache

@@ -18,16 +18,18 @@ from models import PlanningCycle, Submission, Unit
 from models.cycle import list_funding_sources
 from models.db import get_engine
 from models.items import SubmissionItem, SubmissionItemAmount
+from models.registry import list_unit_recipients
 from models.submissions import get_submission, list_attempts, list_versions
 from plancycle.settings import Settings, checked_settings, get_settings
 from portal.approver import approver_routes
 from portal.files import file_routes
 from portal.open_data import open_data_router
-from portal.pools import Pools
+from portal.pools import Pools, settle_memory
 from tasks.approval.unit_view import approved_view
 from tasks.common.links import LinkError, LinkGrant, verify_link_token
+from tasks.notify.delivery import Loaded, send_batch
 from tasks.progress.requests import unit_progress_reports
-from tasks.submissions.notices import notify_intake_result
+from tasks.submissions.notices import intake_messages
 from templates import environment, error_text
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -47,8 +49,8 @@ class _Scope:
     """The unit, cycle and submission a valid link grants, loaded in one session."""
 
     def __init__(self, session: Session, grant: LinkGrant) -> None:
-        self.unit = session.get(Unit, grant.unit_id)
-        self.cycle = session.get(PlanningCycle, grant.cycle_id)
+        self.unit = grant.unit or session.get(Unit, grant.unit_id)
+        self.cycle = grant.cycle or session.get(PlanningCycle, grant.cycle_id)
         self.submission: Submission | None = get_submission(
             session=session, cycle_id=grant.cycle_id, unit_id=grant.unit_id
         )
@@ -115,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settings is None:
             checked_settings()  # refuse to start on unsafe production settings, not on the first unit's page
+            settle_memory()  # the portal as uvicorn serves it (tests build their own apps and keep theirs)
         yield
 
     app = FastAPI(
@@ -265,22 +268,46 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     content=content,
                     channel="portal",
                 )
-            notice = partial(notify_later, cycle.id, unit.id, result, received_on)
-            session.expire_all()
-            view = _view(session, _Scope(session, grant), token, current_settings())
+            # The intake wrote through this session: its unit and cycle stand; the submission is read again
+            # (another upload of the unit may have changed it meanwhile), then the answer page.
+            if scope.submission is not None:
+                session.refresh(scope.submission)
+            else:
+                scope.submission = get_submission(session=session, cycle_id=cycle.id, unit_id=unit.id)  # type: ignore[arg-type]
+            view = _view(session, scope, token, current_settings())
+            notice = written_record(session, scope, result, received_on, view["sources"])
         return _page("unit", status_code=200 if result.accepted else 422, result=result, **view), notice
 
-    def notify_later(cycle_id: int, unit_id: int, result: Any, received_on: Any) -> None:
-        """The unit's written record of what happened to its file, sent after the page was answered."""
-        with open_session() as session:
-            notify_intake_result(
+    def written_record(
+        session: Session, scope: _Scope, result: Any, received_on: Any, sources: Any
+    ) -> Callable[[], object] | None:
+        """The unit's written record of what happened to its file: composed now, from what the page just
+        loaded, and sent after the page was answered (a slow mail relay never delays the page)."""
+        if result.duplicate:
+            return None
+        assert scope.unit is not None and scope.unit.id is not None and scope.cycle is not None
+        try:
+            contacts = list_unit_recipients(session=session, unit_id=scope.unit.id)
+            messages = intake_messages(
                 session=session,
-                cycle=session.get(PlanningCycle, cycle_id),
-                unit=session.get(Unit, unit_id),
+                cycle=scope.cycle,
+                unit=scope.unit,
                 result=result,
                 received_on=received_on,
                 settings=current_settings(),
+                submission=scope.submission,
+                sources=sources,
+                contacts=contacts,
             )
+            session.commit()  # the link row, if one was issued, before anything is sent
+        except Exception:  # the page stands; the delivery log has nothing to send for this attempt
+            logger.exception("intake notice could not be composed for %s", scope.unit.code)
+            session.rollback()
+            return None
+        if not messages:
+            return None
+        loaded = Loaded(contacts=contacts, units=[scope.unit], cycles=[scope.cycle])
+        return partial(send_batch, messages, settings=current_settings(), as_of=received_on, loaded=loaded)
 
     from portal.no_proposal import no_proposal_router
 

@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, col, select
@@ -38,6 +38,10 @@ class LinkGrant:
     cycle_id: int
     purpose: str
     nonce: str
+    # The unit and cycle as the verifying session loaded them: a page answered in that session uses them
+    # instead of loading them again (the session's identity map keeps objects only while they are used).
+    unit: Unit | None = field(default=None, compare=False, repr=False)
+    cycle: PlanningCycle | None = field(default=None, compare=False, repr=False)
 
 
 def _b64(data: bytes) -> str:
@@ -170,7 +174,14 @@ def verify_link_token(
     cycle = session.get(PlanningCycle, link.cycle_id)
     if unit is None or cycle is None or unit.code != body["u"] or cycle.year != body["y"]:
         raise LinkError("tampered")
-    return LinkGrant(unit_id=link.unit_id, cycle_id=link.cycle_id, purpose=link.purpose, nonce=link.nonce)
+    return LinkGrant(
+        unit_id=link.unit_id,
+        cycle_id=link.cycle_id,
+        purpose=link.purpose,
+        nonce=link.nonce,
+        unit=unit,
+        cycle=cycle,
+    )
 
 
 def revoke_links(*, session: Session, unit_id: int, cycle_id: int, now: datetime | None = None) -> int:

@@ -4,9 +4,12 @@ and a generated one saved with its structure locked."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
+import threading
 import zipfile
+from collections import OrderedDict
 
 from openpyxl import Workbook
 from openpyxl.workbook.protection import WorkbookProtection
@@ -27,9 +30,30 @@ OLE2_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, and any password-p
 XLSX_MAIN_TYPE = b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
 
 
+_recent_checks: OrderedDict[bytes, tuple[ValidationIssue, ...]] = OrderedDict()  # by SHA-256
+_recent_lock = threading.Lock()
+
+
 def check_file(content: bytes) -> list[ValidationIssue]:
     """Refuse anything that is not a reasonable .xlsx before openpyxl opens it: size, signature, the
-    zip directory (declared sizes and ratios, which zipfile enforces when reading) and content types."""
+    zip directory (declared sizes and ratios, which zipfile enforces when reading) and content types.
+
+    An upload is checked more than once on its way (what kind of workbook it is, then its intake): the
+    answers for the last few files are kept, by the digest of their content."""
+    digest = hashlib.sha256(content).digest()
+    with _recent_lock:
+        if digest in _recent_checks:
+            _recent_checks.move_to_end(digest)
+            return [issue.model_copy() for issue in _recent_checks[digest]]
+    issues = _check_file(content)
+    with _recent_lock:
+        _recent_checks[digest] = tuple(issue.model_copy() for issue in issues)
+        while len(_recent_checks) > 4:
+            _recent_checks.popitem(last=False)
+    return issues
+
+
+def _check_file(content: bytes) -> list[ValidationIssue]:
     if not content:
         return [make_issue("file_empty")]
     if len(content) > MAX_UPLOAD_BYTES:

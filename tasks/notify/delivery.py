@@ -2,11 +2,12 @@
 
 Guarantee per (message × recipient × channel), one NotificationLog row each (see docs/notifications.md):
 
-* every job's row is committed as ``pending`` before anything is sent;
+* every job's row is committed as ``pending`` before anything is sent (a batch of one job, such as the
+  portal's intake notice, inserts its row already claimed: intent and claim in one transaction);
 * a run *claims* a row before sending it: one conditional UPDATE (``FOR UPDATE SKIP LOCKED`` on
-  PostgreSQL) sets ``claimed``, the run id and a lease, and is committed first; the run renews its leases
-  while it lives. Overlapping runs therefore never send the same row twice, and a dead run's rows are
-  claimed again once its lease has run out;
+  PostgreSQL) sets ``claimed``, the run id and a lease, and is committed first; one thread per process
+  renews the leases of its live runs. Overlapping runs therefore never send the same row twice, and a
+  dead run's rows are claimed again once its lease has run out;
 * a worker does not take its next job before the outcome of its last one is committed, so a crash
   (kill -9) can only duplicate the message(s) in flight (one per worker), and the duplicate carries the
   same email Message-ID / ZNS tracking id;
@@ -18,6 +19,7 @@ Guarantee per (message × recipient × channel), one NotificationLog row each (s
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import math
 import os
@@ -289,6 +291,16 @@ def cycle_sender(session: Session, cycle: PlanningCycle) -> dict[str, Any] | Non
     }
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """Contacts, units and cycles a caller of :func:`send_batch` has loaded already (ORM objects, read
+    only): planning uses them instead of reading them again. The portal's intake notice passes its own."""
+
+    contacts: Sequence[Any] = ()
+    units: Sequence[Unit] = ()
+    cycles: Sequence[PlanningCycle] = ()
+
+
 def _plan(
     session: Session,
     messages: Sequence[Message],
@@ -296,13 +308,20 @@ def _plan(
     policy: DeliveryPolicy,
     as_of: date,
     only_keys: set[str] | None = None,
+    loaded: Loaded | None = None,
 ) -> list[_Planned]:
-    """One job per (message × recipient × channel); with ``only_keys``, only the jobs of those log keys."""
-    contact_ids = {m.contact_id for m in messages}
-    contacts = {c.id: c for c in _load_contacts(session, contact_ids)}
+    """One job per (message × recipient × channel); with ``only_keys``, only the jobs of those log keys.
+    What ``loaded`` holds is not read again."""
+    loaded = loaded or Loaded()
+    contacts = {c.id: c for c in loaded.contacts}
+    wanted = {m.contact_id for m in messages} - contacts.keys()
+    contacts |= {c.id: c for c in _load_contacts(session, wanted)}
+    units = {u.id: u for u in loaded.units}
     unit_ids = {m.unit_id for m in messages if m.unit_id} | {c.unit_id for c in contacts.values()}
-    units = {u.id: u for u in _load(session, Unit, unit_ids)}
-    cycles = {c.id: c for c in _load(session, PlanningCycle, {m.cycle_id for m in messages if m.cycle_id})}
+    units |= {u.id: u for u in _load(session, Unit, unit_ids - units.keys())}
+    cycles = {c.id: c for c in loaded.cycles}
+    cycle_ids = {m.cycle_id for m in messages if m.cycle_id} - cycles.keys()
+    cycles |= {c.id: c for c in _load(session, PlanningCycle, cycle_ids)}
     senders = {cycle_id: cycle_sender(session, cycle) for cycle_id, cycle in cycles.items()}
 
     planned: list[_Planned] = []
@@ -449,6 +468,31 @@ def _payload(p: _Planned, as_of: date, cache: dict[int, Any]) -> dict[str, Any] 
     return {"message": cache[key], "as_of": as_of.isoformat(), "zns_template": p.job.zns_template_id}
 
 
+def _intent_row(p: _Planned, as_of: date, now: datetime, dumped: dict[int, Any]) -> dict[str, Any]:
+    return {
+        "idempotency_key": p.job.key,
+        "template": p.job.template,
+        "channel": p.job.channel,
+        "contact_id": p.contact_id,
+        "unit_id": p.unit_id,
+        "cycle_id": p.cycle_id,
+        "recipient": p.job.recipient[:254],
+        "subject": p.job.subject[:500] or None,
+        "status": p.status.value,
+        "attempts": 0,
+        "error": p.error,
+        "fallback_of_id": p.fallback_of.row_id if p.fallback_of else None,
+        "payload": _payload(p, as_of, dumped),
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _insert_ignoring_duplicates(engine: Engine) -> Any:
+    insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+    return insert(NotificationLog.__table__).on_conflict_do_nothing(index_elements=["idempotency_key"])
+
+
 def _record_intents(engine: Engine, planned: list[_Planned], as_of: date) -> None:
     """Insert a row per job (pending, or skipped) unless its key exists, in one committed transaction; then
     read every row back. Core statements, executemany per chunk: no ORM objects for rows we never load."""
@@ -456,33 +500,37 @@ def _record_intents(engine: Engine, planned: list[_Planned], as_of: date) -> Non
         return
     now = utcnow()
     dumped: dict[int, Any] = {}
-    table = NotificationLog.__table__
-    insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    stmt = _insert_ignoring_duplicates(engine)
     with engine.begin() as conn:
         for start in range(0, len(planned), _CHUNK):
-            rows = [
-                {
-                    "idempotency_key": p.job.key,
-                    "template": p.job.template,
-                    "channel": p.job.channel,
-                    "contact_id": p.contact_id,
-                    "unit_id": p.unit_id,
-                    "cycle_id": p.cycle_id,
-                    "recipient": p.job.recipient[:254],
-                    "subject": p.job.subject[:500] or None,
-                    "status": p.status.value,
-                    "attempts": 0,
-                    "error": p.error,
-                    "fallback_of_id": p.fallback_of.row_id if p.fallback_of else None,
-                    "payload": _payload(p, as_of, dumped),
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for p in planned[start : start + _CHUNK]
-            ]
-            conn.execute(stmt, rows)
+            conn.execute(stmt, [_intent_row(p, as_of, now, dumped) for p in planned[start : start + _CHUNK]])
     _read_back(engine, planned)
+
+
+_INSERT_RETURNING_ID = sa.insert(NotificationLog.__table__).returning(NotificationLog.__table__.c.id)
+
+
+def _record_claimed(engine: Engine, p: _Planned, as_of: date, run_id: str, lease: float) -> bool:
+    """A batch of one job: insert its row already claimed by this run, with its lease, in one committed
+    transaction (intent and claim at once). False when the key exists (an earlier or concurrent run of the
+    same message): the caller reads that row back and claims it like any other."""
+    now = utcnow()
+    row = _intent_row(p, as_of, now, {}) | {
+        "status": DeliveryStatus.claimed.value,
+        "claimed_by": run_id,
+        "lease_until": now + timedelta(seconds=lease),
+    }
+    # A plain INSERT, the key's unique index refusing a duplicate: SQLAlchemy compiles an ON CONFLICT
+    # statement anew for every execution (it cannot cache it), which cost more than the rest of the insert.
+    try:
+        with engine.begin() as conn:
+            inserted = conn.execute(_INSERT_RETURNING_ID, row).first()
+    except sa.exc.IntegrityError:
+        return False  # the key exists; when it does not, the caller finds no row and says so
+    if inserted is None:
+        return False
+    p.row_id, p.status, p.attempts, p.won = inserted[0], DeliveryStatus.claimed, 0, True
+    return True
 
 
 def _read_back(engine: Engine, planned: list[_Planned]) -> None:
@@ -554,18 +602,86 @@ def _claim(engine: Engine, run_id: str, chunk: list[_Planned], lease: float) -> 
         return {row_id: attempts for row_id, attempts in conn.execute(stmt)}
 
 
+@dataclass
+class _Held:
+    engine: Engine
+    run_id: str
+    lease_seconds: float
+    due: float  # time.monotonic() of the next renewal
+
+
+class _LeaseKeeper:
+    """Renews the leases of every run of this process that holds claimed rows, every third of each run's
+    lease, from one thread started on first use (not one per batch: a portal sends a batch per upload), so
+    a lease only runs out when the process is gone or hangs. A run is held from its first claim until its
+    outcomes are written (:meth:`hold` / :meth:`release`)."""
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:  # also in a forked child: the parent's thread and lock state are not its own
+        self._cond = threading.Condition()
+        self._runs: dict[int, _Held] = {}
+        self._thread: threading.Thread | None = None
+        self._ids = itertools.count()
+
+    def hold(self, engine: Engine, run_id: str, lease_seconds: float) -> int:
+        with self._cond:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="notification-leases", daemon=True)
+                self._thread.start()
+            key = next(self._ids)
+            self._runs[key] = _Held(engine, run_id, lease_seconds, time.monotonic() + lease_seconds / 3)
+            self._cond.notify()
+            return key
+
+    def release(self, key: int) -> None:
+        with self._cond:
+            self._runs.pop(key, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                now = time.monotonic()
+                due = [held for held in self._runs.values() if held.due <= now]
+                if not due:
+                    soonest = min((held.due for held in self._runs.values()), default=None)
+                    self._cond.wait(None if soonest is None else soonest - now)
+                    continue
+                for held in due:
+                    held.due = now + held.lease_seconds / 3
+            for held in due:
+                _renew(held)
+
+
+def _renew(held: _Held) -> None:
+    table = NotificationLog.__table__
+    try:
+        with held.engine.begin() as conn:
+            conn.execute(
+                sa.update(table)
+                .where(table.c.claimed_by == held.run_id, table.c.status == DeliveryStatus.claimed.value)
+                .values(lease_until=utcnow() + timedelta(seconds=held.lease_seconds))
+            )
+    except sa.exc.SQLAlchemyError as exc:  # the next renewal may succeed; the lease is the fallback
+        logger.warning("notification lease renewal failed: %s", type(exc).__name__)
+
+
+_leases = _LeaseKeeper()
+os.register_at_fork(after_in_child=_leases._reset)
+
+
 class _Claimer:
     """Hands workers their next job, claiming rows ``policy.claim_chunk`` at a time just before they are
-    needed; jobs another run holds are passed over. Renews this run's leases every third of the lease
-    from a thread of its own, so a lease only runs out when the process is gone."""
+    needed; jobs another run holds are passed over. This run's leases are renewed (:class:`_LeaseKeeper`)
+    from the first row won until :meth:`close`."""
 
     def __init__(self, engine: Engine, run_id: str, policy: DeliveryPolicy, todo: list[_Planned]) -> None:
         self.engine, self.run_id, self.policy = engine, run_id, policy
         self._todo = deque(todo)
         self._ready: deque[_Planned] = deque()
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._renewer: threading.Thread | None = None
+        self._held: int | None = None
 
     def next(self) -> _Planned | None:
         with self._lock:
@@ -576,33 +692,13 @@ class _Claimer:
                     if p.row_id in won:
                         p.won, p.status, p.attempts = True, DeliveryStatus.claimed, won[p.row_id]
                         self._ready.append(p)
-                if won and self._renewer is None:
-                    self._renewer = threading.Thread(
-                        target=self._renew, name="notification-lease", daemon=True
-                    )
-                    self._renewer.start()
+                if won and self._held is None:
+                    self._held = _leases.hold(self.engine, self.run_id, self.policy.lease_seconds)
             return self._ready.popleft() if self._ready else None
 
-    def _renew(self) -> None:
-        table = NotificationLog.__table__
-        while not self._stop.wait(self.policy.lease_seconds / 3):
-            now = utcnow()
-            try:
-                with self.engine.begin() as conn:
-                    conn.execute(
-                        sa.update(table)
-                        .where(
-                            table.c.claimed_by == self.run_id, table.c.status == DeliveryStatus.claimed.value
-                        )
-                        .values(lease_until=now + timedelta(seconds=self.policy.lease_seconds))
-                    )
-            except sa.exc.SQLAlchemyError as exc:  # the next renewal may succeed; the lease is the fallback
-                logger.warning("notification lease renewal failed: %s", type(exc).__name__)
-
     def close(self) -> None:
-        self._stop.set()
-        if self._renewer is not None:
-            self._renewer.join()
+        if self._held is not None:
+            _leases.release(self._held)
 
 
 class _OutcomeWriter:
@@ -661,45 +757,66 @@ class _OutcomeWriter:
             if conn is not None:
                 conn.close()
 
-    _STATEMENT = (
-        sa.update(NotificationLog.__table__)
-        .where(NotificationLog.__table__.c.id == sa.bindparam("row_id"))
-        .values(
-            {
-                name: sa.bindparam(name)
-                for name in (
-                    "status",
-                    "attempts",
-                    "provider_message_id",
-                    "error",
-                    "sent_at",
-                    "updated_at",
-                    "lease_until",
-                    "next_attempt_at",
-                )
-            }
-        )
-    )
-
     def _write(self, conn: sa.Connection, items: list[_Planned]) -> None:
-        now = utcnow()
-        rows = [
-            {
-                "row_id": p.row_id,
-                "status": p.status.value,
-                "attempts": p.attempts,
-                "provider_message_id": p.provider_message_id,
-                "error": p.error,
-                "sent_at": now if p.status == DeliveryStatus.sent else None,
-                "updated_at": now,
-                "lease_until": None,
-                "next_attempt_at": p.next_attempt_at,
-            }
-            for p in items
-        ]
-        # Core executemany: the ORM bulk update's matched-row check is unreliable with psycopg's executemany.
         with conn.begin():
-            conn.execute(self._STATEMENT, rows)
+            _write_outcomes(conn, items)
+
+
+_OUTCOME = (
+    sa.update(NotificationLog.__table__)
+    .where(NotificationLog.__table__.c.id == sa.bindparam("row_id"))
+    .values(
+        {
+            name: sa.bindparam(name)
+            for name in (
+                "status",
+                "attempts",
+                "provider_message_id",
+                "error",
+                "sent_at",
+                "updated_at",
+                "lease_until",
+                "next_attempt_at",
+            )
+        }
+    )
+)
+
+
+def _write_outcomes(conn: sa.Connection, items: list[_Planned]) -> None:
+    """The outcome of each job (status, attempts, provider id, error, next attempt), lease released."""
+    now = utcnow()
+    rows = [
+        {
+            "row_id": p.row_id,
+            "status": p.status.value,
+            "attempts": p.attempts,
+            "provider_message_id": p.provider_message_id,
+            "error": p.error,
+            "sent_at": now if p.status == DeliveryStatus.sent else None,
+            "updated_at": now,
+            "lease_until": None,
+            "next_attempt_at": p.next_attempt_at,
+        }
+        for p in items
+    ]
+    # Core executemany: the ORM bulk update's matched-row check is unreliable with psycopg's executemany.
+    conn.execute(_OUTCOME, rows)
+
+
+class _WriteNow:
+    """The outcome writer of a batch of one job: the outcome is committed on the sending thread, before
+    :func:`_deliver_one` returns (what :class:`_OutcomeWriter` guarantees before a worker's next job)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def put(self, planned: _Planned) -> None:
+        try:
+            with self.engine.begin() as conn:
+                _write_outcomes(conn, [planned])
+        finally:
+            planned.durable.set()
 
 
 # ---------------------------------------------------------------- sending
@@ -722,7 +839,7 @@ def _deliver_one(
     p: _Planned,
     sender: Sender,
     policy: DeliveryPolicy,
-    writer: _OutcomeWriter,
+    writer: _OutcomeWriter | _WriteNow,
     secrets: list[str],
     sleep: Callable[[float], None],
 ) -> None:
@@ -922,6 +1039,7 @@ def send_batch(
     policy: DeliveryPolicy | None = None,
     as_of: date | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    loaded: Loaded | None = None,
 ) -> BatchResult:
     """Send ``messages`` on every channel their contacts prefer and return one :class:`Delivery` per
     (message × recipient × channel), in input order, fallbacks last.
@@ -939,7 +1057,38 @@ def send_batch(
         policy=policy or DeliveryPolicy(),
         as_of=as_of or settings.today(),
         sleep=sleep,
+        loaded=loaded,
     )
+
+
+def _send_one(
+    engine: Engine,
+    run_id: str,
+    p: _Planned,
+    as_of: date,
+    policy: DeliveryPolicy,
+    senders: _Senders,
+    secrets: list[str],
+    sleep: Callable[[float], None],
+) -> None:
+    """A batch of one job, with the guarantee of the pooled path and a third of its database work: the row
+    is recorded already claimed (or, when it exists, read back and claimed like any other), sent on this
+    thread while the lease is renewed, and its outcome committed before this returns."""
+    if not _record_claimed(engine, p, as_of, run_id, policy.lease_seconds):
+        _read_back(engine, [p])
+        if p.row_id is None:
+            raise RuntimeError(f"the notification log refused the row of {p.job.key!r}")
+        if p.status in FINAL_STATUSES:
+            return
+        won = _claim(engine, run_id, [p], policy.lease_seconds)
+        if p.row_id not in won:
+            return  # another run holds it
+        p.won, p.status, p.attempts = True, DeliveryStatus.claimed, won[p.row_id]
+    held = _leases.hold(engine, run_id, policy.lease_seconds)
+    try:
+        _deliver_one(p, senders.for_channel(p.job.channel), policy, _WriteNow(engine), secrets, sleep)
+    finally:
+        _leases.release(held)
 
 
 def _send(
@@ -951,6 +1100,7 @@ def _send(
     as_of: date,
     sleep: Callable[[float], None],
     only_keys: set[str] | None = None,
+    loaded: Loaded | None = None,
 ) -> BatchResult:
     started = time.perf_counter()
     secrets = secret_values(settings.smtp_url, settings.zalo_secret_key, settings.team_notify_urls)
@@ -959,7 +1109,7 @@ def _send(
         tokens.begin_batch()  # Zalo's token refresh: at most one refused call per batch
 
     with Session(engine) as session:
-        planned = _plan(session, messages, settings, policy, as_of, only_keys)
+        planned = _plan(session, messages, settings, policy, as_of, only_keys, loaded)
 
     everything: list[_Planned] = []
     passed_over: list[_Planned] = []
@@ -969,8 +1119,14 @@ def _send(
     try:
         round_ = planned
         while round_:
-            _record_intents(engine, round_, as_of)
             everything.extend(round_)
+            if len(round_) == 1 and round_[0].status == DeliveryStatus.pending:
+                # One job (the portal's intake notice, one reply): no worker pool, no writer thread.
+                _send_one(engine, run_id, round_[0], as_of, policy, senders, secrets, sleep)
+                passed_over.extend(p for p in round_ if not p.won)
+                round_ = _fallbacks(round_)
+                continue
+            _record_intents(engine, round_, as_of)
             todo = [p for p in round_ if p.status not in FINAL_STATUSES]
             by_channel = {channel: senders.for_channel(channel) for channel in {p.job.channel for p in todo}}
             claimer = _Claimer(engine, run_id, policy, todo)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 from sqlmodel import Session
 
-from models import PlanningCycle, Unit
+from models import Contact, FundingSource, PlanningCycle, Submission, Unit
 from models.cycle import list_funding_sources
 from models.registry import list_unit_recipients
 from models.submissions import get_submission
@@ -25,16 +26,25 @@ def intake_messages(
     result: IntakeResult,
     received_on: date,
     settings: Settings,
+    submission: Submission | None = None,
+    sources: Sequence[FundingSource] | None = None,
+    contacts: Sequence[Contact] | None = None,
 ) -> list[Message]:
-    """One message per active officer of the unit; keyed by the intake attempt, so never sent twice."""
+    """One message per active officer of the unit; keyed by the intake attempt, so never sent twice.
+    ``submission``, ``sources`` and ``contacts`` (the unit's recipients): what the caller has loaded
+    already (the portal's answer page), else they are read here."""
     assert unit.id is not None and cycle.id is not None
-    contacts = list_unit_recipients(session=session, unit_id=unit.id)
-    submission = get_submission(session=session, cycle_id=cycle.id, unit_id=unit.id)
+    if contacts is None:
+        contacts = list_unit_recipients(session=session, unit_id=unit.id)
+    if submission is None:
+        submission = get_submission(session=session, cycle_id=cycle.id, unit_id=unit.id)
     context: dict[str, object] = unit_context(session=session, unit=unit, cycle=cycle, settings=settings) | {
         "deadline": (submission.deadline if submission else None) or cycle.submission_deadline,
     }
     if result.accepted:
-        names = {s.code: s.name for s in list_funding_sources(session=session, cycle_id=cycle.id)}
+        if sources is None:
+            sources = list_funding_sources(session=session, cycle_id=cycle.id)
+        names = {s.code: s.name for s in sources}
         template = "submission_received"
         context |= {
             "version": result.version_number,
