@@ -63,6 +63,9 @@ class Rush:
     errors: int = 0
     lost: int = 0
     load: list[float] = field(default_factory=list)
+    threads_ms: list[tuple[float, bool]] = field(default_factory=list)  # CPU ms per upload, is main thread
+    portal_ms: float = 0.0  # CPU ms per upload of the whole portal process
+    notices_sent: int = 0
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -247,12 +250,23 @@ def run_rush(database_url: str, label: str, options: argparse.Namespace, folder:
                 ok = False
             return time.perf_counter() - t0, ok
 
+        threads0 = {t.id: t.user_time + t.system_time for t in portal.threads()}
         t0, cpu0 = time.perf_counter(), sum(portal.cpu_times()[:2])
         with ThreadPoolExecutor(options.clients) as pool:
             answers = list(pool.map(upload, zip(tokens[:-1], rush_files, strict=True)))
         rush_seconds = time.perf_counter() - t0
-        time.sleep(0.5)  # the last notices, sent after their answers, are part of the work
+        # The notices, sent after their answers (in batches), are part of the work: wait until every one
+        # is in the delivery log as sent.
+        rush.notices_sent = _wait_for_notices(database_url, len(rush_files))
         portal_cpu = sum(portal.cpu_times()[:2]) - cpu0
+        rush.threads_ms = [
+            (
+                (t.user_time + t.system_time - threads0.get(t.id, 0.0)) * 1000 / len(rush_files),
+                t.id == portal.pid,
+            )
+            for t in portal.threads()
+        ]
+        rush.portal_ms = portal_cpu * 1000 / len(rush_files)
         rush.throughput_per_cpu_s = len(answers) / portal_cpu
         rush.cores_used = portal_cpu / rush_seconds
         rush.load.append(os.getloadavg()[0])
@@ -291,6 +305,29 @@ def run_rush(database_url: str, label: str, options: argparse.Namespace, folder:
     expected = options.units + 1 + len(bound_ids)
     rush.lost = max(0, expected - rush.errors - stored) + max(0, expected - attempts)
     return rush
+
+
+def _wait_for_notices(database_url: str, expected: int, timeout: float = 60.0) -> int:
+    """The number of notices the delivery log holds as sent, once it reaches ``expected`` (or at the end of
+    ``timeout``)."""
+    import sqlalchemy as sa
+
+    from models.db import make_engine
+    from models.notifications import NotificationLog
+
+    engine = make_engine(database_url)
+    table = NotificationLog.__table__
+    query = sa.select(sa.func.count()).select_from(table).where(table.c.status == "sent")
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            with engine.connect() as conn:
+                sent = conn.execute(query).scalar_one()
+            if sent >= expected or time.monotonic() > deadline:
+                return sent
+            time.sleep(0.1)
+    finally:
+        engine.dispose()
 
 
 def _free_port() -> int:
@@ -382,6 +419,29 @@ def context_of(rush: Rush, suffix: str) -> list:
         ),
         Measurement(
             f"cores_used{suffix}", f"{db}: cores the portal used during the rush", rush.cores_used, ""
+        ),
+        Measurement(
+            f"event_loop_ms{suffix}",
+            f"{db}: CPU per upload, the event loop (HTTP, multipart)",
+            sum(ms for ms, main in rush.threads_ms if main),
+            "ms",
+        ),
+        Measurement(
+            f"intake_thread_ms{suffix}",
+            f"{db}: CPU per upload, the intake thread (link, intake, answer page, notice composed)",
+            max((ms for ms, main in rush.threads_ms if not main), default=0.0),
+            "ms",
+        ),
+        Measurement(
+            f"other_threads_ms{suffix}",
+            f"{db}: CPU per upload, the rest (notices sent, in {rush.notices_sent} messages)",
+            rush.portal_ms
+            - sum(ms for ms, main in rush.threads_ms if main)
+            - max((ms for ms, main in rush.threads_ms if not main), default=0.0),
+            "ms",
+        ),
+        Measurement(
+            f"bound_ms{suffix}", f"{db}: CPU per upload, the intake alone", 1000 / rush.bound_per_cpu_s, "ms"
         ),
         Measurement(
             f"upload_p50_s{suffix}", f"{db}: upload latency p50", _percentile(rush.latencies, 0.5), "s"

@@ -82,7 +82,11 @@ class Settings(BaseSettings):
     portal_host: str = "127.0.0.1"
     portal_port: int = 8080
     portal_workers: int = Field(
-        2, ge=1, le=32, description="Uploads parsed and stored at once by the portal (memory grows with it)."
+        1,
+        ge=1,
+        le=32,
+        description="Uploads parsed and stored at once by the portal (memory grows with it; the work holds "
+        "the GIL, so more than one adds no throughput: portal/pools.py).",
     )
     work_pool: str = "plancycle"
 

@@ -24,10 +24,10 @@ from plancycle.settings import Settings, checked_settings, get_settings
 from portal.approver import approver_routes
 from portal.files import file_routes
 from portal.open_data import open_data_router
-from portal.pools import Pools, settle_memory
+from portal.pools import Notice, Pools, settle_memory
 from tasks.approval.unit_view import approved_view
 from tasks.common.links import LinkError, LinkGrant, verify_link_token
-from tasks.notify.delivery import Loaded, send_batch
+from tasks.notify.delivery import Loaded
 from tasks.progress.requests import unit_progress_reports
 from tasks.submissions.notices import intake_messages
 from templates import environment, error_text
@@ -119,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             checked_settings()  # refuse to start on unsafe production settings, not on the first unit's page
             settle_memory()  # the portal as uvicorn serves it (tests build their own apps and keep theirs)
         yield
+        await pools.flush()  # the notices still waiting go before the portal stops
 
     app = FastAPI(
         title="plancycle portal", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
@@ -209,7 +210,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def receive(
         token: str, declared: int, filename: str, content: bytes
-    ) -> tuple[HTMLResponse, Callable[[], object] | None]:
+    ) -> tuple[HTMLResponse, Notice | None]:
+        with pools.holding_gil_long(len(content)):
+            return receive_file(token, declared, filename, content)
+
+    def receive_file(
+        token: str, declared: int, filename: str, content: bytes
+    ) -> tuple[HTMLResponse, Notice | None]:
         """The upload's page and the notice to send after it (None when there is none). Whatever goes
         wrong in the intake, the file is recorded as a refused attempt and the unit reads a page; this
         raises only when even that record cannot be written."""
@@ -280,7 +287,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def written_record(
         session: Session, scope: _Scope, result: Any, received_on: Any, sources: Any
-    ) -> Callable[[], object] | None:
+    ) -> Notice | None:
         """The unit's written record of what happened to its file: composed now, from what the page just
         loaded, and sent after the page was answered (a slow mail relay never delays the page)."""
         if result.duplicate:
@@ -307,7 +314,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if not messages:
             return None
         loaded = Loaded(contacts=contacts, units=[scope.unit], cycles=[scope.cycle])
-        return partial(send_batch, messages, settings=current_settings(), as_of=received_on, loaded=loaded)
+        return Notice(messages=messages, as_of=received_on, settings=current_settings(), loaded=loaded)
 
     from portal.no_proposal import no_proposal_router
 

@@ -1,25 +1,43 @@
 """Where the portal's slow work runs, so the event loop only reads requests and writes answers.
 
 Parsing, validating and storing an upload runs in a small pool of worker threads (``portal_workers``,
-default 2): a bounded number of workbooks is in memory at once, whatever the number of units uploading,
+default 1): a bounded number of workbooks is in memory at once, whatever the number of units uploading,
 and the event loop stays free for every other page and ``/healthz``. A thread pool rather than processes:
-the work is mostly openpyxl and the database driver, a process per upload would load the whole stack again,
-and a pool of two keeps the portal's peak memory bounded by two files being read. The intake notice runs
-after the answer, in its own pool, so a slow or hanging mail relay never delays a unit's page nor takes a
-thread the pages need.
+the work is mostly openpyxl and the database driver, and a process per upload would load the whole stack
+again. One worker by default: the work holds the GIL, so a second thread adds no throughput, only the cost
+of the two handing it to each other (measured: a quarter more CPU per upload, bench/bench_portal.py).
+
+The intake notices are sent after the answers, in batches (:class:`Notices`): a batch leaves as soon as no
+upload is being processed, and during a rush at the latest ``NOTICE_MAX_WAIT_S`` after its first notice.
+A slow or hanging mail relay never delays a unit's page nor takes a thread the pages need, and a rush of
+uploads costs one delivery run every few seconds instead of a sending thread competing with every intake
+for the GIL (which cost the intake more than the notice itself).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 import sys
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
 
 import anyio
 
+from plancycle.settings import Settings
+from tasks.notify.delivery import DeliveryPolicy, Loaded, Message, send_batch
+
 logger = logging.getLogger("plancycle.portal")
-SWITCH_INTERVAL_S = 0.001
+SWITCH_INTERVAL_S = 0.001  # while a large file is processed
+LARGE_FILE_BYTES = 128 * 1024  # about 2,000 rows: seconds of parsing
+NOTICE_MAX_WAIT_S = 3.0  # a notice waits at most this long for the uploads being processed to finish
+NOTICE_POLL_S = 0.05
+NOTICE_SENDERS = 2  # messages of one batch sent at once (threads of the delivery run)
 
 
 def settle_memory() -> None:
@@ -42,32 +60,120 @@ def settle_memory() -> None:
     gc.freeze()
 
 
+@dataclass(frozen=True)
+class Notice:
+    """An intake notice composed while the upload was answered, to be sent after it."""
+
+    messages: Sequence[Message]
+    as_of: date
+    settings: Settings
+    loaded: Loaded = field(default_factory=Loaded)
+
+
+def send_notices(notices: Sequence[Notice]) -> None:
+    """One delivery run per day and settings for a batch of notices (the log keeps every outcome)."""
+    groups: dict[tuple[date, int], list[Notice]] = {}
+    for notice in notices:
+        groups.setdefault((notice.as_of, id(notice.settings)), []).append(notice)
+    for (as_of, _), group in groups.items():
+        send_batch(
+            [message for notice in group for message in notice.messages],
+            settings=group[0].settings,
+            as_of=as_of,
+            policy=DeliveryPolicy(concurrency=NOTICE_SENDERS),
+            loaded=Loaded(
+                contacts=[c for n in group for c in n.loaded.contacts],
+                units=[u for n in group for u in n.loaded.units],
+                cycles=[c for n in group for c in n.loaded.cycles],
+            ),
+        )
+
+
 class Pools:
-    """The intake and notice limiters of one portal (created on first use, inside the event loop)."""
+    """The intake and notice limiters of one portal (created on first use, inside the event loop), and
+    the notices waiting to be sent."""
 
     def __init__(self, intake_workers: Callable[[], int], notice_workers: int = 4) -> None:
         self._intake_workers = intake_workers
         self._notice_workers = notice_workers
         self._intake: anyio.CapacityLimiter | None = None
         self._notices: anyio.CapacityLimiter | None = None
+        self._waiting: list[Notice] = []
+        self._first_waiting_at = 0.0
+        self._flusher: asyncio.Task[None] | None = None
+        self._large = 0  # large files being processed
+        self._large_lock = threading.Lock()
+        self._default_interval = sys.getswitchinterval()
 
     def intake(self) -> anyio.CapacityLimiter:
         if self._intake is None:
             self._intake = anyio.CapacityLimiter(self._intake_workers())
-            # A worker parsing a workbook holds the GIL; the event loop asks for it at every step of a
-            # request. Handing it over every 1 ms instead of 5 keeps /healthz and the pages quick.
-            sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         return self._intake
+
+    @contextlib.contextmanager
+    def holding_gil_long(self, size: int) -> Iterator[None]:
+        """While a large file is processed, the worker hands the GIL over every 1 ms instead of 5: the
+        event loop asks for it at every step of a request, and /healthz and the other units' pages would
+        otherwise wait for seconds of parsing in 5 ms steps. Not for ordinary files: every hand-over costs
+        the worker (a quarter more CPU per 50-row file at 1 ms, bench/bench_portal.py)."""
+        if size < LARGE_FILE_BYTES:
+            yield
+            return
+        with self._large_lock:
+            if self._large == 0:
+                self._default_interval = sys.getswitchinterval()
+                sys.setswitchinterval(min(self._default_interval, SWITCH_INTERVAL_S))
+            self._large += 1
+        try:
+            yield
+        finally:
+            with self._large_lock:
+                self._large -= 1
+                if self._large == 0:
+                    sys.setswitchinterval(self._default_interval)
 
     def notices(self) -> anyio.CapacityLimiter:
         if self._notices is None:
             self._notices = anyio.CapacityLimiter(self._notice_workers)
         return self._notices
 
-    async def send_later(self, notice: Callable[[], object]) -> None:
-        """Run ``notice`` after the answer was sent. A failure is logged: the delivery log keeps the
-        message's outcome, and the unit already read the same answer on its page."""
+    async def send_later(self, notice: Notice) -> None:
+        """Queue ``notice`` (after its answer was sent) and return: the request is done, and the next one on
+        the same connection is not held. A batch leaves when no upload is being processed, or
+        ``NOTICE_MAX_WAIT_S`` after its first notice. Runs on the event loop."""
+        if not self._waiting:
+            self._first_waiting_at = time.monotonic()
+        self._waiting.append(notice)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_when_quiet())
+
+    async def _flush_when_quiet(self) -> None:
+        while self._waiting:
+            while self._busy() and time.monotonic() - self._first_waiting_at < NOTICE_MAX_WAIT_S:
+                await asyncio.sleep(NOTICE_POLL_S)
+            batch, self._waiting = self._waiting, []  # notices queued from now on start a new batch
+            await self._send(batch)
+
+    def _busy(self) -> bool:
+        limiter = self.intake()
+        return limiter.borrowed_tokens > 0 or limiter.statistics().tasks_waiting > 0
+
+    async def _send(self, batch: list[Notice]) -> None:
+        """A failure is logged: the delivery log keeps each message's outcome, and the units already read
+        the same answers on their pages."""
         try:
-            await anyio.to_thread.run_sync(notice, limiter=self.notices(), abandon_on_cancel=True)
+            await anyio.to_thread.run_sync(
+                send_notices, batch, limiter=self.notices(), abandon_on_cancel=True
+            )
         except Exception:
-            logger.exception("intake notice failed")
+            logger.exception("intake notices failed (%d)", len(batch))
+
+    async def flush(self) -> None:
+        """Send what is waiting now (the portal is stopping)."""
+        if self._flusher is not None and not self._flusher.done():
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        batch, self._waiting = self._waiting, []
+        if batch:
+            await self._send(batch)

@@ -90,9 +90,13 @@ def test_upload_invalid_then_valid(world: World, portal: tuple[TestClient, str, 
     assert "Xây dựng kho dữ liệu y tế dùng chung" in response.text  # what was accepted is shown
     assert _count(world.session, SubmissionVersion) == 1
 
-    # the officer has a written record of both answers (outbox: no SMTP configured in tests)
+    # the officer has a written record of both answers (outbox: no SMTP configured in tests), sent after
+    # the answers, in the portal's next batch of notices (portal/pools.py)
     from email import message_from_bytes, policy
 
+    deadline = time.monotonic() + 10
+    while len(list(get_settings().resolved_outbox_dir.rglob("*.eml"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
     mails = [
         message_from_bytes(p.read_bytes(), policy=policy.default)
         for p in sorted(get_settings().resolved_outbox_dir.rglob("*.eml"))
