@@ -222,7 +222,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         raises only when even that record cannot be written."""
         from tasks.progress.intake import ingest_progress_report
         from tasks.progress.validation import is_progress_workbook
-        from tasks.submissions.intake import ingest_submission, record_failed_intake
+        from tasks.submissions.intake import ingest_or_record, record_failed_intake
 
         with open_session() as session:
             try:
@@ -254,7 +254,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     view = _view(session, _Scope(session, grant), token, current_settings())
                     status = 200 if progress.accepted else 422
                     return _page("unit", status_code=status, progress_result=progress, **view), None
-                result = ingest_submission(
+                result = ingest_or_record(  # a fault in the intake is recorded as a refused attempt
                     session=session,
                     cycle=cycle,
                     unit=unit,
@@ -264,7 +264,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     as_of=received_on,
                     actor=f"portal:{unit.code}",
                 )
-            except Exception:
+            except (
+                Exception
+            ):  # a fault before it (telling a progress report) or in a progress report's intake
                 logger.exception("intake failed for %s", unit.code)
                 session.rollback()
                 result = record_failed_intake(

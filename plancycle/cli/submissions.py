@@ -59,14 +59,15 @@ def submissions_import(
     """Nhập tệp đề xuất nhận qua đường khác (thư, USB…): cùng kiểm tra và ghi nhận như trên cổng.
     Với --on-behalf-of, cơ quan chủ trì nhập mẫu biểu thay cho đơn vị; nhật ký ghi rõ ai nhập thay."""
     from models.db import session_scope, upgrade_database
-    from tasks.submissions.intake import ingest_submission
+    from tasks.submissions.intake import ingest_or_record
     from tasks.submissions.notices import notify_intake_result
 
     upgrade_database()
     received_on = received_day(as_of)
     with session_scope() as session:
         cycle, unit_row = _cycle_and_unit_or_exit(session, year, unit)
-        result = ingest_submission(
+        # A fault (full disk, database) is recorded as a refused attempt and answered like a refusal.
+        result = ingest_or_record(
             session=session,
             cycle=cycle,
             unit=unit_row,
@@ -76,6 +77,7 @@ def submissions_import(
             as_of=received_on,
             actor=f"coordinator:{on_behalf_of.strip()}" if on_behalf_of else "cli",
             on_behalf_of=bool(on_behalf_of),
+            log_traceback=False,
         )
         notify_intake_result(
             session=session,

@@ -21,7 +21,7 @@ from models.registry import get_unit_by_code
 from plancycle.settings import Settings
 from tasks.progress.intake import ingest_progress_report
 from tasks.progress.validation import is_progress_workbook
-from tasks.submissions.intake import IntakeResult, ingest_submission, sanitise_filename
+from tasks.submissions.intake import IntakeResult, ingest_or_record, sanitise_filename
 from tasks.submissions.notices import notify_intake_result
 from tasks.submissions.validation import identify_workbook
 from templates import error_text
@@ -76,7 +76,7 @@ def collect_inbox(
             outcomes.append(InboxOutcome(filename=name, rejected_reason=reason))
             continue
         assert unit is not None
-        result: IntakeResult = ingest_submission(
+        result: IntakeResult = ingest_or_record(  # a fault is recorded as a refused attempt
             session=session,
             cycle=cycle,
             unit=unit,

@@ -19,6 +19,7 @@ status; the attempt is still recorded (accepted, pointing at that version) and t
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import unicodedata
@@ -40,6 +41,8 @@ from tasks.excel.issues import cap_issues, make_issue
 from tasks.submissions.lead_units import ItemUnits, resolve_item_units
 from tasks.submissions.validation import ValidationIssue, ValidationResult, validate_workbook
 from tasks.submissions.workbook import WorkbookContext, load_workbook_context
+
+logger = logging.getLogger(__name__)
 
 MAX_SAFE_NAME = 120
 # Once the plan is approved a unit's proposal no longer changes by upload: amendments go through amend-plan.
@@ -510,6 +513,52 @@ def _same_as_latest(session: Session, submission: Submission | None, sha256: str
     """Whether ``sha256`` is the file of the submission's latest version (read without a lock: a hint)."""
     latest = _latest_version(session, submission.id) if submission and submission.id else None
     return latest is not None and _attempt_sha(session, latest.attempt_id) == sha256
+
+
+def ingest_or_record(
+    *,
+    session: Session,
+    cycle: PlanningCycle,
+    unit: Unit,
+    filename: str,
+    content: bytes,
+    channel: str,
+    as_of: date,
+    actor: str,
+    on_behalf_of: bool = False,
+    log_traceback: bool = True,
+) -> IntakeResult:
+    """:func:`ingest_submission`, and when it fails on anything but the file's content (a full disk, the
+    database refusing a value, a bug) the file recorded as a refused attempt instead (:func:`
+    record_failed_intake`): every intake channel (portal, inbox, CLI) answers every file and leaves an
+    attempt row. The fault itself is logged for the administrators, with its traceback unless
+    ``log_traceback`` is False (the command line, where the person reads one line). Raises only when
+    even the attempt cannot be written."""
+    try:
+        return ingest_submission(
+            session=session,
+            cycle=cycle,
+            unit=unit,
+            filename=filename,
+            content=content,
+            channel=channel,
+            as_of=as_of,
+            actor=actor,
+            on_behalf_of=on_behalf_of,
+        )
+    except Exception as fault:
+        logger.error(
+            "intake of %s from %s failed: %s: %s",
+            channel,
+            unit.code,
+            type(fault).__name__,
+            fault,
+            exc_info=log_traceback,
+        )
+        session.rollback()
+        return record_failed_intake(
+            session=session, cycle=cycle, unit=unit, filename=filename, content=content, channel=channel
+        )
 
 
 def record_failed_intake(

@@ -95,3 +95,33 @@ def test_hostile_file_through_the_cli(
         if attack.stored_name is not None:
             assert attack.stored_name in names, names
         assert not any(ch in name for name in names for ch in "\u200b\u200c\u200d\u2060\ufeff\u202e\u2066")
+
+
+def test_a_fault_in_the_cli_intake_is_an_answer_not_a_traceback(
+    world: World,  # noqa: F811
+    smtp: SmtpServer,
+    tmp_path: Path,
+) -> None:
+    """Not the file's fault: the archive cannot be written (its folder is a file). The command answers like
+    a refusal, with the generic message, records the attempt and sends the unit its notice."""
+    make_contact(world.session, world.unit, email=OFFICER)
+    world.session.commit()
+    archive = Path(os.environ["PLANCYCLE_DATA_DIR"]) / "archive"
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    archive.write_text("not a folder")
+    path = tmp_path / "de-xuat.xlsx"
+    path.write_bytes(filled_workbook(world))
+
+    done = _import(path, smtp)
+
+    output = done.stdout + done.stderr
+    assert "Traceback" not in output, output
+    assert done.returncode == 1, output
+    assert "Hệ thống không xử lý được tệp này" in done.stderr, output
+    world.session.expire_all()
+    attempts = world.session.exec(select(IntakeAttempt)).all()
+    assert len(attempts) == 1 and not attempts[0].accepted and attempts[0].archive_path == ""
+    assert attempts[0].errors[0]["key"] == "intake_failed"
+    assert _count(world.session, SubmissionVersion) == 0
+    notices = [r for r in smtp.received if OFFICER in r.rcpt_tos]
+    assert len(notices) == 1 and "chưa hợp lệ" in str(notices[0].message["subject"]), output

@@ -179,6 +179,32 @@ def test_inbox_attributes_files_by_their_signed_metadata(requested: World, tmp_p
     assert identify_workbook(filled_workbook(world)).unit_code == "SYT"  # type: ignore[union-attr]
 
 
+def test_a_fault_in_the_inbox_intake_is_recorded_and_the_next_file_still_taken(
+    requested: World, tmp_path: Path
+) -> None:
+    """The archive cannot be written (its folder is a file): the inbox records the file as a refused
+    attempt with the generic message, moves it out of the way, and goes on."""
+    from models import IntakeAttempt
+
+    world = requested
+    get_settings().archive_dir.parent.mkdir(parents=True, exist_ok=True)
+    get_settings().archive_dir.write_text("not a folder")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "de-xuat.xlsx").write_bytes(filled_workbook(world))
+    outcomes = collect_inbox(
+        session=world.session,
+        cycle=world.cycle,
+        inbox_url=str(inbox),
+        as_of=date(2026, 9, 2),
+        settings=get_settings(),
+    )
+    assert [(o.filename, o.accepted, o.errors) for o in outcomes] == [("de-xuat.xlsx", False, 1)]
+    attempts = world.session.exec(select(IntakeAttempt)).all()
+    assert len(attempts) == 1 and attempts[0].errors[0]["key"] == "intake_failed"
+    assert len(list((inbox / "processed").iterdir())) == 1 and not list(inbox.glob("*.xlsx"))
+
+
 def test_status_rows_and_excel_export(requested: World) -> None:
     world = requested
     _submit(world, filled_workbook(world), as_of=date(2026, 10, 3))  # 3 days late
