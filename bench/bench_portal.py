@@ -388,6 +388,14 @@ def figures_of(rush: Rush, suffix: str, options: argparse.Namespace) -> list:
         ),
         Figure(f"errors{suffix}", f"{db}: uploads not accepted", rush.errors, "uploads", 0, "<="),
         Figure(f"lost{suffix}", f"{db}: uploads lost", rush.lost, "uploads", 0, "<="),
+        Figure(
+            f"notices_missing{suffix}",
+            f"{db}: intake notices of the rush not sent",
+            options.units - rush.notices_sent,
+            "notices",
+            0,
+            "<=",
+        ),
     ]
 
 

@@ -77,7 +77,15 @@ BENCHMARKS = (
     Benchmark(
         "portal",
         ("--units", "12", "--clients", "4", "--max-rows", "200"),
-        ("throughput_ratio", "upload_p95_s", "health_p99_ms", "peak_rss_mb", "errors", "lost"),
+        (
+            "throughput_ratio",
+            "upload_p95_s",
+            "health_p99_ms",
+            "peak_rss_mb",
+            "errors",
+            "lost",
+            "notices_missing",
+        ),
     ),
 )
 SIMULATION_FIGURES = ("wall_seconds", "peak_tree_mb")

@@ -138,14 +138,18 @@ class Pools:
         return self._notices
 
     async def send_later(self, notice: Notice) -> None:
-        """Queue ``notice`` (after its answer was sent) and return: the request is done, and the next one on
-        the same connection is not held. A batch leaves when no upload is being processed, or
+        """Send ``notice`` (its answer was sent): at once when no other upload is being processed; else
+        queue it and return, and the queue leaves as one batch when no upload is being processed, or
         ``NOTICE_MAX_WAIT_S`` after its first notice. Runs on the event loop."""
+        if not self._waiting and not self._busy():  # nothing else to do: now, after this answer
+            await self._send([notice])
+            return
         if not self._waiting:
             self._first_waiting_at = time.monotonic()
         self._waiting.append(notice)
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.get_running_loop().create_task(self._flush_when_quiet())
+        loop = asyncio.get_running_loop()
+        if self._flusher is None or self._flusher.done() or self._flusher.get_loop() is not loop:
+            self._flusher = loop.create_task(self._flush_when_quiet())
 
     async def _flush_when_quiet(self) -> None:
         while self._waiting:

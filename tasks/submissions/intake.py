@@ -290,16 +290,14 @@ def ingest_submission(
 
         def refuse(errors: list[ValidationIssue], error_count: int | None = None) -> IntakeResult:
             """The refused attempt, recorded and committed; ``error_count``: every error found."""
-            attempt = record_attempt(accepted=False, errors=[issue.model_dump() for issue in errors])
-            session.commit()
-            return IntakeResult(
-                accepted=False,
-                attempt_id=attempt.id,  # type: ignore[arg-type]
-                submission_id=submission.id if submission else None,
-                submission_status=submission.status if submission else None,
+            return _record_refusal(
+                session=session,
+                submission=submission,  # the submission as it is by then
+                channel=channel,
+                received=common,
+                received_at=received_at,
                 errors=errors,
                 error_count=error_count,
-                **common,
             )
 
         if refusal is not None:
@@ -595,18 +593,40 @@ def record_failed_intake(
             "sha256": hashlib.sha256(content).hexdigest(),
             "size_bytes": len(content),
         }
-    issue = make_issue("intake_failed")
     submission = session.exec(
         select(Submission).where(Submission.cycle_id == cycle.id, Submission.unit_id == unit.id)
     ).first()
+    return _record_refusal(
+        session=session,
+        submission=submission,
+        channel=IntakeChannel(channel).value,
+        received=received | {"money_unit": cycle.money_unit},
+        received_at=received_at,
+        errors=[make_issue("intake_failed")],
+    )
+
+
+def _record_refusal(
+    *,
+    session: Session,
+    submission: Submission | None,
+    channel: str,
+    received: dict[str, Any],
+    received_at: datetime,
+    errors: list[ValidationIssue],
+    error_count: int | None = None,
+) -> IntakeResult:
+    """A refused file: its attempt recorded and committed, and the answer (``received``: the file as
+    ``archive_received`` describes it, and the cycle's ``money_unit``; ``error_count``: every error found
+    when ``errors`` holds only the first ones)."""
     attempt = record_intake_attempt(
         session=session,
         submission_id=submission.id if submission else None,
-        channel=IntakeChannel(channel).value,
+        channel=channel,
         received=received,
         received_at=received_at,
         accepted=False,
-        errors=[issue.model_dump()],
+        errors=[issue.model_dump() for issue in errors],
     )
     session.commit()
     return IntakeResult(
@@ -614,7 +634,7 @@ def record_failed_intake(
         attempt_id=attempt.id,  # type: ignore[arg-type]
         submission_id=submission.id if submission else None,
         submission_status=submission.status if submission else None,
-        errors=[issue],
-        money_unit=cycle.money_unit,
+        errors=errors,
+        error_count=error_count,
         **received,
     )

@@ -20,7 +20,15 @@ EXPECTED = {
     "notifications": {"messages_per_s", "speedup", "peak_rss_mb", "not_sent", "rerun_sent"},
     "intake": {"ingest_s_per_workbook", "ingest_total_s"},
     "consolidation": {"totals_s", "excel_s", "peak_rss_mb", "wrong_totals"},
-    "portal": {"throughput_ratio", "upload_p95_s", "health_p99_ms", "peak_rss_mb", "errors", "lost"},
+    "portal": {
+        "throughput_ratio",
+        "upload_p95_s",
+        "health_p99_ms",
+        "peak_rss_mb",
+        "errors",
+        "lost",
+        "notices_missing",
+    },
 }
 
 

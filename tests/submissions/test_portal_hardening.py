@@ -122,6 +122,35 @@ def test_hanging_mail_relay_does_not_delay_the_answer(
     assert hanging_relay.received, "the notice is still sent once the relay answers"
 
 
+def test_notices_of_a_rush_go_in_batches_and_each_goes_once(
+    world: World, token: str, live_portal: str
+) -> None:
+    """Five versions uploaded at once: every answer first, then every receipt, once each; the receipts of
+    the uploads that waited went out together (one delivery run for several notices, portal/pools.py)."""
+    from models.notifications import NotificationLog
+
+    def version(number: int) -> bytes:
+        def mutate(wb: Workbook, context: WorkbookContext) -> None:
+            items_sheet(wb)[f"{item_letter(context, 'amount:NSDP')}{ITEMS_DATA_START_ROW}"] = 100 + number
+
+        return filled_workbook(world, mutate=mutate)
+
+    files = [version(n) for n in range(5)]
+    with ThreadPoolExecutor(5) as pool:
+        answers = list(pool.map(lambda content: _upload(live_portal, token, content), files))
+    assert [a.status_code for a in answers] == [200] * 5, [a.text[:300] for a in answers]
+    mails = _outbox(5)
+    subjects = sorted(
+        str(message_from_bytes(m.read_bytes(), policy=policy.default)["Subject"]) for m in mails
+    )
+    assert len(mails) == 5 and all("Đã nhận" in s for s in subjects), subjects
+    assert len({s for s in subjects}) == 5, subjects  # one receipt per version (lần 1 … lần 5)
+    world.session.expire_all()
+    rows = world.session.exec(select(NotificationLog)).all()
+    assert len(rows) == 5 and {r.status for r in rows} == {"sent"}
+    assert len({r.claimed_by for r in rows}) < 5, "the receipts of the waiting uploads went in one run"
+
+
 def _many_rows(rows: int):  # type: ignore[no-untyped-def]
     def mutate(wb: Workbook, context: WorkbookContext) -> None:
         ws = items_sheet(wb)
