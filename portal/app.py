@@ -264,9 +264,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     as_of=received_on,
                     actor=f"portal:{unit.code}",
                 )
-            except (
-                Exception
-            ):  # a fault before it (telling a progress report) or in a progress report's intake
+            except Exception:
+                # a fault before the intake (which workbook is it?) or in a progress report's intake
                 logger.exception("intake failed for %s", unit.code)
                 session.rollback()
                 result = record_failed_intake(

@@ -7,9 +7,9 @@ the work is mostly openpyxl and the database driver, and a process per upload wo
 again. One worker by default: the work holds the GIL, so a second thread adds no throughput, only the cost
 of the two handing it to each other (measured: a quarter more CPU per upload, bench/bench_portal.py).
 
-The intake notices are sent after the answers, in batches (:class:`Notices`): a batch leaves as soon as no
-upload is being processed, and during a rush at the latest ``NOTICE_MAX_WAIT_S`` after its first notice.
-A slow or hanging mail relay never delays a unit's page nor takes a thread the pages need, and a rush of
+The intake notices are sent after the answers (:meth:`Pools.send_later`): at once when no other upload
+is being processed, else queued, and the queue leaves as one batch as soon as no upload is being
+processed, during a rush at the latest ``NOTICE_MAX_WAIT_S`` after its first notice. A slow or hanging mail relay never delays a unit's page nor takes a thread the pages need, and a rush of
 uploads costs one delivery run every few seconds instead of a sending thread competing with every intake
 for the GIL (which cost the intake more than the notice itself).
 """
@@ -115,7 +115,7 @@ class Pools:
         """While a large file is processed, the worker hands the GIL over every 1 ms instead of 5: the
         event loop asks for it at every step of a request, and /healthz and the other units' pages would
         otherwise wait for seconds of parsing in 5 ms steps. Not for ordinary files: every hand-over costs
-        the worker (a quarter more CPU per 50-row file at 1 ms, bench/bench_portal.py)."""
+        the worker (about a tenth more CPU per 50-row file at 1 ms, bench/bench_portal.py)."""
         if size < LARGE_FILE_BYTES:
             yield
             return
