@@ -9,9 +9,10 @@ of the two handing it to each other (measured: a quarter more CPU per upload, be
 
 The intake notices are sent after the answers (:meth:`Pools.send_later`): at once when no other upload
 is being processed, else queued, and the queue leaves as one batch as soon as no upload is being
-processed, during a rush at the latest ``NOTICE_MAX_WAIT_S`` after its first notice. A slow or hanging mail relay never delays a unit's page nor takes a thread the pages need, and a rush of
-uploads costs one delivery run every few seconds instead of a sending thread competing with every intake
-for the GIL (which cost the intake more than the notice itself).
+processed, during a rush at the latest ``NOTICE_MAX_WAIT_S`` after its first notice. A slow or hanging
+mail relay never delays a unit's page nor takes a thread the pages need, and a rush of uploads costs one
+delivery run every few seconds instead of a sending thread competing with every intake for the GIL
+(which cost the intake more than the notice itself).
 """
 
 from __future__ import annotations
