@@ -220,7 +220,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """The upload's page and the notice to send after it (None when there is none). Whatever goes
         wrong in the intake, the file is recorded as a refused attempt and the unit reads a page; this
         raises only when even that record cannot be written."""
-        from tasks.progress.intake import ingest_progress_report
+        from tasks.progress.intake import ingest_progress_or_record
         from tasks.progress.validation import is_progress_workbook
         from tasks.submissions.intake import ingest_or_record, record_failed_intake
 
@@ -239,7 +239,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             received_on = current_settings().today()
             try:
                 if is_progress_workbook(content):  # the workbook says what it is: a progress report
-                    progress = ingest_progress_report(
+                    progress = ingest_progress_or_record(  # a fault: a refused attempt
                         session=session,
                         filename=filename,
                         content=content,

@@ -20,18 +20,20 @@ def progress_import(
 ) -> None:
     """Nhập tệp báo cáo tiến độ nhận qua đường khác: biểu mẫu tự xác định đơn vị và kỳ báo cáo."""
     from models.db import session_scope, upgrade_database
-    from tasks.progress.intake import ingest_progress_report
+    from tasks.progress.intake import ingest_progress_or_record
 
     upgrade_database()
     received_on = received_day(as_of)
     with session_scope() as session:
-        result = ingest_progress_report(
+        # A fault (full disk, database) is recorded as a refused attempt and answered like a refusal.
+        result = ingest_progress_or_record(
             session=session,
             filename=file.name,
             content=file.read_bytes(),
             channel="cli",
             as_of=received_on,
             actor="cli",
+            log_traceback=False,
         )
     state = received_state(result, "report_on_time" if result.on_time else "report_late")
     typer.echo(

@@ -31,7 +31,13 @@ from tasks.progress.validation import (
 )
 from tasks.progress.workbook import load_progress_context
 from tasks.reminders.schedule import effective_deadline
-from tasks.submissions.intake import ReceivedFile, archive_received, record_intake_attempt
+from tasks.submissions.intake import (
+    ReceivedFile,
+    archive_if_possible,
+    archive_received,
+    log_intake_fault,
+    record_intake_attempt,
+)
 
 
 class ProgressIntakeResult(ReceivedFile):
@@ -274,4 +280,68 @@ def ingest_progress_report(
         indicator_count=len(validation.values),
         disbursed_total=disbursed,
         **common,
+    )
+
+
+def ingest_progress_or_record(
+    *,
+    session: Session,
+    filename: str,
+    content: bytes,
+    channel: str,
+    as_of: date,
+    actor: str,
+    unit: Unit | None = None,
+    cycle: PlanningCycle | None = None,
+    settings: Settings | None = None,
+    log_traceback: bool = True,
+) -> ProgressIntakeResult:
+    """:func:`ingest_progress_report`, and when it fails on anything but the file's content (a full disk,
+    the database), the file recorded as a refused attempt with the generic message (``intake_failed``):
+    as :func:`tasks.submissions.intake.ingest_or_record` does for submissions, on every channel. The
+    fault is logged, with its traceback unless ``log_traceback`` is False (the command line). Raises only
+    when even the attempt cannot be written."""
+    try:
+        return ingest_progress_report(
+            session=session,
+            filename=filename,
+            content=content,
+            channel=channel,
+            as_of=as_of,
+            actor=actor,
+            unit=unit,
+            cycle=cycle,
+            settings=settings,
+        )
+    except Exception as fault:
+        log_intake_fault(f"progress report intake of {channel}", fault, traceback=log_traceback)
+        session.rollback()
+    settings = settings or get_settings()
+    received_at = utcnow()
+    received = archive_if_possible(
+        archive_dir=settings.archive_dir / "progress",
+        cycle_year=cycle.year if cycle else as_of.year,
+        unit_code=unit.code if unit else "unidentified",
+        filename=filename,
+        content=content,
+        at=received_at,
+    )
+    issue = make_issue("intake_failed")
+    attempt = record_intake_attempt(
+        session=session,
+        submission_id=None,
+        channel=IntakeChannel(channel).value,
+        received=received,
+        received_at=received_at,
+        accepted=False,
+        errors=[issue.model_dump()],
+    )
+    session.commit()
+    return ProgressIntakeResult(
+        accepted=False,
+        attempt_id=attempt.id,  # type: ignore[arg-type]
+        unit_code=unit.code if unit else None,
+        money_unit=cycle.money_unit if cycle else "trieu",
+        errors=[issue],
+        **received,
     )

@@ -19,7 +19,7 @@ from models import PlanningCycle
 from models.base import utcnow
 from models.registry import get_unit_by_code
 from plancycle.settings import Settings
-from tasks.progress.intake import ingest_progress_report
+from tasks.progress.intake import ingest_progress_or_record
 from tasks.progress.validation import is_progress_workbook
 from tasks.submissions.intake import IntakeResult, ingest_or_record, sanitise_filename
 from tasks.submissions.notices import notify_intake_result
@@ -53,7 +53,7 @@ def collect_inbox(
             continue  # hidden files and uploads still being written
         content = fs.cat_file(path)
         if is_progress_workbook(content):  # a progress report names its own cycle, unit and period
-            progress = ingest_progress_report(
+            progress = ingest_progress_or_record(  # a fault is recorded as a refused attempt
                 session=session, filename=name, content=content, channel="inbox", as_of=as_of, actor="inbox"
             )
             _move(fs, path, f"{root}/processed/{utcnow():%Y%m%dT%H%M%S}-{sanitise_filename(name)}")

@@ -545,14 +545,7 @@ def ingest_or_record(
             on_behalf_of=on_behalf_of,
         )
     except Exception as fault:
-        logger.error(
-            "intake of %s from %s failed: %s: %s",
-            channel,
-            unit.code,
-            type(fault).__name__,
-            fault,
-            exc_info=log_traceback,
-        )
+        log_intake_fault(f"intake of {channel} from {unit.code}", fault, traceback=log_traceback)
         session.rollback()
         return record_failed_intake(
             session=session, cycle=cycle, unit=unit, filename=filename, content=content, channel=channel
@@ -576,23 +569,14 @@ def record_failed_intake(
 
     assert cycle.id is not None and unit.id is not None
     received_at = utcnow()
-    try:
-        received = archive_received(
-            archive_dir=archive_dir or get_settings().archive_dir,
-            cycle_year=cycle.year,
-            unit_code=unit.code,
-            filename=filename,
-            content=content,
-            at=received_at,
-        )
-    except OSError:  # the archive itself failed (disk full): the attempt row still says what came
-        received = {
-            "original_filename": _original_for_record(filename),
-            "safe_filename": sanitise_filename(filename),
-            "archive_path": "",
-            "sha256": hashlib.sha256(content).hexdigest(),
-            "size_bytes": len(content),
-        }
+    received = archive_if_possible(
+        archive_dir=archive_dir or get_settings().archive_dir,
+        cycle_year=cycle.year,
+        unit_code=unit.code,
+        filename=filename,
+        content=content,
+        at=received_at,
+    )
     submission = session.exec(
         select(Submission).where(Submission.cycle_id == cycle.id, Submission.unit_id == unit.id)
     ).first()
@@ -604,6 +588,36 @@ def record_failed_intake(
         received_at=received_at,
         errors=[make_issue("intake_failed")],
     )
+
+
+def archive_if_possible(
+    *, archive_dir: Path, cycle_year: int, unit_code: str, filename: str, content: bytes, at: datetime
+) -> dict[str, Any]:
+    """``archive_received`` for a file whose intake already failed: when the archive cannot be written
+    either (disk full), the file described without an archive path, so its attempt row says what came."""
+    try:
+        return archive_received(
+            archive_dir=archive_dir,
+            cycle_year=cycle_year,
+            unit_code=unit_code,
+            filename=filename,
+            content=content,
+            at=at,
+        )
+    except OSError:
+        return {
+            "original_filename": _original_for_record(filename),
+            "safe_filename": sanitise_filename(filename),
+            "archive_path": "",
+            "sha256": hashlib.sha256(content).hexdigest(),
+            "size_bytes": len(content),
+        }
+
+
+def log_intake_fault(what: str, fault: Exception, *, traceback: bool) -> None:
+    """A fault of an intake (not the file's), for the administrators: one line, with the traceback
+    unless ``traceback`` is False (the command line, where a person reads it)."""
+    logger.error("%s failed: %s: %s", what, type(fault).__name__, fault, exc_info=traceback)
 
 
 def _record_refusal(

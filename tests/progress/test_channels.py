@@ -82,6 +82,56 @@ def test_cli_import(progress_world: ProgressWorld, tmp_path) -> None:  # type: i
     assert again.exit_code == 0 and "giống lần gửi trước" in again.output
 
 
+def test_a_fault_in_the_progress_intake_is_an_answer_on_the_command_line_and_in_the_inbox(
+    progress_world: ProgressWorld,
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    """Not the file's fault: the archive cannot be written (its folder is a file). The command line
+    answers like a refusal, with the generic message and no traceback, exit code 1, as a process; the
+    inbox records the file the same way and moves it out of the way. Each leaves one refused attempt."""
+    import os
+    import subprocess
+    import sys
+
+    from models.submissions import IntakeAttempt
+    from plancycle.settings import PROJECT_ROOT
+
+    world = progress_world
+    reports = world.request_q1()
+    get_settings().archive_dir.parent.mkdir(parents=True, exist_ok=True)
+    get_settings().archive_dir.write_text("not a folder")
+    path = tmp_path / "syt.xlsx"
+    path.write_bytes(filled_report(world, reports["SYT"]))
+    done = subprocess.run(
+        [sys.executable, "-m", "plancycle.cli", "progress", "import", str(path), "--as-of", "2027-03-19"],
+        env=os.environ | {"PYTHONIOENCODING": "utf-8"},
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 1 and "Traceback" not in output, output
+    assert "Hệ thống không xử lý được tệp này" in done.stderr, output
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "bao-cao.xlsx").write_bytes(filled_report(world, reports["SYT"]))
+    outcomes = collect_inbox(
+        session=world.session,
+        cycle=None,
+        inbox_url=str(inbox),
+        as_of=date(2027, 3, 19),
+        settings=get_settings(),
+    )
+    assert [(o.filename, o.accepted) for o in outcomes] == [("bao-cao.xlsx", False)]
+    assert len(list((inbox / "processed").iterdir())) == 1
+    world.session.expire_all()
+    attempts = world.session.exec(select(IntakeAttempt)).all()
+    assert [(a.accepted, a.errors[0]["key"]) for a in attempts] == [(False, "intake_failed")] * 2  # type: ignore[index]
+    assert world.session.exec(select(ProgressEntry)).first() is None
+
+
 def test_inbox_takes_progress_reports_when_no_cycle_is_collecting(
     progress_world: ProgressWorld, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
