@@ -6,18 +6,14 @@ unit code; the links come from the emails in the local outbox."""
 
 from __future__ import annotations
 
-import contextvars
 import email
 import os
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from email import policy
 from pathlib import Path
 
 import pytest
-import uvicorn
 import yaml
 from docx import Document
 from sqlmodel import Session, select
@@ -26,14 +22,13 @@ from models import PlanningCycle
 from models.approval import ApprovalDecision
 from models.db import get_engine
 from plancycle.settings import get_settings
-from portal.app import create_app
 from tasks.approval.steps import default_chain_file
 from tasks.common.links import issue_link_token
 from tasks.consolidation.pdf import soffice
 from tests.approval.test_approver_page import TWO_STAGES
 from tests.approval.test_circulate_flow import Server, pause_key, start_run, wait_for
 from tests.approval.world import TRIEU, YEAR, build_world
-from tests.notify.servers import free_port
+from tests.notify.servers import free_port, serve_portal
 
 pytestmark = [pytest.mark.prefect, pytest.mark.browser]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -51,17 +46,8 @@ def portal_port(monkeypatch: pytest.MonkeyPatch, db_url: str) -> int:
 @pytest.fixture
 def portal(portal_port: int, prefect_api: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("PREFECT_API_URL", prefect_api)  # the portal's thread resumes runs there
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(), host="127.0.0.1", port=portal_port, log_level="warning")
-    )
-    thread = threading.Thread(target=contextvars.copy_context().run, args=(server.run,), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{portal_port}"
-    server.should_exit = True
-    thread.join(10)
+    with serve_portal(portal_port) as base:
+        yield base
 
 
 @pytest.fixture

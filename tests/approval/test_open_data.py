@@ -9,15 +9,12 @@ import json
 import os
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from frictionless import Package, validate
 from sqlmodel import Session, select
 
@@ -25,12 +22,11 @@ from models import Contact, PlanItem, ProgressEntry, ProgressReport, ReportingPe
 from models.cycle import get_cycle_by_year
 from models.registry import get_unit_by_code
 from plancycle.settings import PROJECT_ROOT
-from portal.app import create_app
 from tasks.approval.plan_import import import_issued_plan
 from tasks.registry.directory import import_registry
 from tasks.submissions.cycles import CycleSpec, open_cycle_records
 from tests.approval.test_plan_import import APPENDIX, DEMO, DISTRICTS, STATUSES
-from tests.notify.servers import free_port
+from tests.notify.servers import serve_portal
 
 SECRET_PROBLEM = "Anh Nguyễn Văn Bình (0912345678) chưa bàn giao thiết bị"
 
@@ -134,16 +130,8 @@ def test_the_data_package_validates_with_frictionless(
 
 @pytest.fixture
 def live_portal(published: Session) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serve_portal() as base:
+        yield base
 
 
 def test_the_json_endpoint_serves_published_plans_only(live_portal: str) -> None:

@@ -1,13 +1,17 @@
-"""Real servers on loopback for the notification tests and the benchmark: an aiosmtpd SMTP server and a
-fake Zalo (OA API v3, OAuth v4 refresh with rotation, ZNS) on ``http.server``."""
+"""Real servers on loopback for the tests and the benchmark: an aiosmtpd SMTP server, a fake Zalo (OA API
+v3, OAuth v4 refresh with rotation, ZNS) on ``http.server``, and the portal in uvicorn."""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import socket
 import threading
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -23,6 +27,28 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextmanager
+def serve_portal(port: int | None = None) -> Iterator[str]:
+    """The portal app (settings from the environment) in a real uvicorn server on loopback, in a thread
+    that runs in a copy of the caller's context; yields its address and stops it afterwards."""
+    import uvicorn
+
+    from portal.app import create_app
+
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(server.run,), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 # ---------------------------------------------------------------- SMTP

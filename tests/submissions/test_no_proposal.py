@@ -4,13 +4,10 @@ status table shows it, a workbook before the deadline withdraws it (issue 19, fi
 from __future__ import annotations
 
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
@@ -23,7 +20,7 @@ from tasks.reminders.units import plan_submission_reminders
 from tasks.submissions.intake import ingest_submission
 from tasks.submissions.status import answered_share, status_rows, status_table
 from tests.factories import make_contact
-from tests.notify.servers import free_port
+from tests.notify.servers import serve_portal
 from tests.submissions.conftest import World, filled_workbook
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -170,16 +167,8 @@ def test_after_the_deadline_the_declaration_stands(world: World, portal: tuple[T
 
 @pytest.fixture
 def live_portal(portal: tuple[TestClient, str]) -> Iterator[tuple[str, str]]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", portal[1]
-    server.should_exit = True
-    thread.join(10)
+    with serve_portal() as base:
+        yield base, portal[1]
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from openpyxl.workbook.workbook import Workbook
 from sqlmodel import Session, func, select
@@ -22,6 +19,7 @@ from portal.app import MAX_UPLOAD_BYTES, create_app
 from tasks.common.links import issue_link_token
 from tasks.submissions.workbook import ITEMS_DATA_START_ROW, WorkbookContext
 from tests.factories import make_contact
+from tests.notify.servers import serve_portal
 from tests.submissions.conftest import World, filled_workbook, item_letter, items_sheet
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -126,24 +124,10 @@ def test_oversize_upload_refused(portal: tuple[TestClient, str, str]) -> None:
 # ---------------------------------------------------------------- a real browser
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def live_portal(portal: tuple[TestClient, str, str]) -> Iterator[tuple[str, str]]:
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", portal[1]
-    server.should_exit = True
-    thread.join(10)
+    with serve_portal() as base:
+        yield base, portal[1]
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -20,7 +20,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from openpyxl.workbook.workbook import Workbook
 from sqlmodel import Session, func, select
 
@@ -29,12 +28,11 @@ from models.base import CycleStatus, SubmissionStatus, utcnow
 from models.db import get_engine
 from models.submissions import Submission
 from plancycle.settings import PROJECT_ROOT, get_settings
-from portal.app import create_app
 from tasks.common.links import LinkError, issue_link_token, verify_link_token
 from tasks.submissions.intake import ingest_submission
 from tasks.submissions.workbook import ITEMS_DATA_START_ROW, WorkbookContext
 from tests.factories import make_contact, make_cycle, make_unit
-from tests.notify.servers import SmtpServer, free_port
+from tests.notify.servers import SmtpServer, serve_portal
 from tests.submissions.conftest import World, filled_workbook, item_letter, items_sheet
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -58,16 +56,8 @@ def token(world: World) -> str:
 @pytest.fixture
 def live_portal(token: str) -> Iterator[str]:
     """The portal app in a real uvicorn server on a free port."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serve_portal() as base:
+        yield base
 
 
 def _outbox(expected: int, timeout: float = 20) -> list[Path]:
