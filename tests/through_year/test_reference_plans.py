@@ -19,7 +19,7 @@ from pathlib import Path
 from openpyxl import load_workbook
 from sqlmodel import Session
 
-from models.cycle import get_cycle_by_year
+from models.cycle import PlanningCycle, get_cycle_by_year
 from models.registry import get_unit_by_code
 from plancycle.settings import get_settings
 from tasks.consolidation.annexes import write_plan_workbook
@@ -68,6 +68,48 @@ def _register(session: Session, folder: Path) -> None:
     session.commit()
 
 
+def _send_and_accept(
+    session: Session,
+    cycle: PlanningCycle,
+    code: str,
+    rows: list[dict[str, object]],
+    *,
+    issued: datetime,
+    sent: date,
+) -> None:
+    """The unit's own workbook (issued on ``issued``) filled in by its officer, one item per entry of
+    ``rows`` (column key → value; empty values left blank), sent through the intake on ``sent`` and
+    accepted by the coordinator."""
+    unit = get_unit_by_code(session=session, code=code)
+    assert unit is not None
+    context = load_workbook_context(session=session, cycle=cycle, unit=unit)
+    wb = open_book(build_workbook(context, issued_at=issued))
+    ws = items_sheet(wb)
+    for offset, values in enumerate(rows):
+        for key, value in values.items():
+            if value not in ("", None):
+                ws[f"{item_letter(context, key)}{ITEMS_DATA_START_ROW + offset}"] = value
+    result = ingest_submission(
+        session=session,
+        cycle=cycle,
+        unit=unit,
+        filename=f"{code}.xlsx",
+        content=save_book(wb),
+        channel="portal",
+        as_of=sent,
+        actor=f"portal:{code}",
+    )
+    assert result.accepted, (code, [e.message_vi for e in result.errors])
+    accept_submission(
+        session=session,
+        year=cycle.year,
+        unit_code=code,
+        reviewer="test",
+        comment=None,
+        settings=get_settings(),
+    )
+
+
 def _amount(text: str) -> int | None:
     return int(text) if text else None
 
@@ -113,41 +155,23 @@ def test_gia_lai_2020_as_published(session: Session, tmp_path: Path) -> None:
         code = GIA_LAI_UNITS[ROMANS.index(item["ref"].split(".")[0])][0]
         by_unit.setdefault("STTTT" if code == "UBND-HUYEN" else code, []).append(item)
     for code, rows in by_unit.items():
-        unit = get_unit_by_code(session=session, code=code)
-        assert unit is not None
-        context = load_workbook_context(session=session, cycle=cycle, unit=unit)
-        wb = open_book(build_workbook(context, issued_at=datetime(2019, 9, 3, 8, tzinfo=UTC)))
-        ws = items_sheet(wb)
-        for offset, item in enumerate(rows):
-            row = ITEMS_DATA_START_ROW + offset
+        cells = []
+        for item in rows:
             first, _, last = item["period"].partition("-")
-            lead = item["lead_as_written"]
-            values = {
-                "name": item["name"],
-                "lead_unit": "" if item["ref"] in JOINTLY_LED else lead,
-                "field": item["field"] or "Phát triển nguồn nhân lực",
-                "origin": "Dự án mới",
-                "start_year": int(first),
-                "end_year": int(last or first),
-                "amount:NSDP": _amount(item["nsdp_trieu"]),
-                "amount:NSTW": _amount(item["nstw_trieu"]),
-            }
-            for key, value in values.items():
-                if value not in ("", None):
-                    ws[f"{item_letter(context, key)}{row}"] = value
-        result = ingest_submission(
-            session=session,
-            cycle=cycle,
-            unit=unit,
-            filename=f"{code}.xlsx",
-            content=save_book(wb),
-            channel="portal",
-            as_of=date(2019, 10, 10),
-            actor=f"portal:{code}",
-        )
-        assert result.accepted, (code, [e.message_vi for e in result.errors])
-        accept_submission(
-            session=session, year=2020, unit_code=code, reviewer="test", comment=None, settings=get_settings()
+            cells.append(
+                {
+                    "name": item["name"],
+                    "lead_unit": "" if item["ref"] in JOINTLY_LED else item["lead_as_written"],
+                    "field": item["field"] or "Phát triển nguồn nhân lực",
+                    "origin": "Dự án mới",
+                    "start_year": int(first),
+                    "end_year": int(last or first),
+                    "amount:NSDP": _amount(item["nsdp_trieu"]),
+                    "amount:NSTW": _amount(item["nstw_trieu"]),
+                }
+            )
+        _send_and_accept(
+            session, cycle, code, cells, issued=datetime(2019, 9, 3, 8, tzinfo=UTC), sent=date(2019, 10, 10)
         )
     session.commit()
 
@@ -268,38 +292,22 @@ def test_quang_ngai_2016_as_published(session: Session, tmp_path: Path, monkeypa
             code = match.unit.code
         by_unit.setdefault(code, []).append(item)
     for code, rows in by_unit.items():
-        unit = get_unit_by_code(session=session, code=code)
-        assert unit is not None
-        context = load_workbook_context(session=session, cycle=cycle, unit=unit)
-        wb = open_book(build_workbook(context, issued_at=datetime(2015, 11, 2, 8, tzinfo=UTC)))
-        ws = items_sheet(wb)
-        for offset, item in enumerate(rows):
+        cells = []
+        for item in rows:
             first, _, last = (item["period"] or "2016").partition("-")
-            values = {
-                "name": item["name"],
-                "lead_unit": "" if item["ref"] in QUANG_NGAI_JOINT else item["lead_as_written"],
-                "coordinating_units": item["partners_as_written"],
-                "field": titles[item["ref"][0]],
-                "origin": "Dự án mới",
-                "start_year": int(first),
-                "end_year": int(last or first),
-            }
-            for key, value in values.items():
-                if value not in ("", None):
-                    ws[f"{item_letter(context, key)}{ITEMS_DATA_START_ROW + offset}"] = value
-        result = ingest_submission(
-            session=session,
-            cycle=cycle,
-            unit=unit,
-            filename=f"{code}.xlsx",
-            content=save_book(wb),
-            channel="portal",
-            as_of=date(2015, 12, 10),
-            actor=f"portal:{code}",
-        )
-        assert result.accepted, (code, [e.message_vi for e in result.errors])
-        accept_submission(
-            session=session, year=2016, unit_code=code, reviewer="test", comment=None, settings=get_settings()
+            cells.append(
+                {
+                    "name": item["name"],
+                    "lead_unit": "" if item["ref"] in QUANG_NGAI_JOINT else item["lead_as_written"],
+                    "coordinating_units": item["partners_as_written"],
+                    "field": titles[item["ref"][0]],
+                    "origin": "Dự án mới",
+                    "start_year": int(first),
+                    "end_year": int(last or first),
+                }
+            )
+        _send_and_accept(
+            session, cycle, code, cells, issued=datetime(2015, 11, 2, 8, tzinfo=UTC), sent=date(2015, 12, 10)
         )
     session.commit()
 
