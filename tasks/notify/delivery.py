@@ -488,11 +488,6 @@ def _intent_row(p: _Planned, as_of: date, now: datetime, dumped: dict[int, Any])
     }
 
 
-def _insert_ignoring_duplicates(engine: Engine) -> Any:
-    insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
-    return insert(NotificationLog.__table__).on_conflict_do_nothing(index_elements=["idempotency_key"])
-
-
 def _record_intents(engine: Engine, planned: list[_Planned], as_of: date) -> None:
     """Insert a row per job (pending, or skipped) unless its key exists, in one committed transaction; then
     read every row back. Core statements, executemany per chunk: no ORM objects for rows we never load."""
@@ -500,7 +495,8 @@ def _record_intents(engine: Engine, planned: list[_Planned], as_of: date) -> Non
         return
     now = utcnow()
     dumped: dict[int, Any] = {}
-    stmt = _insert_ignoring_duplicates(engine)
+    insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(NotificationLog.__table__).on_conflict_do_nothing(index_elements=["idempotency_key"])
     with engine.begin() as conn:
         for start in range(0, len(planned), _CHUNK):
             conn.execute(stmt, [_intent_row(p, as_of, now, dumped) for p in planned[start : start + _CHUNK]])
@@ -524,12 +520,10 @@ def _record_claimed(engine: Engine, p: _Planned, as_of: date, run_id: str, lease
     # statement anew for every execution (it cannot cache it), which cost more than the rest of the insert.
     try:
         with engine.begin() as conn:
-            inserted = conn.execute(_INSERT_RETURNING_ID, row).first()
+            row_id = conn.execute(_INSERT_RETURNING_ID, row).scalar_one()
     except sa.exc.IntegrityError:
         return False  # the key exists; when it does not, the caller finds no row and says so
-    if inserted is None:
-        return False
-    p.row_id, p.status, p.attempts, p.won = inserted[0], DeliveryStatus.claimed, 0, True
+    p.row_id, p.status, p.attempts, p.won = row_id, DeliveryStatus.claimed, 0, True
     return True
 
 
