@@ -88,6 +88,13 @@ class Settings(BaseSettings):
         description="Uploads parsed and stored at once by the portal (memory grows with it; the work holds "
         "the GIL, so more than one adds no throughput: portal/pools.py).",
     )
+    portal_apart_bytes: int = Field(
+        128 * 1024,
+        ge=0,
+        description="Uploads of at least this many bytes (about 2,000 rows) are parsed and stored in a "
+        "process of their own, so the portal's pages do not wait for them and their memory is returned "
+        "(portal/apart.py); 0: every upload.",
+    )
     work_pool: str = "plancycle"
 
     @model_validator(mode="after")

@@ -21,6 +21,7 @@ from models.items import SubmissionItem, SubmissionItemAmount
 from models.registry import list_unit_recipients
 from models.submissions import get_submission, list_attempts, list_versions
 from plancycle.settings import Settings, checked_settings, get_settings
+from portal.apart import Apart, take_file
 from portal.approver import approver_routes
 from portal.files import file_routes
 from portal.open_data import open_data_router
@@ -120,11 +121,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settle_memory()  # the portal as uvicorn serves it (tests build their own apps and keep theirs)
         yield
         await pools.flush()  # the notices still waiting go before the portal stops
+        if apart is not None:
+            await anyio.to_thread.run_sync(apart.close)
 
     app = FastAPI(
         title="plancycle portal", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
     )
     pools = Pools(lambda: current_settings().portal_workers)
+    # Large files in a process of their own (portal/apart.py), which reads the settings from the
+    # environment: an app given other settings (a test's) takes every file in its worker thread.
+    apart = Apart() if settings is None else None
     app.include_router(approver_routes(current_settings))  # approvers' pages, the issued plan
 
     def open_session() -> Session:
@@ -220,9 +226,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """The upload's page and the notice to send after it (None when there is none). Whatever goes
         wrong in the intake, the file is recorded as a refused attempt and the unit reads a page; this
         raises only when even that record cannot be written."""
-        from tasks.progress.intake import ingest_progress_or_record
-        from tasks.progress.validation import is_progress_workbook
-        from tasks.submissions.intake import ingest_or_record, record_failed_intake
+        from tasks.progress.intake import ProgressIntakeResult
+        from tasks.submissions.intake import record_failed_intake
 
         with open_session() as session:
             try:
@@ -238,34 +243,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             cycle, unit = scope.cycle, scope.unit
             received_on = current_settings().today()
             try:
-                if is_progress_workbook(content):  # the workbook says what it is: a progress report
-                    progress = ingest_progress_or_record(  # a fault: a refused attempt
-                        session=session,
+                if apart is not None and len(content) >= current_settings().portal_apart_bytes:
+                    session.commit()  # no read transaction held (SQLite would keep its snapshot) meanwhile
+                    result = apart.take(
+                        cycle_id=cycle.id,  # type: ignore[arg-type]
+                        unit_id=unit.id,  # type: ignore[arg-type]
                         filename=filename,
                         content=content,
-                        channel="portal",
                         as_of=received_on,
-                        actor=f"portal:{unit.code}",
-                        unit=unit,
+                    )
+                else:
+                    result = take_file(
+                        session=session,
                         cycle=cycle,
+                        unit=unit,
+                        filename=filename,
+                        content=content,
+                        as_of=received_on,
                         settings=current_settings(),
                     )
-                    session.expire_all()
-                    view = _view(session, _Scope(session, grant), token, current_settings())
-                    status = 200 if progress.accepted else 422
-                    return _page("unit", status_code=status, progress_result=progress, **view), None
-                result = ingest_or_record(  # a fault in the intake is recorded as a refused attempt
-                    session=session,
-                    cycle=cycle,
-                    unit=unit,
-                    filename=filename,
-                    content=content,
-                    channel="portal",
-                    as_of=received_on,
-                    actor=f"portal:{unit.code}",
-                )
             except Exception:
-                # a fault before the intake (which workbook is it?) or in a progress report's intake
+                # the large-file process died, or a fault the intakes could not record themselves
                 logger.exception("intake failed for %s", unit.code)
                 session.rollback()
                 result = record_failed_intake(
@@ -276,6 +274,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     content=content,
                     channel="portal",
                 )
+            if isinstance(result, ProgressIntakeResult):
+                session.expire_all()
+                view = _view(session, _Scope(session, grant), token, current_settings())
+                status = 200 if result.accepted else 422
+                return _page("unit", status_code=status, progress_result=result, **view), None
             # The intake wrote through this session: its unit and cycle stand; the submission is read again
             # (another upload of the unit may have changed it meanwhile), then the answer page.
             if scope.submission is not None:

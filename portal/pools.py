@@ -35,7 +35,7 @@ from tasks.notify.delivery import DeliveryPolicy, Loaded, Message, send_batch
 
 logger = logging.getLogger("plancycle.portal")
 SWITCH_INTERVAL_S = 0.001  # while a large file is processed
-LARGE_FILE_BYTES = 128 * 1024  # about 2,000 rows: seconds of parsing
+LARGE_FILE_BYTES = 128 * 1024  # about 2,000 rows: seconds of parsing, or an answer page of that many
 NOTICE_MAX_WAIT_S = 3.0  # a notice waits at most this long for the uploads being processed to finish
 NOTICE_POLL_S = 0.05
 NOTICE_SENDERS = 2  # messages of one batch sent at once (threads of the delivery run)
@@ -115,8 +115,9 @@ class Pools:
     def holding_gil_long(self, size: int) -> Iterator[None]:
         """While a large file is processed, the worker hands the GIL over every 1 ms instead of 5: the
         event loop asks for it at every step of a request, and /healthz and the other units' pages would
-        otherwise wait for seconds of parsing in 5 ms steps. Not for ordinary files: every hand-over costs
-        the worker (about a tenth more CPU per 50-row file at 1 ms, bench/bench_portal.py)."""
+        otherwise wait in 5 ms steps for what stays in this process (the answer page of thousands of rows;
+        the parsing too when the file is not taken apart: portal/apart.py). Not for ordinary files: every
+        hand-over costs the worker (about a tenth more CPU per 50-row file at 1 ms, bench/bench_portal.py)."""
         if size < LARGE_FILE_BYTES:
             yield
             return

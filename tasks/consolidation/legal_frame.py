@@ -19,14 +19,14 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from tasks.common.text import fold
 from tasks.errors import PlancycleError
 from tasks.excel.layout import render_text
 from templates import load_yaml
 
 if TYPE_CHECKING:  # the unit workbook reads the class lists too, and consolidated.py reads the workbook
+    import pandas as pd
+
     from tasks.consolidation.consolidated import ConsolidatedPlan, Finding, SourceInfo
 
 UNCLASSIFIED = ""
@@ -89,6 +89,8 @@ def frame_for(year: int) -> Frame | None:
 def class_totals(items: pd.DataFrame, sources: list[SourceInfo], frame: Frame | None) -> pd.DataFrame:
     """One row per class of the frame (in its order, then items without a class): ``class_code``,
     ``class_name``, ``items``, one column per source and ``total``, exact int64 đồng."""
+    import pandas as pd  # here: the intake reads this module's frames and has no use for pandas
+
     names = frame.class_names() if frame else {}
     columns = [s.column for s in sources]
     codes = items["class_code"].fillna(UNCLASSIFIED) if "class_code" in items else pd.Series(dtype=object)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 from openpyxl.workbook.workbook import Workbook
 from sqlmodel import Session, func, select
@@ -26,6 +27,7 @@ from sqlmodel import Session, func, select
 from models import AccessLink, AuditEntry, IntakeAttempt, SubmissionVersion
 from models.base import CycleStatus, SubmissionStatus, utcnow
 from models.db import get_engine
+from models.items import SubmissionItem
 from models.submissions import Submission
 from plancycle.settings import PROJECT_ROOT, get_settings
 from tasks.common.links import LinkError, issue_link_token, verify_link_token
@@ -176,6 +178,55 @@ def test_health_answers_while_a_long_upload_is_processed(world: World, token: st
     assert response.status_code == 200, response.text[:500]
     # Parsing on the event loop would hold every health check until the upload's answer.
     assert len([t for t in answers if t < finished - 0.2]) >= 2, (answers, finished)
+
+
+def _apart_processes() -> list[psutil.Process]:
+    """The large-file processes this test process started (portal/apart.py), not their resource tracker."""
+    return [
+        p
+        for p in psutil.Process().children(recursive=True)
+        if any("spawn_main" in part for part in p.cmdline())
+    ]
+
+
+def test_a_large_file_is_taken_apart_and_the_death_of_that_process_costs_one_upload(
+    world: World, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    big = filled_workbook(world, mutate=_many_rows(2500))
+    monkeypatch.setenv("PLANCYCLE_PORTAL_APART_BYTES", str(len(big) // 2))  # 2,500 rows: a large file
+    get_settings.cache_clear()
+    with serve_portal() as live_portal:
+        _die_then_take(world, token, live_portal, big)
+
+
+def _die_then_take(world: World, token: str, live_portal: str, big: bytes) -> None:
+    with ThreadPoolExecutor(1) as pool:
+        upload = pool.submit(_upload, live_portal, token, big)
+        deadline = time.monotonic() + 30
+        while not (apart := _apart_processes()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert apart, "a large file is taken in a process of its own"
+        first = apart[0].pid
+        apart[0].kill()  # the kernel's out-of-memory killer, a crash in the parser
+        response = upload.result()
+    assert response.status_code == 422, response.text[:500]
+    assert "Hệ thống không xử lý được tệp này" in response.text
+    assert httpx.get(f"{live_portal}/healthz", timeout=5).status_code == 200, "the portal itself stands"
+    world.session.expire_all()
+    attempt = world.session.exec(select(IntakeAttempt)).one()
+    assert not attempt.accepted and attempt.errors and attempt.errors[0]["key"] == "intake_failed"
+    assert _count(world.session, SubmissionVersion) == 0
+
+    again = _upload(live_portal, token, big)  # the next large file starts a new process
+    assert again.status_code == 200 and "Đã tiếp nhận" in again.text, again.text[:500]
+    assert [p.pid for p in _apart_processes()] not in ([], [first])
+    world.session.expire_all()
+    version = world.session.exec(select(SubmissionVersion)).one()
+    stored = _count(world.session, SubmissionItem, SubmissionItem.submission_version_id == version.id)
+    assert stored == 4 + 2500, (
+        "every row stored (the 4 of the filled workbook and 2,500), by the other process"
+    )
+    assert len(_outbox(2)) == 2, "both answers also went to the unit (the refusal, then the receipt)"
 
 
 # ---------------------------------------------------------------- never a 500, always an attempt row
