@@ -4,6 +4,7 @@ precise answer. Every page is reached through the unit's signed link and shows t
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
@@ -35,6 +36,28 @@ from templates import environment, error_text
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 logger = logging.getLogger("plancycle.portal")
+_TOKEN_IN_PATH = re.compile(r"(/(?:u|a|files)/)[^/?#\s]+")
+
+
+class MaskLinkTokens(logging.Filter):
+    """The signed link in a request's path is the unit's (or approver's) key to its page: the access log
+    shows ``/u/…/upload``, never the token itself."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(
+                _TOKEN_IN_PATH.sub(r"\1…", arg) if isinstance(arg, str) else arg for arg in record.args
+            )
+        elif isinstance(record.msg, str):
+            record.msg = _TOKEN_IN_PATH.sub(r"\1…", record.msg)
+        return True
+
+
+def mask_link_tokens_in_access_log() -> None:
+    """Uvicorn's access log (configured before the app is imported) masks link tokens; once per process."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, MaskLinkTokens) for f in access.filters):
+        access.addFilter(MaskLinkTokens())
 
 
 def _page(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -116,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        mask_link_tokens_in_access_log()
         if settings is None:
             checked_settings()  # refuse to start on unsafe production settings, not on the first unit's page
             settle_memory()  # the portal as uvicorn serves it (tests build their own apps and keep theirs)

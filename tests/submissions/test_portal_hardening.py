@@ -34,7 +34,7 @@ from tasks.common.links import LinkError, issue_link_token, verify_link_token
 from tasks.submissions.intake import ingest_submission
 from tasks.submissions.workbook import ITEMS_DATA_START_ROW, WorkbookContext
 from tests.factories import make_contact, make_cycle, make_unit
-from tests.notify.servers import SmtpServer, serve_portal
+from tests.notify.servers import SmtpServer, free_port, serve_portal
 from tests.submissions.conftest import World, filled_workbook, item_letter, items_sheet
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -227,6 +227,37 @@ def _die_then_take(world: World, token: str, live_portal: str, big: bytes) -> No
         "every row stored (the 4 of the filled workbook and 2,500), by the other process"
     )
     assert len(_outbox(2)) == 2, "both answers also went to the unit (the refusal, then the receipt)"
+
+
+def test_the_access_log_of_the_portal_process_never_shows_a_link_token(
+    world: World, token: str, tmp_path: Path
+) -> None:
+    """The portal as `plancycle up` runs it (uvicorn, its access log on): the unit's link is its key."""
+    port = free_port()
+    log = tmp_path / "portal.log"
+    command = [sys.executable, "-m", "uvicorn", "portal.app:app", "--host", "127.0.0.1", "--port", str(port)]
+    with log.open("wb") as out:
+        portal = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=out, stderr=out)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+        assert httpx.get(f"{base}/u/{token}", timeout=30).status_code == 200
+        assert _upload(base, token, filled_workbook(world)).status_code == 200
+        assert httpx.get(f"{base}/a/{token}?x=1", timeout=30).status_code == 403
+    finally:
+        portal.terminate()
+        portal.wait(20)
+    text = log.read_text()
+    assert '"GET /u/… HTTP/1.1" 200' in text and '"POST /u/…/upload HTTP/1.1" 200' in text, text
+    assert '"GET /a/…?x=1 HTTP/1.1" 403' in text, text
+    assert token not in text and token.split(".")[1] not in text
 
 
 # ---------------------------------------------------------------- never a 500, always an attempt row
