@@ -7,13 +7,16 @@ import logging
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import anyio
-from fastapi import BackgroundTasks, FastAPI, Request, UploadFile
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, select
+from starlette.background import BackgroundTask
+from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from models import PlanningCycle, Submission, Unit
 from models.cycle import list_funding_sources
@@ -26,9 +29,9 @@ from portal.apart import Apart, take_file
 from portal.approver import approver_routes
 from portal.files import file_routes
 from portal.open_data import open_data_router
-from portal.pools import Notice, Pools, settle_memory
+from portal.pools import Notice, Pools, SettleOnce, settle_memory
 from tasks.approval.unit_view import approved_view
-from tasks.common.links import LinkError, LinkGrant, verify_link_token
+from tasks.common.links import LinkError, LinkGrant, link_url, verify_link_token
 from tasks.notify.delivery import Loaded
 from tasks.progress.requests import unit_progress_reports
 from tasks.submissions.notices import intake_messages
@@ -70,14 +73,19 @@ def _refused(reason: str) -> HTMLResponse:
 
 
 class _Scope:
-    """The unit, cycle and submission a valid link grants, loaded in one session."""
+    """The unit, cycle and submission a valid link grants, loaded in one session (the submission later,
+    by :meth:`load_submission`, when ``submission`` is False: an upload reads it after the intake)."""
 
-    def __init__(self, session: Session, grant: LinkGrant) -> None:
+    def __init__(self, session: Session, grant: LinkGrant, submission: bool = True) -> None:
         self.unit = grant.unit or session.get(Unit, grant.unit_id)
         self.cycle = grant.cycle or session.get(PlanningCycle, grant.cycle_id)
-        self.submission: Submission | None = get_submission(
-            session=session, cycle_id=grant.cycle_id, unit_id=grant.unit_id
-        )
+        self.submission: Submission | None = None
+        if submission:
+            self.load_submission(session)
+
+    def load_submission(self, session: Session) -> None:
+        assert self.cycle is not None and self.unit is not None
+        self.submission = get_submission(session=session, cycle_id=self.cycle.id, unit_id=self.unit.id)  # type: ignore[arg-type]
 
 
 def _view(session: Session, scope: _Scope, token: str, settings: Settings) -> dict[str, Any]:
@@ -112,25 +120,34 @@ def _view(session: Session, scope: _Scope, token: str, settings: Settings) -> di
     }
 
 
+@dataclass(frozen=True)
+class _ItemRow:
+    id: int
+    row_ref: str | None
+    name: str
+
+
 def _items_shown(session: Session, version_id: int) -> list[tuple[Any, dict[int, int | None]]]:
-    """The version's items as the page shows them (number, name, amounts by source id), read as plain
-    rows: the page is rendered after every upload, so it skips building ORM objects."""
-    rows = session.execute(
-        select(SubmissionItem.id, SubmissionItem.row_ref, SubmissionItem.name)
+    """The version's items as the page shows them (number, name, amounts by source id), in one query of
+    plain rows: the page is rendered after every upload, so it skips building ORM objects."""
+    items: dict[int, tuple[Any, dict[int, int | None]]] = {}
+    for item_id, row_ref, name, source_id, amount in session.execute(
+        select(
+            SubmissionItem.id,
+            SubmissionItem.row_ref,
+            SubmissionItem.name,
+            SubmissionItemAmount.funding_source_id,
+            SubmissionItemAmount.amount,
+        )
+        .outerjoin(SubmissionItemAmount, SubmissionItemAmount.item_id == SubmissionItem.id)  # type: ignore[arg-type]
         .where(SubmissionItem.submission_version_id == version_id)
         .order_by(SubmissionItem.sheet_row, SubmissionItem.id)
-    ).all()
-    amounts: dict[int, dict[int, int | None]] = {row.id: {} for row in rows}
-    if amounts:
-        for item_id, source_id, amount in session.execute(
-            select(
-                SubmissionItemAmount.item_id,
-                SubmissionItemAmount.funding_source_id,
-                SubmissionItemAmount.amount,
-            ).where(SubmissionItemAmount.item_id.in_(list(amounts)))  # type: ignore[attr-defined]
-        ):
-            amounts[item_id][source_id] = amount
-    return [(row, amounts[row.id]) for row in rows]
+    ):
+        if item_id not in items:
+            items[item_id] = (_ItemRow(item_id, row_ref, name), {})
+        if source_id is not None:
+            items[item_id][1][source_id] = amount
+    return list(items.values())
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -155,6 +172,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Large files in a process of their own (portal/apart.py), which reads the settings from the
     # environment: an app given other settings (a test's) takes every file in its worker thread.
     apart = Apart() if settings is None else None
+    settle = SettleOnce(enabled=settings is None)  # as settle_memory: the portal as uvicorn serves it
     app.include_router(approver_routes(current_settings))  # approvers' pages, the issued plan
 
     def open_session() -> Session:
@@ -218,31 +236,37 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return _workbook(filename, content)
 
     @app.post("/u/{token}/upload", response_class=HTMLResponse)
-    async def upload(
-        token: str, request: Request, file: UploadFile, background: BackgroundTasks
-    ) -> HTMLResponse:
-        """Read the body on the event loop; parse, validate and store it in the bounded intake pool (the
-        event loop keeps answering every other unit and ``/healthz``); send the notice after the answer."""
+    async def upload(token: str, request: Request) -> HTMLResponse:
+        """Read the body on the event loop (not at all when it declares more than the limit); parse,
+        validate and store it in the bounded intake pool (the event loop keeps answering every other unit
+        and ``/healthz``); send the notice after the answer. The form is read here rather than declared as
+        a FastAPI ``UploadFile`` parameter: a form without a file gets the unit's page and a clear message
+        instead of a JSON error, and no per-request validation of a declared body."""
         declared = int(request.headers.get("content-length") or 0)
-        content = b""
+        filename, content = "", b""
         if declared <= MAX_UPLOAD_BYTES + 64 * 1024:
-            content = await file.read(MAX_UPLOAD_BYTES + 1)
+            async with request.form(max_files=1, max_fields=8) as form:
+                file = form.get("file")
+                if isinstance(file, StarletteUploadFile):
+                    filename, content = file.filename or "", await file.read(MAX_UPLOAD_BYTES + 1)
         try:
             page, notice = await anyio.to_thread.run_sync(
-                partial(receive, token, declared, file.filename or "", content), limiter=pools.intake()
+                partial(receive, token, declared, filename, content), limiter=pools.intake()
             )
         except Exception:  # even the record of the attempt failed (the database is away): still a page
             logger.exception("upload could not be recorded")
             return _page("error", status_code=503, message=error_text("portal", "unavailable"))
         if notice is not None:
-            background.add_task(pools.send_later, notice)
+            page.background = BackgroundTask(pools.send_later, notice)
         return page
 
     def receive(
         token: str, declared: int, filename: str, content: bytes
     ) -> tuple[HTMLResponse, Notice | None]:
         with pools.holding_gil_long(len(content)):
-            return receive_file(token, declared, filename, content)
+            answer = receive_file(token, declared, filename, content)
+        settle.after_upload()
+        return answer
 
     def receive_file(
         token: str, declared: int, filename: str, content: bytes
@@ -256,10 +280,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         with open_session() as session:
             try:
                 grant = grant_for(session, token)  # checked once: the answer page below reuses it
-                scope = _Scope(session, grant)
+                scope = _Scope(session, grant, submission=False)  # read after the intake, below
             except LinkError as error:
                 return _refused(error.reason), None
             if declared > MAX_UPLOAD_BYTES + 64 * 1024 or len(content) > MAX_UPLOAD_BYTES:
+                scope.load_submission(session)
                 view = _view(session, scope, token, current_settings())
                 page = _page("unit", status_code=413, upload_error=error_text("portal", "too_large"), **view)
                 return page, None
@@ -303,21 +328,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 view = _view(session, _Scope(session, grant), token, current_settings())
                 status = 200 if result.accepted else 422
                 return _page("unit", status_code=status, progress_result=result, **view), None
-            # The intake wrote through this session: its unit and cycle stand; the submission is read again
-            # (another upload of the unit may have changed it meanwhile), then the answer page.
-            if scope.submission is not None:
-                session.refresh(scope.submission)
-            else:
-                scope.submission = get_submission(session=session, cycle_id=cycle.id, unit_id=unit.id)  # type: ignore[arg-type]
+            # The unit and cycle stand; the submission is read as the intake left it, then the answer page.
+            scope.load_submission(session)
             view = _view(session, scope, token, current_settings())
-            notice = written_record(session, scope, result, received_on, view["sources"])
+            link = link_url(token, current_settings()) if grant.still_current() else None
+            notice = written_record(session, scope, result, received_on, view["sources"], link)
         return _page("unit", status_code=200 if result.accepted else 422, result=result, **view), notice
 
     def written_record(
-        session: Session, scope: _Scope, result: Any, received_on: Any, sources: Any
+        session: Session, scope: _Scope, result: Any, received_on: Any, sources: Any, link: str | None
     ) -> Notice | None:
         """The unit's written record of what happened to its file: composed now, from what the page just
-        loaded, and sent after the page was answered (a slow mail relay never delays the page)."""
+        loaded (and with the link the unit came through while it is current), and sent after the page was
+        answered (a slow mail relay never delays the page)."""
         if result.duplicate:
             return None
         assert scope.unit is not None and scope.unit.id is not None and scope.cycle is not None
@@ -333,6 +356,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 submission=scope.submission,
                 sources=sources,
                 contacts=contacts,
+                link=link,
             )
             session.commit()  # the link row, if one was issued, before anything is sent
         except Exception:  # the page stands; the delivery log has nothing to send for this attempt

@@ -61,6 +61,27 @@ def settle_memory() -> None:
     gc.freeze()
 
 
+class SettleOnce:
+    """:func:`settle_memory`'s second half, once, after the first upload: what only a real upload builds
+    and keeps for the life of the process (SQLAlchemy's compiled statements, the cycle's workbook layout,
+    openpyxl's and Jinja's caches, the delivery code) is frozen too. Measured on the deadline rush: the
+    intake thread's full collections then walk only each upload's own objects."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._pending = enabled
+        self._lock = threading.Lock()
+
+    def after_upload(self) -> None:
+        if not self._pending:
+            return
+        with self._lock:
+            if not self._pending:
+                return
+            self._pending = False
+        gc.collect()
+        gc.freeze()
+
+
 @dataclass(frozen=True)
 class Notice:
     """An intake notice composed while the upload was answered, to be sent after it."""

@@ -23,6 +23,8 @@ from models import AccessLink, PlanningCycle, Unit
 from models.base import utcnow
 from plancycle.settings import UNSAFE_DEV_SECRET, Settings, get_settings
 
+REISSUE_MARGIN = timedelta(days=7)  # a link valid for less than this is not handed out again
+
 
 class LinkError(Exception):
     """A link that must be refused. ``reason`` is a key of templates/errors/links.yaml."""
@@ -42,6 +44,16 @@ class LinkGrant:
     # instead of loading them again (the session's identity map keeps objects only while they are used).
     unit: Unit | None = field(default=None, compare=False, repr=False)
     cycle: PlanningCycle | None = field(default=None, compare=False, repr=False)
+    expires_at: datetime | None = field(default=None, compare=False, repr=False)  # the link row's
+
+    def still_current(self, now: datetime | None = None) -> bool:
+        """Whether the link this grant came from is one :func:`issue_link_token` would hand out again (its
+        purpose, valid for more than ``REISSUE_MARGIN``): a message about this visit can carry it."""
+        return (
+            self.purpose == "submission"
+            and self.expires_at is not None
+            and _aware(self.expires_at) > (now or utcnow()) + REISSUE_MARGIN
+        )
 
 
 def _b64(data: bytes) -> str:
@@ -120,7 +132,7 @@ def issue_link_token(
         )
         .order_by(col(AccessLink.expires_at).desc())
     ).first()
-    if link is None or _aware(link.expires_at) <= now + timedelta(days=7):
+    if link is None or _aware(link.expires_at) <= now + REISSUE_MARGIN:
         link = AccessLink(
             nonce=secrets.token_urlsafe(16),
             unit_id=unit.id,  # type: ignore[arg-type]
@@ -181,6 +193,7 @@ def verify_link_token(
         nonce=link.nonce,
         unit=unit,
         cycle=cycle,
+        expires_at=link.expires_at,
     )
 
 

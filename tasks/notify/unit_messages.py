@@ -20,12 +20,15 @@ def unit_link(*, session: Session, unit: Unit, cycle: PlanningCycle, settings: S
     return link_url(issue_link_token(session=session, unit=unit, cycle=cycle, settings=settings), settings)
 
 
-def unit_context(*, session: Session, unit: Unit, cycle: PlanningCycle, settings: Settings) -> dict[str, Any]:
-    """Template values shared by every message to a unit: ``cycle``, ``unit`` and ``link``."""
+def unit_context(
+    *, session: Session, unit: Unit, cycle: PlanningCycle, settings: Settings, link: str | None = None
+) -> dict[str, Any]:
+    """Template values shared by every message to a unit: ``cycle``, ``unit`` and ``link`` (``link``: the
+    unit's current address when the caller holds it, e.g. the portal answering a visit through it)."""
     return {
         "cycle": {"title": cycle.title, "year": cycle.year},
         "unit": {"name": unit.name, "code": unit.code},
-        "link": unit_link(session=session, unit=unit, cycle=cycle, settings=settings),
+        "link": link or unit_link(session=session, unit=unit, cycle=cycle, settings=settings),
     }
 
 

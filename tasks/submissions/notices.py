@@ -29,16 +29,19 @@ def intake_messages(
     submission: Submission | None = None,
     sources: Sequence[FundingSource] | None = None,
     contacts: Sequence[Contact] | None = None,
+    link: str | None = None,
 ) -> list[Message]:
     """One message per active officer of the unit; keyed by the intake attempt, so never sent twice.
-    ``submission``, ``sources`` and ``contacts`` (the unit's recipients): what the caller has loaded
-    already (the portal's answer page), else they are read here."""
+    ``submission``, ``sources``, ``contacts`` (the unit's recipients) and ``link`` (its current portal
+    address): what the caller has at hand already (the portal's answer page), else they are read here."""
     assert unit.id is not None and cycle.id is not None
     if contacts is None:
         contacts = list_unit_recipients(session=session, unit_id=unit.id)
     if submission is None:
         submission = get_submission(session=session, cycle_id=cycle.id, unit_id=unit.id)
-    context: dict[str, object] = unit_context(session=session, unit=unit, cycle=cycle, settings=settings) | {
+    context: dict[str, object] = unit_context(
+        session=session, unit=unit, cycle=cycle, settings=settings, link=link
+    ) | {
         "deadline": (submission.deadline if submission else None) or cycle.submission_deadline,
     }
     if result.accepted:

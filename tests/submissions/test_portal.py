@@ -121,6 +121,17 @@ def test_oversize_upload_refused(portal: tuple[TestClient, str, str]) -> None:
     assert response.status_code == 413 and "10 MB" in response.text
 
 
+def test_a_form_without_a_file_gets_the_page_and_a_clear_message(
+    world: World, portal: tuple[TestClient, str, str]
+) -> None:
+    client, token, _ = portal
+    response = client.post(f"/u/{token}/upload", data={"note": "quên chọn tệp"})
+    assert response.status_code == 422 and response.headers["content-type"].startswith("text/html")
+    assert "Tệp chưa hợp lệ" in response.text and "không có nội dung" in response.text, response.text[-3000:]
+    world.session.expire_all()
+    assert _count(world.session, SubmissionVersion) == 0
+
+
 # ---------------------------------------------------------------- a real browser
 
 
