@@ -3,6 +3,7 @@ precise answer. Every page is reached through the unit's signed link and shows t
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator, Callable
@@ -29,7 +30,7 @@ from portal.apart import Apart, take_file
 from portal.approver import approver_routes
 from portal.files import file_routes
 from portal.open_data import open_data_router
-from portal.pools import Notice, Pools, SettleOnce, settle_memory
+from portal.pools import Notice, NoticeSpool, Pools, SettleOnce, settle_memory
 from tasks.approval.unit_view import approved_view
 from tasks.common.links import LinkError, LinkGrant, link_url, verify_link_token
 from tasks.notify.delivery import Loaded
@@ -160,7 +161,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings is None:
             checked_settings()  # refuse to start on unsafe production settings, not on the first unit's page
             settle_memory()  # the portal as uvicorn serves it (tests build their own apps and keep theirs)
+        replaying = asyncio.create_task(replay_notices())  # after start-up: the pages do not wait for it
         yield
+        await replaying
         await pools.flush()  # the notices still waiting go before the portal stops
         if apart is not None:
             await anyio.to_thread.run_sync(apart.close)
@@ -168,12 +171,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="plancycle portal", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
     )
-    pools = Pools(lambda: current_settings().portal_workers)
+    pools = Pools(
+        lambda: current_settings().portal_workers,
+        spool=NoticeSpool(lambda: current_settings().resolved_data_dir / "portal"),
+    )
     # Large files in a process of their own (portal/apart.py), which reads the settings from the
     # environment: an app given other settings (a test's) takes every file in its worker thread.
     apart = Apart() if settings is None else None
     settle = SettleOnce(enabled=settings is None)  # as settle_memory: the portal as uvicorn serves it
     app.include_router(approver_routes(current_settings))  # approvers' pages, the issued plan
+
+    async def replay_notices() -> None:
+        """The notices a portal stopped outright had queued (portal/pools.py: NoticeSpool), sent now."""
+        assert pools.spool is not None
+        try:
+            await anyio.to_thread.run_sync(pools.spool.replay, current_settings())
+        except Exception:
+            logger.exception("the notices left waiting by a stopped portal could not be sent")
 
     def open_session() -> Session:
         return Session(get_engine(current_settings().resolved_database_url), expire_on_commit=False)

@@ -12,7 +12,8 @@ is being processed, else queued, and the queue leaves as one batch as soon as no
 processed, during a rush at the latest ``NOTICE_MAX_WAIT_S`` after its first notice. A slow or hanging
 mail relay never delays a unit's page nor takes a thread the pages need, and a rush of uploads costs one
 delivery run every few seconds instead of a sending thread competing with every intake for the GIL
-(which cost the intake more than the notice itself).
+(which cost the intake more than the notice itself). Queued notices are also on disk (:class:`NoticeSpool`)
+until sent, so a portal killed outright sends them when it starts again.
 """
 
 from __future__ import annotations
@@ -20,13 +21,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import json
 import logging
+import os
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
+from typing import IO
 
 import anyio
 
@@ -111,12 +116,104 @@ def send_notices(notices: Sequence[Notice]) -> None:
         )
 
 
+class NoticeSpool:
+    """The notices waiting to be sent, also on disk (one JSON line each, appended as they are queued), so
+    that a portal stopped outright (``kill -9``, the machine) sends them when it starts again instead of
+    losing them: :meth:`replay` at start-up. Each process writes its own file
+    (``<data>/portal/notices-waiting-<pid>.jsonl``); a start-up replays the files of processes that are no
+    longer running. Sending twice is harmless: the delivery log keys each notice by its intake attempt."""
+
+    def __init__(self, folder: Callable[[], Path]) -> None:
+        self._folder = folder  # read when first used: the settings of the process serving the app
+        self._file: IO[str] | None = None
+
+    @property
+    def folder(self) -> Path:
+        return self._folder()
+
+    @property
+    def path(self) -> Path:
+        return self.folder / f"notices-waiting-{os.getpid()}.jsonl"
+
+    def append(self, notice: Notice) -> None:
+        if self._file is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("a", encoding="utf-8")
+        line = {
+            "as_of": notice.as_of.isoformat(),
+            "messages": [m.model_dump(mode="json") for m in notice.messages],
+        }
+        self._file.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self._file.flush()  # in the kernel's hands: survives the process, not a power cut
+
+    def keep_only(self, notices: Sequence[Notice]) -> None:
+        """The file holds ``notices`` (those still waiting) and nothing else."""
+        if self._file is None:
+            return
+        self._file.seek(0)
+        self._file.truncate()
+        for notice in notices:
+            self.append(notice)
+
+    def close(self) -> None:
+        if self._file is not None:
+            path = Path(self._file.name)
+            self._file.close()
+            self._file = None
+            path.unlink(missing_ok=True)
+
+    def left_behind(self) -> list[Path]:
+        """The files of portal processes that stopped without sending what they held."""
+        found = []
+        for path in sorted(self.folder.glob("notices-waiting-*.jsonl")):
+            pid = path.stem.rsplit("-", 1)[-1]
+            if not pid.isdigit() or int(pid) == os.getpid() or _running(int(pid)):
+                continue
+            found.append(path)
+        return found
+
+    def replay(self, settings: Settings) -> int:
+        """Send the notices left behind by stopped portal processes, then remove their files; how many
+        notices. A line that cannot be read is logged and skipped."""
+        notices: list[Notice] = []
+        files = self.left_behind()
+        for path in files:
+            for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+                try:
+                    line = json.loads(text)
+                    messages = [Message.model_validate(m) for m in line["messages"]]
+                    notices.append(
+                        Notice(messages=messages, as_of=date.fromisoformat(line["as_of"]), settings=settings)
+                    )
+                except (ValueError, KeyError, TypeError):
+                    logger.warning("%s, line %d: not a notice; skipped", path.name, number)
+        if notices:
+            send_notices(notices)
+            logger.info("sent %d intake notices left waiting by a stopped portal", len(notices))
+        for path in files:
+            path.unlink(missing_ok=True)
+        return len(notices)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class Pools:
     """The intake and notice limiters of one portal (created on first use, inside the event loop), and
     the notices waiting to be sent."""
 
-    def __init__(self, intake_workers: Callable[[], int], notice_workers: int = 4) -> None:
+    def __init__(
+        self, intake_workers: Callable[[], int], notice_workers: int = 4, spool: NoticeSpool | None = None
+    ) -> None:
         self._intake_workers = intake_workers
+        self.spool = spool
         self._notice_workers = notice_workers
         self._intake: anyio.CapacityLimiter | None = None
         self._notices: anyio.CapacityLimiter | None = None
@@ -170,6 +267,7 @@ class Pools:
         if not self._waiting:
             self._first_waiting_at = time.monotonic()
         self._waiting.append(notice)
+        self._spooled(lambda spool: spool.append(notice))
         loop = asyncio.get_running_loop()
         if self._flusher is None or self._flusher.done() or self._flusher.get_loop() is not loop:
             self._flusher = loop.create_task(self._flush_when_quiet())
@@ -180,6 +278,7 @@ class Pools:
                 await asyncio.sleep(NOTICE_POLL_S)
             batch, self._waiting = self._waiting, []  # notices queued from now on start a new batch
             await self._send(batch)
+            self._spooled(lambda spool: spool.keep_only(self._waiting))
 
     def _busy(self) -> bool:
         limiter = self.intake()
@@ -204,3 +303,13 @@ class Pools:
         batch, self._waiting = self._waiting, []
         if batch:
             await self._send(batch)
+        self._spooled(lambda spool: spool.close())
+
+    def _spooled(self, write: Callable[[NoticeSpool], None]) -> None:
+        """``write`` to the spool; a disk that refuses is logged, the notices are still sent from memory."""
+        if self.spool is None:
+            return
+        try:
+            write(self.spool)
+        except OSError:
+            logger.exception("the waiting notices could not be written to %s", self.spool.path)

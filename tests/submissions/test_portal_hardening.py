@@ -5,6 +5,7 @@ command, and the link's database row deciding its expiry."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import subprocess
@@ -28,6 +29,7 @@ from models import AccessLink, AuditEntry, IntakeAttempt, SubmissionVersion
 from models.base import CycleStatus, SubmissionStatus, utcnow
 from models.db import get_engine
 from models.items import SubmissionItem
+from models.notifications import NotificationLog
 from models.submissions import Submission
 from plancycle.settings import PROJECT_ROOT, get_settings
 from tasks.common.links import LinkError, issue_link_token, verify_link_token
@@ -229,14 +231,12 @@ def _die_then_take(world: World, token: str, live_portal: str, big: bytes) -> No
     assert len(_outbox(2)) == 2, "both answers also went to the unit (the refusal, then the receipt)"
 
 
-def test_the_access_log_of_the_portal_process_never_shows_a_link_token(
-    world: World, token: str, tmp_path: Path
-) -> None:
-    """The portal as `plancycle up` runs it (uvicorn, its access log on): the unit's link is its key."""
+@contextlib.contextmanager
+def _portal_process(log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The portal as `plancycle up` runs it (its own uvicorn process, the test's environment)."""
     port = free_port()
-    log = tmp_path / "portal.log"
     command = [sys.executable, "-m", "uvicorn", "portal.app:app", "--host", "127.0.0.1", "--port", str(port)]
-    with log.open("wb") as out:
+    with log.open("ab") as out:
         portal = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=out, stderr=out)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -248,16 +248,62 @@ def test_the_access_log_of_the_portal_process_never_shows_a_link_token(
             except httpx.HTTPError:
                 assert time.monotonic() < deadline, log.read_text()
                 time.sleep(0.2)
-        assert httpx.get(f"{base}/u/{token}", timeout=30).status_code == 200
-        assert _upload(base, token, filled_workbook(world)).status_code == 200
-        assert httpx.get(f"{base}/a/{token}?x=1", timeout=30).status_code == 403
+        yield base, portal
     finally:
         portal.terminate()
         portal.wait(20)
+
+
+def test_the_access_log_of_the_portal_process_never_shows_a_link_token(
+    world: World, token: str, tmp_path: Path
+) -> None:
+    """The portal as `plancycle up` runs it (uvicorn, its access log on): the unit's link is its key."""
+    log = tmp_path / "portal.log"
+    with _portal_process(log) as (base, _):
+        assert httpx.get(f"{base}/u/{token}", timeout=30).status_code == 200
+        assert _upload(base, token, filled_workbook(world)).status_code == 200
+        assert httpx.get(f"{base}/a/{token}?x=1", timeout=30).status_code == 403
     text = log.read_text()
     assert '"GET /u/… HTTP/1.1" 200' in text and '"POST /u/…/upload HTTP/1.1" 200' in text, text
     assert '"GET /a/…?x=1 HTTP/1.1" 403' in text, text
     assert token not in text and token.split(".")[1] not in text
+
+
+def _sent_keys(session: Session) -> set[str]:
+    session.expire_all()
+    rows = session.exec(select(NotificationLog).where(NotificationLog.status == "sent")).all()
+    return {row.idempotency_key for row in rows}
+
+
+def test_notices_waiting_when_the_portal_is_killed_are_sent_when_it_starts_again(
+    world: World, token: str, tmp_path: Path
+) -> None:
+    """Two files of 3,000 rows at once: the first one's notice waits while the second is processed; the
+    portal is killed then (kill -9), and started again."""
+    first, second = (filled_workbook(world, mutate=_many_rows(3000 + n)) for n in (0, 1))
+    log = tmp_path / "portal.log"
+    with _portal_process(log) as (base, portal), ThreadPoolExecutor(2) as pool:
+        answer = pool.submit(_upload, base, token, first)
+        time.sleep(0.3)  # the second file arrives while the first is processed: it waits for the worker
+        pool.submit(_upload, base, token, second)
+        assert answer.result().status_code == 200
+        portal.kill()  # while the second file is processed: the first one's notice is only queued
+    world.session.expire_all()
+    attempt = world.session.exec(select(IntakeAttempt).order_by(IntakeAttempt.id)).first()  # type: ignore[arg-type]
+    assert attempt is not None and attempt.accepted
+    spooled = list((get_settings().resolved_data_dir / "portal").glob("notices-waiting-*.jsonl"))
+    assert spooled and f"intake:{attempt.id}" in spooled[0].read_text(), "the waiting notice is on disk"
+    assert not any(k.startswith(f"intake:{attempt.id}:") for k in _sent_keys(world.session))
+
+    with _portal_process(log):
+        deadline = time.monotonic() + 30
+        while not any(k.startswith(f"intake:{attempt.id}:") for k in _sent_keys(world.session)):
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.2)
+    assert not list((get_settings().resolved_data_dir / "portal").glob("notices-waiting-*.jsonl"))
+    sent = [k for k in _sent_keys(world.session) if k.startswith(f"intake:{attempt.id}:")]
+    assert len(sent) == 1, "one receipt, to the unit's one officer, after the restart"
+    assert _outbox(1), "in the outbox"
 
 
 # ---------------------------------------------------------------- never a 500, always an attempt row
