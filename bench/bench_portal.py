@@ -193,17 +193,18 @@ def _peak_mb(pid: int) -> float:
     libraries) are counted in each, so this can only overstate."""
     import psutil
 
-    total = 0.0
-    for process in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
-        for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                total += int(line.split()[1]) / 1024
-    return total
+    processes = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    return sum(_status_mb(process.pid, "VmHWM") for process in processes)
 
 
 def _rss_mb(pid: int) -> float:
+    return _status_mb(pid, "VmRSS")
+
+
+def _status_mb(pid: int, field: str) -> float:
+    """A memory figure of /proc/<pid>/status (kB there), in MB; 0 when the process does not say it."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return 0.0
 

@@ -154,11 +154,6 @@ class Apart:
                     self._timer.daemon = True
                     self._timer.start()
 
-    @property
-    def running(self) -> bool:
-        with self._lock:
-            return self._pool is not None
-
     def _stop_if_idle(self) -> None:
         with self._lock:
             if self._users or self._pool is None:
