@@ -84,8 +84,13 @@ class _Scope:
         if submission:
             self.load_submission(session)
 
-    def load_submission(self, session: Session) -> None:
+    def load_submission(self, session: Session, submission_id: int | None = None) -> None:
+        """By the unit and cycle; by ``submission_id`` when an intake just wrote it (the object the intake
+        left in this session, without a query, when it ran in this thread)."""
         assert self.cycle is not None and self.unit is not None
+        if submission_id is not None:
+            self.submission = session.get(Submission, submission_id)
+            return
         self.submission = get_submission(session=session, cycle_id=self.cycle.id, unit_id=self.unit.id)  # type: ignore[arg-type]
 
 
@@ -343,7 +348,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 status = 200 if result.accepted else 422
                 return _page("unit", status_code=status, progress_result=result, **view), None
             # The unit and cycle stand; the submission is read as the intake left it, then the answer page.
-            scope.load_submission(session)
+            scope.load_submission(session, result.submission_id)
             view = _view(session, scope, token, current_settings())
             link = link_url(token, current_settings()) if grant.still_current() else None
             notice = written_record(session, scope, result, received_on, view["sources"], link)

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import posixpath
 import re
 import threading
 import zipfile
 from collections import OrderedDict
+from xml.etree import ElementTree
 
 from openpyxl import Workbook
 from openpyxl.workbook.protection import WorkbookProtection
@@ -113,6 +115,33 @@ def _declares_entities(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> boo
     with archive.open(member) as handle:
         head = handle.read(4096)
     return b"<!DOCTYPE" in head.upper() or b"<!ENTITY" in head.upper()
+
+
+def sheet_part(archive: zipfile.ZipFile, sheet: str) -> str | None:
+    """The zip member holding the worksheet named ``sheet`` (``xl/worksheets/sheet3.xml``), read from the
+    workbook part and its relationships only (two small parts, no sheet parsed); None when the workbook has
+    no sheet of that name. Raises ``KeyError`` or ``ElementTree.ParseError`` when those parts cannot be
+    read (a caller that only wants to skip work falls back to looking everywhere). For an already checked
+    .xlsx (`check_file`: no DOCTYPE). Names are matched without their namespace: transitional and strict
+    OOXML both."""
+    workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+    relation = None
+    for element in workbook.iter():
+        if _local(element.tag) == "sheet" and element.get("name") == sheet:
+            relation = next((v for k, v in element.attrib.items() if _local(k) == "id"), None)
+            break
+    else:
+        return None
+    relations = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    for element in relations.iter():
+        if _local(element.tag) == "Relationship" and element.get("Id") == relation:
+            target = element.get("Target") or ""
+            return target.lstrip("/") if target.startswith("/") else posixpath.normpath(f"xl/{target}")
+    raise KeyError(f"relationship {relation} of sheet {sheet}")
+
+
+def _local(name: str) -> str:
+    return name.rpartition("}")[2]
 
 
 _FORMULA_ELEMENT = re.compile(rb"<(?:\w+:)?f[\s>/]")  # <f>, <f t="shared" …>, <x:f>; not <formula1>

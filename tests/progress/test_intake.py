@@ -53,6 +53,23 @@ def _ingest(world: ProgressWorld, content: bytes, as_of: date = ON_TIME, **kwarg
     )
 
 
+def test_a_progress_workbook_is_told_by_its_metadata_sheet_wherever_that_sheet_is(
+    progress_world: ProgressWorld,
+) -> None:
+    """The dispatch reads only the metadata sheet's part, found through the workbook's relationships: a
+    file whose sheets were reordered (the part names change) is still a progress report, and a proposal
+    whose cells name the kind is still not one."""
+    world = progress_world
+    reports = world.request_q1()
+    wb = open_book(world.blank(reports["SYT"]))
+    wb.move_sheet(META_SHEET, offset=-wb.sheetnames.index(META_SHEET))  # first: now sheet1.xml
+    assert wb.sheetnames[0] == META_SHEET
+    assert is_progress_workbook(save_book(wb))
+    del wb[META_SHEET]
+    items_sheet(wb)["A1"] = "progress_report"  # the kind's word in a unit's cell, no metadata sheet
+    assert not is_progress_workbook(save_book(wb))
+
+
 def test_prefilled_workbook(progress_world: ProgressWorld) -> None:
     world = progress_world
     reports = world.request_q1()
