@@ -112,6 +112,9 @@ def format_money(amount: Dong | None, unit: str = "dong", decimals: int | None =
         return ""
     factor = MONEY_UNIT_FACTOR[unit]
     automatic = decimals is None
+    if automatic and isinstance(amount, int) and amount % factor == 0:  # whole (most amounts): no Decimal
+        whole = amount // factor
+        return ("-" if whole < 0 else "") + _group(str(abs(whole)))
     if decimals is None:
         decimals = 0 if amount % factor == 0 else (3 if unit != "dong" else 0)
     value = (Decimal(amount) / factor).quantize(Decimal(1).scaleb(-decimals), rounding="ROUND_HALF_UP")
