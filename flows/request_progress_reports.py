@@ -4,7 +4,7 @@ approved items or indicators for its progress report, with its prefilled workboo
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from prefect import flow
 from prefect.runtime import flow_run
@@ -14,6 +14,7 @@ from tasks.artifacts import run_name
 from tasks.common.forms import (
     AS_OF_HINT,
     AS_OF_TITLE,
+    EmptyIfNone,
     OptionalDate,
     OptionalInt,
     choice,
@@ -46,11 +47,11 @@ def request_progress_reports(
     deadline_working_days: OptionalInt = optional_field(
         ge=0, title="Hạn gửi: số ngày làm việc sau ngày chốt số liệu (để trống: 3)"
     ),
-    by_kind: dict[PeriodKindName, PeriodOverride] | None = form_field(
-        None, title="Quy định riêng theo loại kỳ"
+    by_kind: Annotated[dict[PeriodKindName, PeriodOverride], EmptyIfNone] = form_field(
+        {}, title="Quy định riêng theo loại kỳ (để trống: như nhau cho mọi loại kỳ)"
     ),
-    fixed_deadlines: dict[str, date] | None = form_field(
-        None, title="Hạn cố định theo kỳ", description='Theo nhãn kỳ, ví dụ {"Quý IV/2027": "2027-12-20"}'
+    fixed_deadlines: Annotated[dict[str, date], EmptyIfNone] = form_field(
+        {}, title="Hạn cố định theo kỳ", description='Theo nhãn kỳ, ví dụ {"Quý IV/2027": "2027-12-20"}'
     ),
     as_of: OptionalDate = optional_field(title=AS_OF_TITLE, description=AS_OF_HINT),
 ) -> dict[str, int]:

@@ -121,6 +121,15 @@ OptionalTextList = Annotated[
     WithJsonSchema({"type": "array", "items": {"type": "string"}}),
 ]
 
+
+def _blank_to_empty(value: object) -> object:
+    return {} if value is None or _blank_to_none(value) is None else value
+
+
+# A mapping the form shows as one object field (no "value / None" toggle): empty unless filled. None (a
+# call from Python, a run stored before this type) is read as empty too.
+EmptyIfNone = BeforeValidator(_blank_to_empty)
+
 # The date a flow acts as of: technical, last in every form, with the same words everywhere.
 AS_OF_TITLE = "Kỹ thuật — ngày thực hiện (để trống: hôm nay)"
 AS_OF_HINT = "Chỉ dùng khi chạy lại cho ngày khác; thường để trống."

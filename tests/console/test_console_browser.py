@@ -251,3 +251,33 @@ def test_the_coordinator_opens_the_cycle_and_downloads_the_plan_from_the_prefect
     workbook = load_workbook(io.BytesIO(Path(download.path()).read_bytes()))
     assert "Phụ lục 02" in workbook.sheetnames
     page.close()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_the_progress_report_rules_are_plain_object_fields_and_may_be_left_empty(
+    stack: Stack, browser: object
+) -> None:
+    """`request-progress-reports`' per-kind rules and fixed deadlines: one object field each in the run
+    form (no "value / None" switch to get past), and a run submitted with both untouched reads them as
+    "no special rule"."""
+    page = browser.new_page(viewport={"width": 1280, "height": 1600}, locale="vi-VN")  # type: ignore[attr-defined]
+    deployment = stack.deployment("request-progress-reports")
+    page.goto(f"{stack.ui}/deployments/deployment/{deployment['id']}/run")
+    form = page.locator("form").first
+    form.get_by_text("Quy định riêng theo loại kỳ").first.wait_for(timeout=60_000)
+    page.wait_for_timeout(1000)  # the page's fade-in, for a screenshot a person can read
+    page.screenshot(path=str(OUTPUT / "request-progress-reports-form.png"), full_page=True)
+    text = form.inner_text()
+    assert "Hạn cố định theo kỳ" in text
+    for english in ('Property is type "None"', "by_kind", "fixed_deadlines", "None"):
+        assert english not in text, english
+    page.get_by_role("button", name="Submit").click()
+    page.get_by_text("scheduled to start").first.wait_for(timeout=30_000)
+
+    def submitted() -> dict | None:  # the run from the form, not one the daily schedule created
+        return next((r for r in stack.runs("request-progress-reports") if not r["auto_scheduled"]), None)
+
+    run = stack.finished(_wait_until("the request-progress-reports run", submitted, timeout=30)["id"])
+    assert run["parameters"].get("by_kind") in ({}, None)
+    assert run["parameters"].get("fixed_deadlines") in ({}, None)
+    page.close()

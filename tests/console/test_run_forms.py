@@ -17,12 +17,9 @@ from tasks.common.forms import AS_OF_TITLE
 
 DEPLOYMENTS = yaml.safe_load((PROJECT_ROOT / "prefect.yaml").read_text(encoding="utf-8"))["deployments"]
 
-# Parameters whose value is a whole object the form cannot draw without its "None" branch.
-OBJECT_OR_NONE = {
-    ("amend-plan", "proposal"),
-    ("request-progress-reports", "by_kind"),
-    ("request-progress-reports", "fixed_deadlines"),
-}
+# Parameters whose value is a whole object the form cannot draw without its "None" branch: the amendment
+# is either a new proposal (this object) or the number of one already recorded.
+OBJECT_OR_NONE = {("amend-plan", "proposal")}
 
 
 def _schema(deployment: dict) -> dict:
