@@ -109,6 +109,6 @@ def circulate_for_approval(
         year, final.decision_number or "", final.decision_date, final.signer or "", as_of, actor=ACTOR
     )
     deliver(published.pop("messages"), as_of=as_of)
-    publish_chain(year)
+    publish_chain(year, issued_as=final.decision_number or "")
     refresh_dashboard(year, as_of)
     return {"outcome": "approved", **published}

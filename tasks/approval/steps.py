@@ -83,7 +83,7 @@ from tasks.approval.suspension import (
     waits_for_stage,
 )
 from tasks.approval.versions import get_version, latest_version, list_versions, version_totals
-from tasks.artifacts import publish_file_link, publish_markdown
+from tasks.artifacts import next_step, publish_file_link, publish_markdown, render_next_step
 from tasks.consolidation.outputs import plan_folder
 from tasks.errors import PlancycleError
 from tasks.notify.delivery import Message
@@ -530,8 +530,10 @@ def publish_final_plan(
 
 
 @task(name="công bố nhật ký phê duyệt", cache_policy=NO_CACHE)
-def publish_chain(year: int) -> str:
-    """Artifacts: the versions with their decisions (Markdown) and the chain's audit entries (table)."""
+def publish_chain(year: int, issued_as: str | None = None) -> str:
+    """Artifacts: the versions with their decisions (Markdown) and the chain's audit entries (table). Once
+    the plan is issued (``issued_as``: the decision's number, possibly empty), the decisions end with the
+    next step (the progress reports)."""
     with session_scope() as session:
         cycle = require_cycle(session=session, year=year)
         markdown = decisions_markdown(session=session, cycle=cycle)
@@ -541,8 +543,11 @@ def publish_chain(year: int) -> str:
         }
         rows = audit_rows(session=session, cycle=cycle)
     words = _words()["artifacts"]
+    shown = markdown
+    if issued_as is not None:
+        shown += render_next_step(next_step("plan_issued", {"year": year, "decision_number": issued_as}))
     create_markdown_artifact(
-        markdown, key=f"approval-decisions-{year}", description=words["decisions"].format(year=year)
+        shown, key=f"approval-decisions-{year}", description=words["decisions"].format(year=year)
     )
     for number, text in per_version.items():  # one artifact per plan version, its history in the UI
         create_markdown_artifact(

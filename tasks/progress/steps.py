@@ -15,7 +15,7 @@ from prefect.cache_policies import NO_CACHE
 
 from models.db import session_scope
 from plancycle.settings import get_settings
-from tasks.artifacts import publish_file_link, publish_markdown
+from tasks.artifacts import next_step, publish_file_link, publish_markdown
 from tasks.consolidation.outputs import plan_folder
 from tasks.excel.layout import render_text
 from tasks.notify.delivery import Message
@@ -85,6 +85,7 @@ def publish_requests(as_of: date, periods: list[PeriodRequests], summary: dict[s
         "reports/progress_requests.md.j2",
         key="progress-requests",
         description=run_text("requests_description", as_of=as_of),
+        next_step=next_step("progress_requested", {"periods": periods}) if periods else None,
         as_of=as_of,
         periods=periods,
         summary=summary,

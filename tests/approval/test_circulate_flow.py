@@ -280,6 +280,10 @@ def test_full_chain_with_parallel_stage_adjustment_invalid_answer_and_restarts(
     keys = {a.key for a in found}
     assert {f"approval-decisions-{YEAR}", f"approval-audit-{YEAR}"} <= keys
     assert {f"approval-v{n}-{YEAR}" for n in (1, 2, 3)} <= keys  # one artifact per plan version
+    decisions = max((a for a in found if a.key == f"approval-decisions-{YEAR}"), key=lambda a: a.created)
+    shown = str(decisions.data)
+    assert "Bước tiếp theo" in shown and "request-progress-reports" in shown  # the plan issued: what now
+    assert f"Kế hoạch năm {YEAR} đã ban hành" in shown
 
 
 def test_return_for_revision_resubmission_and_a_new_circulation(server: Server, session: Session) -> None:

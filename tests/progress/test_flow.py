@@ -39,6 +39,17 @@ def test_requests_once_and_sends_once(prefect_api: str, progress_world: Progress
     assert attachment.get_filename() == "BC-tien-do_Quy-I-2027_SYT.xlsx"
     assert open_book(attachment.get_content())[META_SHEET].sheet_state == "veryHidden"
 
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["progress-requests"]))
+        )
+    shown = str(max(found, key=lambda a: a.created).data)
+    assert "Bước tiếp theo" in shown and "consolidate-progress" in shown  # what the coordinator does next
+    assert "Kỳ Quý I/2027: 0/3 đơn vị đã gửi báo cáo, hạn 17/03/2027" in shown
+
     second = request_progress_reports(as_of=date(2027, 3, 9))
     assert second == {"periods": 1, "new_reports": 0, "messages": 3, "sent_now": 0}
     assert len(sorted(outbox.rglob("*.eml"))) == 3
