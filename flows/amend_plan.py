@@ -35,6 +35,7 @@ from tasks.common.forms import (
 )
 from tasks.notify.steps import deliver
 from tasks.notify.team import OPERATOR_HOOKS
+from tasks.submissions.steps import refresh_dashboard
 
 ACTOR = f"flow:{AMENDMENT_FLOW}"
 
@@ -77,6 +78,7 @@ def amend_plan(
     if messages:
         deliver(messages, as_of=as_of)
     publish_amendment(year, number, markdown, summary)
+    refresh_dashboard(year, as_of)  # the board's approval lines as the amendment left them
     if state == "returned":
         return returned(summary, "amendment", number=number)
     return summary

@@ -14,6 +14,7 @@ from tasks.common.forms import (
 )
 from tasks.notify.team import OPERATOR_HOOKS
 from tasks.progress.steps import close, log_progress
+from tasks.submissions.steps import refresh_dashboard
 
 
 @flow(
@@ -27,6 +28,8 @@ def close_year(
     as_of: OptionalDate = optional_field(title=AS_OF_TITLE, description=AS_OF_HINT),
 ) -> dict[str, object]:
     """Khóa sổ cuối năm: chốt tình trạng từng nhiệm vụ theo báo cáo cuối, lập danh sách chuyển tiếp."""
-    summary = close(year, as_of or get_settings().today())
+    as_of = as_of or get_settings().today()
+    summary = close(year, as_of)
     log_progress("year_closed", year=year, summary=summary)
+    refresh_dashboard(year, as_of)  # the cycle's board says the year is closed
     return summary

@@ -92,6 +92,7 @@ class Dashboard:
     units: list[UnitLine]
     periods: list[str]
     stages: list[StageLine]
+    status: str = ""  # the cycle's (CycleStatus): "đang thực hiện", "đã khóa sổ" …
 
     @property
     def to_call(self) -> list[UnitLine]:
@@ -227,6 +228,7 @@ def build_dashboard(*, session: Session, cycle: PlanningCycle, as_of: date) -> D
         units=units,
         periods=periods,
         stages=_stages(session, cycle, as_of, texts),
+        status=str(cycle.status),
     )
 
 

@@ -24,6 +24,16 @@ async def _artifact(key: str):  # type: ignore[no-untyped-def]
     return found[0] if found else None
 
 
+async def _latest(key: str) -> str:
+    from prefect.client.schemas.filters import ArtifactCollectionFilter, ArtifactCollectionFilterKey
+
+    async with get_client() as client:
+        (latest,) = await client.read_latest_artifacts(
+            artifact_filter=ArtifactCollectionFilter(key=ArtifactCollectionFilterKey(any_=[key]))
+        )
+    return str(latest.data)
+
+
 def test_close_year_lists_the_carry_over(prefect_api: str, session: Session) -> None:
     from flows.close_year import close_year
 
@@ -46,6 +56,8 @@ def test_close_year_lists_the_carry_over(prefect_api: str, session: Session) -> 
     assert "Trung tâm giám sát an toàn thông tin" in names
     assert "Bệnh án điện tử" not in names  # completed: not carried over
     assert len(names) == first["carry_over"]
+    board = asyncio.run(_latest("bang-dieu-khien-2027"))
+    assert "(đã khóa sổ)" in board.splitlines()[2]  # the cycle's board, refreshed by this run
 
     second = close_year(year=2027, as_of=as_of)
     assert second["closed_now"] is False and second["carry_over"] == first["carry_over"]
