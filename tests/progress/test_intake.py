@@ -3,6 +3,8 @@ sheet, row and column, duplicates, late reports, and a file for another unit."""
 
 from __future__ import annotations
 
+import io
+import zipfile
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -14,6 +16,7 @@ from sqlmodel import Session, func, select
 from models import IndicatorValue, IntakeAttempt, ProgressEntry
 from models.progress import ProgressReport
 from tasks.common.calendar import WorkingCalendar
+from tasks.excel.files import sheet_part
 from tasks.excel.metadata import META_SHEET
 from tasks.progress.intake import ingest_progress_report, is_late
 from tasks.progress.validation import is_progress_workbook
@@ -61,10 +64,18 @@ def test_a_progress_workbook_is_told_by_its_metadata_sheet_wherever_that_sheet_i
     whose cells name the kind is still not one."""
     world = progress_world
     reports = world.request_q1()
-    wb = open_book(world.blank(reports["SYT"]))
+    blank = world.blank(reports["SYT"])
+    wb = open_book(blank)
+    last = f"xl/worksheets/sheet{len(wb.sheetnames)}.xml"
     wb.move_sheet(META_SHEET, offset=-wb.sheetnames.index(META_SHEET))  # first: now sheet1.xml
     assert wb.sheetnames[0] == META_SHEET
-    assert is_progress_workbook(save_book(wb))
+    moved = save_book(wb)
+    assert is_progress_workbook(moved)
+    with zipfile.ZipFile(io.BytesIO(moved)) as archive:  # the part is found by name, not by position
+        assert sheet_part(archive, META_SHEET) == "xl/worksheets/sheet1.xml"
+        assert sheet_part(archive, "no such sheet") is None
+    with zipfile.ZipFile(io.BytesIO(save_book(open_book(blank)))) as archive:
+        assert sheet_part(archive, META_SHEET) == last
     del wb[META_SHEET]
     items_sheet(wb)["A1"] = "progress_report"  # the kind's word in a unit's cell, no metadata sheet
     assert not is_progress_workbook(save_book(wb))
