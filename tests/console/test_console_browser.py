@@ -265,19 +265,33 @@ def test_the_progress_report_rules_are_plain_object_fields_and_may_be_left_empty
     page.goto(f"{stack.ui}/deployments/deployment/{deployment['id']}/run")
     form = page.locator("form").first
     form.get_by_text("Quy định riêng theo loại kỳ").first.wait_for(timeout=60_000)
+    # The two object fields are code editors that load after the form: submitted before they hold their
+    # "{}", the form has nothing valid to send (a loaded machine made that race visible).
+    _wait_until("the object fields' editors", lambda: form.inner_text().count("{}") >= 2, timeout=60)
     page.wait_for_timeout(1000)  # the page's fade-in, for a screenshot a person can read
     page.screenshot(path=str(OUTPUT / "request-progress-reports-form.png"), full_page=True)
     text = form.inner_text()
     assert "Hạn cố định theo kỳ" in text
     for english in ('Property is type "None"', "by_kind", "fixed_deadlines", "None"):
         assert english not in text, english
-    page.get_by_role("button", name="Submit").click()
-    page.get_by_text("scheduled to start").first.wait_for(timeout=30_000)
 
     def submitted() -> dict | None:  # the run from the form, not one the daily schedule created
         return next((r for r in stack.runs("request-progress-reports") if not r["auto_scheduled"]), None)
 
-    run = stack.finished(_wait_until("the request-progress-reports run", submitted, timeout=30)["id"])
+    # The run itself, read from the API. A fresh stack's Prefect server (SQLite) sometimes answers the
+    # form's request with an error while its scheduler is writing the season's runs: the UI says "Oops.
+    # Something went wrong." and keeps the form, and a person clicks Submit again; so does this test, twice
+    # at most. Any other failure fails at once.
+    for attempt in range(3):
+        page.get_by_role("button", name="Submit").click()
+        try:
+            created = _wait_until("the request-progress-reports run", submitted, timeout=30)
+            break
+        except AssertionError:
+            page.screenshot(path=str(OUTPUT / "request-progress-reports-not-submitted.png"), full_page=True)
+            if attempt == 2 or not page.get_by_text("Something went wrong").count():
+                raise
+    run = stack.finished(created["id"])
     assert run["parameters"].get("by_kind") in ({}, None)
     assert run["parameters"].get("fixed_deadlines") in ({}, None)
     page.close()
