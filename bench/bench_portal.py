@@ -130,11 +130,7 @@ def _intake_alone(
 ) -> tuple[float, float]:
     import gc
 
-    from sqlmodel import Session
-
-    from models import PlanningCycle, Unit
     from models.db import make_engine
-    from tasks.submissions.intake import ingest_submission
 
     engine = make_engine(database_url)
     for number, (unit_id, content) in enumerate(zip(unit_ids, files, strict=True)):
@@ -142,24 +138,32 @@ def _intake_alone(
             gc.collect()
             gc.freeze()
             started, cpu_started = time.perf_counter(), time.process_time()
-        # One session per file, as every channel runs the routine (portal request, CLI, inbox message).
-        with Session(engine, expire_on_commit=False) as session:
-            cycle = session.get(PlanningCycle, cycle_id)
-            unit = session.get(Unit, unit_id)
-            result = ingest_submission(
-                session=session,
-                cycle=cycle,
-                unit=unit,
-                filename="bound.xlsx",
-                content=content,
-                channel="cli",
-                as_of=date(2026, 9, 15),
-                actor="bench",
-            )
-            assert result.accepted, result.errors[:3]
+        _take_alone(engine, cycle_id, unit_id, content)
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     engine.dispose()
     return (len(files) - 1) / seconds, (len(files) - 1) / cpu_seconds
+
+
+def _take_alone(engine, cycle_id: int, unit_id: int, content: bytes) -> None:  # type: ignore[no-untyped-def]
+    """One file through the intake routine alone, in a session of its own, as every channel runs it
+    (portal request, CLI, inbox message): the CPU bound's unit of work, before and during the rush."""
+    from sqlmodel import Session
+
+    from models import PlanningCycle, Unit
+    from tasks.submissions.intake import ingest_submission
+
+    with Session(engine, expire_on_commit=False) as session:
+        result = ingest_submission(
+            session=session,
+            cycle=session.get(PlanningCycle, cycle_id),
+            unit=session.get(Unit, unit_id),
+            filename="bound.xlsx",
+            content=content,
+            channel="cli",
+            as_of=date(2026, 9, 15),
+            actor="bench",
+        )
+        assert result.accepted, result.errors[:3]
 
 
 def _bound_during(
@@ -170,31 +174,13 @@ def _bound_during(
     files run out). Returns the files counted and the CPU and wall seconds they took."""
     import gc
 
-    from sqlmodel import Session
-
-    from models import PlanningCycle, Unit
     from models.db import make_engine
-    from tasks.submissions.intake import ingest_submission
 
     os.nice(19)
     folder = Path(signals)
     engine = make_engine(database_url)
 
-    def take(unit_id: int, content: bytes) -> None:
-        with Session(engine, expire_on_commit=False) as session:
-            result = ingest_submission(
-                session=session,
-                cycle=session.get(PlanningCycle, cycle_id),
-                unit=session.get(Unit, unit_id),
-                filename="bound.xlsx",
-                content=content,
-                channel="cli",
-                as_of=date(2026, 9, 15),
-                actor="bench",
-            )
-            assert result.accepted, result.errors[:3]
-
-    take(unit_ids[0], files[0])  # modules and templates loaded: not counted
+    _take_alone(engine, cycle_id, unit_ids[0], files[0])  # modules and templates loaded: not counted
     gc.collect()
     gc.freeze()
     (folder / "ready").touch()
@@ -205,7 +191,7 @@ def _bound_during(
     for unit_id, content in zip(unit_ids[1:], files[1:], strict=True):
         if (folder / "stop").exists():
             break
-        take(unit_id, content)
+        _take_alone(engine, cycle_id, unit_id, content)
         done, last = done + 1, (time.perf_counter(), time.process_time())
     engine.dispose()
     return done, last[1] - cpu_started, last[0] - started
